@@ -1,0 +1,1 @@
+//! Measurement primitives run in single-threaded children (to be written).

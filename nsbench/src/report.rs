@@ -1,0 +1,1 @@
+//! Results, reports, comparisons and history (to be written).

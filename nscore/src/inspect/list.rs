@@ -1,0 +1,1 @@
+//! Listing every namespace on the host (to be written).

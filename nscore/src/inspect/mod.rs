@@ -1,0 +1,419 @@
+//! Namespace handles and what the kernel says about them (`ioctl_ns(2)`, `/proc/[pid]/ns`).
+//!
+//! An [`NsHandle`] is an open fd on an nsfs file (`/proc/[pid]/ns/<kind>`, a bind mount of one,
+//! or what a pidfd or an `NS_GET_*` ioctl returned). While it is open the namespace lives.
+//! Requests that only newer kernels answer are probed at run time: on an older kernel they
+//! return an error for which [`Error::is_unsupported`] is true, never a crash.
+
+pub mod list;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{open, OFlag};
+use nix::sys::stat::{fstat, Mode};
+use nix::unistd::Pid;
+
+use crate::error::{Error, Op, Result};
+use crate::kinds::{Kind, KindSet};
+use crate::sys;
+
+/// `NSFS_MAGIC`, the `f_type` of nsfs files.
+const NSFS_MAGIC: i64 = 0x6e73_6673;
+
+const NSIO: libc::c_ulong = 0xb7;
+const fn io(nr: libc::c_ulong) -> libc::c_ulong {
+    (NSIO << 8) | nr
+}
+const fn ior(nr: libc::c_ulong, size: usize) -> libc::c_ulong {
+    (2 << 30) | ((size as libc::c_ulong) << 16) | (NSIO << 8) | nr
+}
+/// `NS_GET_USERNS` (Linux 4.9).
+const NS_GET_USERNS: libc::c_ulong = io(1);
+/// `NS_GET_PARENT` (Linux 4.9).
+const NS_GET_PARENT: libc::c_ulong = io(2);
+/// `NS_GET_NSTYPE` (Linux 4.11).
+const NS_GET_NSTYPE: libc::c_ulong = io(3);
+/// `NS_GET_OWNER_UID` (Linux 4.11).
+const NS_GET_OWNER_UID: libc::c_ulong = io(4);
+/// `NS_GET_MNTNS_ID` (Linux 6.8 for mount namespaces).
+const NS_GET_MNTNS_ID: libc::c_ulong = ior(5, 8);
+/// `NS_GET_PID_FROM_PIDNS` and friends (Linux 6.8).
+const NS_GET_PID_FROM_PIDNS: libc::c_ulong = ior(6, 4);
+const NS_GET_TGID_FROM_PIDNS: libc::c_ulong = ior(7, 4);
+const NS_GET_PID_IN_PIDNS: libc::c_ulong = ior(8, 4);
+const NS_GET_TGID_IN_PIDNS: libc::c_ulong = ior(9, 4);
+/// `NS_MNT_GET_INFO`, `_NEXT`, `_PREV` (Linux 6.12).
+const NS_MNT_GET_INFO: libc::c_ulong = ior(10, 16);
+const NS_MNT_GET_NEXT: libc::c_ulong = ior(11, 16);
+const NS_MNT_GET_PREV: libc::c_ulong = ior(12, 16);
+/// `NS_GET_ID` (Linux 6.18).
+const NS_GET_ID: libc::c_ulong = ior(13, 8);
+
+/// `PIDFD_GET_<KIND>_NAMESPACE` (Linux 6.11): `_IO(0xFF, n)`.
+const fn pidfd_ns_request(kind: Kind, for_children: bool) -> libc::c_ulong {
+    let nr = match (kind, for_children) {
+        (Kind::Cgroup, _) => 1,
+        (Kind::Ipc, _) => 2,
+        (Kind::Mnt, _) => 3,
+        (Kind::Net, _) => 4,
+        (Kind::Pid, false) => 5,
+        (Kind::Pid, true) => 6,
+        (Kind::Time, false) => 7,
+        (Kind::Time, true) => 8,
+        (Kind::User, _) => 9,
+        (Kind::Uts, _) => 10,
+    };
+    (0xFF << 8) | nr
+}
+
+/// The identity of a namespace as `stat(2)` of its nsfs file gives it: the device and the
+/// inode number shown in `/proc/[pid]/ns/<kind>` links (`net:[4026531840]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NsId {
+    /// `st_dev` of the nsfs file.
+    pub dev: u64,
+    /// `st_ino` of the nsfs file: the number in `kind:[inode]`.
+    pub ino: u64,
+}
+
+impl fmt::Display for NsId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}]", self.ino)
+    }
+}
+
+/// What `NS_MNT_GET_INFO` (Linux 6.12) says of a mount namespace.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MntNsInfo {
+    /// Size of the structure (set by the caller, 16 for version 0).
+    pub size: u32,
+    /// Number of mounts in the namespace.
+    pub nr_mounts: u32,
+    /// The 64-bit mount namespace id.
+    pub mnt_ns_id: u64,
+}
+
+/// An open namespace file: it keeps the namespace alive and answers `ioctl_ns(2)` requests.
+#[derive(Debug)]
+pub struct NsHandle {
+    fd: OwnedFd,
+    kind: Kind,
+}
+
+impl NsHandle {
+    /// Opens a namespace file: `/proc/[pid]/ns/<kind>`, or a file a namespace is bind-mounted
+    /// on (`/run/netns/NAME`).
+    ///
+    /// Errors: `ENOENT` (no such file, the process is gone), `ENOTTY` when the file is not a
+    /// namespace file, `EACCES` without ptrace access to the process.
+    pub fn open(path: impl AsRef<Path>) -> Result<NsHandle> {
+        let path = path.as_ref();
+        let fd = open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| Error::sys(Op::Open, KindSet::EMPTY, e).with_path(path))?;
+        NsHandle::from_fd(fd).map_err(|e| e.with_path(path))
+    }
+
+    /// The namespace of `kind` that process `pid` is in (`/proc/[pid]/ns/<kind>`).
+    pub fn of_process(pid: Pid, kind: Kind) -> Result<NsHandle> {
+        NsHandle::open(ns_path(pid, kind.name())).map_err(|e| e.with_kinds(kind.into()))
+    }
+
+    /// The namespace of `kind` the calling thread is in (`/proc/thread-self/ns/<kind>`).
+    pub fn current(kind: Kind) -> Result<NsHandle> {
+        NsHandle::open(format!("/proc/thread-self/ns/{}", kind.name())).map_err(|e| e.with_kinds(kind.into()))
+    }
+
+    /// The namespace that the next children of `pid` will enter: `pid_for_children` or
+    /// `time_for_children`; for the other kinds the same as [`NsHandle::of_process`].
+    pub fn for_children(pid: Pid, kind: Kind) -> Result<NsHandle> {
+        let name = kind.for_children_name().unwrap_or(kind.name());
+        NsHandle::open(ns_path(pid, name)).map_err(|e| e.with_kinds(kind.into()))
+    }
+
+    /// The namespace of `kind` of the process a pidfd refers to, with the
+    /// `PIDFD_GET_<KIND>_NAMESPACE` ioctl (Linux 6.11); on older kernels through
+    /// `/proc/[pid]/ns`, with the pid read from the pidfd's fdinfo and checked to be still
+    /// the same process afterwards.
+    pub fn from_pidfd(pidfd: BorrowedFd<'_>, kind: Kind) -> Result<NsHandle> {
+        match sys::ioctl_get_fd(pidfd, pidfd_ns_request(kind, false)) {
+            Ok(fd) => Ok(NsHandle { fd, kind }),
+            Err(Errno::ENOTTY | Errno::EINVAL) => {
+                let pid = pidfd_pid(pidfd)?;
+                let h = NsHandle::of_process(pid, kind)?;
+                // The pid could have been reused between reading it and opening the file:
+                // the pidfd still refers to a live process only if signal 0 succeeds.
+                sys::pidfd_send_signal(pidfd, 0).map_err(|e| Error::sys(Op::Kill, kind.into(), e))?;
+                Ok(h)
+            }
+            Err(e) => Err(Error::sys(Op::Ioctl("PIDFD_GET_NAMESPACE"), kind.into(), e)),
+        }
+    }
+
+    /// Takes an fd that must refer to a namespace file (checked with `fstatfs`: `ENOTTY`-style
+    /// error otherwise).
+    pub fn from_fd(fd: OwnedFd) -> Result<NsHandle> {
+        let st = nix::sys::statfs::fstatfs(&fd).map_err(|e| Error::sys(Op::Open, KindSet::EMPTY, e))?;
+        if st.filesystem_type().0 as i64 != NSFS_MAGIC {
+            return Err(Error::sys(Op::Ioctl("NS_GET_NSTYPE"), KindSet::EMPTY, Errno::ENOTTY)
+                .with_detail("not a namespace (nsfs) file"));
+        }
+        let kind = nstype(fd.as_fd())?;
+        Ok(NsHandle { fd, kind })
+    }
+
+    /// The kind of the namespace.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// (device, inode) of the namespace file: equal for two handles exactly when they refer to
+    /// the same namespace.
+    pub fn id(&self) -> Result<NsId> {
+        let st = fstat(&self.fd).map_err(|e| Error::sys(Op::Open, self.kind.into(), e))?;
+        Ok(NsId {
+            dev: st.st_dev,
+            ino: st.st_ino,
+        })
+    }
+
+    /// The 64-bit namespace id that is never reused (`NS_GET_ID`, Linux 6.18; unsupported
+    /// before).
+    pub fn ns_id(&self) -> Result<u64> {
+        self.ioctl_read(NS_GET_ID, "NS_GET_ID", "6.18", 0u64)
+    }
+
+    /// The user namespace that owns this namespace (`NS_GET_USERNS`). `EPERM` when it is
+    /// outside the caller's view.
+    pub fn owner(&self) -> Result<NsHandle> {
+        let fd = sys::ioctl_get_fd(self.fd.as_fd(), NS_GET_USERNS)
+            .map_err(|e| Error::sys(Op::Ioctl("NS_GET_USERNS"), self.kind.into(), e))?;
+        Ok(NsHandle { fd, kind: Kind::User })
+    }
+
+    /// The parent namespace of a PID or user namespace (`NS_GET_PARENT`). `EINVAL` for the
+    /// other (non-hierarchical) kinds, `EPERM` at the top of the caller's view.
+    pub fn parent(&self) -> Result<NsHandle> {
+        let fd = sys::ioctl_get_fd(self.fd.as_fd(), NS_GET_PARENT)
+            .map_err(|e| Error::sys(Op::Ioctl("NS_GET_PARENT"), self.kind.into(), e))?;
+        Ok(NsHandle { fd, kind: self.kind })
+    }
+
+    /// The uid (in the caller's user namespace) of the creator of a user namespace
+    /// (`NS_GET_OWNER_UID`). `EINVAL` for other kinds.
+    pub fn owner_uid(&self) -> Result<u32> {
+        self.ioctl_read(NS_GET_OWNER_UID, "NS_GET_OWNER_UID", "4.11", 0u32)
+    }
+
+    /// The 64-bit id of a mount namespace (`NS_GET_MNTNS_ID`, Linux 6.8).
+    pub fn mnt_ns_id(&self) -> Result<u64> {
+        self.ioctl_read(NS_GET_MNTNS_ID, "NS_GET_MNTNS_ID", "6.8", 0u64)
+    }
+
+    /// Mount count and id of a mount namespace (`NS_MNT_GET_INFO`, Linux 6.12).
+    pub fn mnt_info(&self) -> Result<MntNsInfo> {
+        self.ioctl_read(NS_MNT_GET_INFO, "NS_MNT_GET_INFO", "6.12", mnt_info_init())
+    }
+
+    /// The next mount namespace after this one, by id, with its info (`NS_MNT_GET_NEXT`).
+    pub fn mnt_next(&self) -> Result<(NsHandle, MntNsInfo)> {
+        self.mnt_walk(NS_MNT_GET_NEXT, "NS_MNT_GET_NEXT")
+    }
+
+    /// The previous mount namespace, by id, with its info (`NS_MNT_GET_PREV`).
+    pub fn mnt_prev(&self) -> Result<(NsHandle, MntNsInfo)> {
+        self.mnt_walk(NS_MNT_GET_PREV, "NS_MNT_GET_PREV")
+    }
+
+    fn mnt_walk(&self, req: libc::c_ulong, name: &'static str) -> Result<(NsHandle, MntNsInfo)> {
+        // These return a new fd and also fill the struct.
+        let mut info = mnt_info_init();
+        let fd = sys::ioctl_read_fd(self.fd.as_fd(), req, &mut info).map_err(|e| self.ioctl_error(name, "6.12", e))?;
+        Ok((NsHandle { fd, kind: Kind::Mnt }, info))
+    }
+
+    /// Translates `pid`, as seen in this PID namespace, to the caller's PID namespace
+    /// (`NS_GET_PID_FROM_PIDNS`, Linux 6.8). `ESRCH` if there is no such process.
+    pub fn pid_from_pidns(&self, pid: Pid) -> Result<Pid> {
+        self.ioctl_pid(NS_GET_PID_FROM_PIDNS, "NS_GET_PID_FROM_PIDNS", pid)
+    }
+
+    /// Like [`NsHandle::pid_from_pidns`] for a thread group id (`NS_GET_TGID_FROM_PIDNS`).
+    pub fn tgid_from_pidns(&self, pid: Pid) -> Result<Pid> {
+        self.ioctl_pid(NS_GET_TGID_FROM_PIDNS, "NS_GET_TGID_FROM_PIDNS", pid)
+    }
+
+    /// Translates `pid`, as the caller sees it, into this PID namespace
+    /// (`NS_GET_PID_IN_PIDNS`, Linux 6.8).
+    pub fn pid_in_pidns(&self, pid: Pid) -> Result<Pid> {
+        self.ioctl_pid(NS_GET_PID_IN_PIDNS, "NS_GET_PID_IN_PIDNS", pid)
+    }
+
+    /// Like [`NsHandle::pid_in_pidns`] for a thread group id (`NS_GET_TGID_IN_PIDNS`).
+    pub fn tgid_in_pidns(&self, pid: Pid) -> Result<Pid> {
+        self.ioctl_pid(NS_GET_TGID_IN_PIDNS, "NS_GET_TGID_IN_PIDNS", pid)
+    }
+
+    /// A second handle on the same namespace (`dup`).
+    pub fn try_clone(&self) -> Result<NsHandle> {
+        let fd = self.fd.try_clone().map_err(|e| {
+            Error::sys(
+                Op::Open,
+                self.kind.into(),
+                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EBADF)),
+            )
+        })?;
+        Ok(NsHandle { fd, kind: self.kind })
+    }
+
+    /// The path through which this process sees the handle (`/proc/self/fd/N`), for bind mounts.
+    pub fn proc_path(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/self/fd/{}", self.fd.as_raw_fd()))
+    }
+
+    fn ioctl_pid(&self, req: libc::c_ulong, name: &'static str, pid: Pid) -> Result<Pid> {
+        if self.kind != Kind::Pid {
+            return Err(Error::sys(Op::Ioctl(name), self.kind.into(), Errno::EINVAL)
+                .with_detail("only a PID namespace translates pids"));
+        }
+        sys::ioctl_int(self.fd.as_fd(), req, pid.as_raw() as libc::c_ulong)
+            .map(Pid::from_raw)
+            .map_err(|e| self.ioctl_error(name, "6.8", e))
+    }
+
+    fn ioctl_read<T: Copy + Default>(&self, req: libc::c_ulong, name: &'static str, since: &str, init: T) -> Result<T> {
+        sys::ioctl_read(self.fd.as_fd(), req, init).map_err(|e| self.ioctl_error(name, since, e))
+    }
+
+    fn ioctl_error(&self, name: &'static str, since: &str, e: Errno) -> Error {
+        if e == Errno::ENOTTY {
+            Error::unsupported(Op::Ioctl(name), self.kind.into(), e, since)
+        } else {
+            Error::sys(Op::Ioctl(name), self.kind.into(), e)
+        }
+    }
+}
+
+fn mnt_info_init() -> MntNsInfo {
+    MntNsInfo {
+        size: 16,
+        ..MntNsInfo::default()
+    }
+}
+
+impl AsFd for NsHandle {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for NsHandle {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl From<NsHandle> for OwnedFd {
+    fn from(h: NsHandle) -> OwnedFd {
+        h.fd
+    }
+}
+
+/// The kind of the namespace behind `fd`: `NS_GET_NSTYPE` (Linux 4.11), or the text of the
+/// `/proc/self/fd/N` link (`net:[...]`) on older kernels.
+fn nstype(fd: BorrowedFd<'_>) -> Result<Kind> {
+    match sys::ioctl_int(fd, NS_GET_NSTYPE, 0) {
+        Ok(flag) => Kind::from_clone_flag(flag)
+            .ok_or_else(|| Error::invalid(Op::Ioctl("NS_GET_NSTYPE"), format!("unknown namespace type {flag:#x}"))),
+        Err(Errno::ENOTTY) => {
+            let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+                .map_err(|_| Error::sys(Op::Ioctl("NS_GET_NSTYPE"), KindSet::EMPTY, Errno::ENOTTY))?;
+            let text = link.to_string_lossy();
+            text.split(':').next().unwrap_or("").parse()
+        }
+        Err(e) => Err(Error::sys(Op::Ioctl("NS_GET_NSTYPE"), KindSet::EMPTY, e)),
+    }
+}
+
+fn ns_path(pid: Pid, name: &str) -> PathBuf {
+    PathBuf::from(format!("/proc/{pid}/ns/{name}"))
+}
+
+/// The pid a pidfd refers to, from `/proc/self/fdinfo/N` (`Pid:` line; -1 once it exited).
+pub(crate) fn pidfd_pid(pidfd: BorrowedFd<'_>) -> Result<Pid> {
+    let path = format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd());
+    let text = std::fs::read_to_string(&path).map_err(|e| crate::idmap::io_error(Op::ReadProc, &path, e))?;
+    let pid: i32 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| Error::sys(Op::ReadProc, KindSet::EMPTY, Errno::EBADF).with_detail("not a pidfd"))?;
+    if pid <= 0 {
+        return Err(Error::sys(Op::ReadProc, KindSet::EMPTY, Errno::ESRCH).with_detail("the process has exited"));
+    }
+    Ok(Pid::from_raw(pid))
+}
+
+/// One process's namespaces: the identity of each `/proc/[pid]/ns` entry it has, including
+/// `pid_for_children` and `time_for_children`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessNamespaces {
+    /// The process.
+    pub pid: Pid,
+    /// Entry name (`net`, `pid_for_children`, ...) to identity.
+    pub entries: BTreeMap<String, NsId>,
+}
+
+impl ProcessNamespaces {
+    /// Reads every entry of `/proc/[pid]/ns` (by `stat`, which needs no ptrace access beyond
+    /// what reading the directory needs).
+    pub fn of(pid: Pid) -> Result<ProcessNamespaces> {
+        let dir = format!("/proc/{pid}/ns");
+        let rd = std::fs::read_dir(&dir)
+            .map_err(|e| crate::idmap::io_error(Op::ReadProc, &dir, e).with_kinds(KindSet::EMPTY))?;
+        let mut entries = BTreeMap::new();
+        for ent in rd.flatten() {
+            let name = ent.file_name().to_string_lossy().into_owned();
+            if let Ok(st) = nix::sys::stat::stat(&ent.path()) {
+                entries.insert(
+                    name,
+                    NsId {
+                        dev: st.st_dev,
+                        ino: st.st_ino,
+                    },
+                );
+            }
+        }
+        Ok(ProcessNamespaces { pid, entries })
+    }
+
+    /// The calling process's namespaces.
+    pub fn current() -> Result<ProcessNamespaces> {
+        ProcessNamespaces::of(nix::unistd::getpid())
+    }
+
+    /// The namespace of `kind` the process is in.
+    pub fn get(&self, kind: Kind) -> Option<NsId> {
+        self.entries.get(kind.name()).copied()
+    }
+
+    /// The namespace of `kind` its next children enter (`pid_for_children`,
+    /// `time_for_children`; the process's own for the other kinds).
+    pub fn for_children(&self, kind: Kind) -> Option<NsId> {
+        self.entries
+            .get(kind.for_children_name().unwrap_or(kind.name()))
+            .copied()
+    }
+
+    /// The kinds in which this process and `other` are in different namespaces.
+    pub fn differing(&self, other: &ProcessNamespaces) -> KindSet {
+        Kind::ALL
+            .into_iter()
+            .filter(|k| matches!((self.get(*k), other.get(*k)), (Some(a), Some(b)) if a != b))
+            .collect()
+    }
+}

@@ -1,0 +1,101 @@
+//! Joining existing namespaces (`setns(2)`): by handle, by path, by pidfd, several at once.
+//!
+//! `setns` moves the calling *thread*. Joining a user namespace, and joining a mount
+//! namespace, need a single-threaded caller (the kernel says `EINVAL` otherwise); never call
+//! these from a test harness thread: join in a child with [`crate::Spawn::join`].
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::path::Path;
+
+use nix::errno::Errno;
+
+use crate::error::{Error, Op, Result};
+use crate::inspect::NsHandle;
+use crate::kinds::{Kind, KindSet};
+use crate::sys;
+
+/// Joins the namespace behind `ns` (`setns(fd, CLONE_NEW<kind>)`, the kind checked by the
+/// kernel).
+///
+/// Errors: `EPERM` without `CAP_SYS_ADMIN` over the target (or its owner), `EINVAL` when the
+/// caller is multithreaded (user, mnt), joins its own user namespace, or the kind differs.
+pub fn setns(ns: &NsHandle) -> Result<()> {
+    setns_fd(ns.as_fd(), ns.kind().into())
+}
+
+/// `setns(2)` on any fd: a namespace fd with `kinds` empty (any kind) or one kind to check,
+/// or a pidfd with the kinds to join from that process (Linux 5.8).
+///
+/// Errors: `EBADF` (not an open fd), `EINVAL` (not a namespace or pidfd, or another kind than
+/// `kinds`), `EPERM`.
+pub fn setns_fd(fd: BorrowedFd<'_>, kinds: KindSet) -> Result<()> {
+    sys::setns(fd.as_raw_fd(), kinds.clone_flags()).map_err(|e| Error::sys(Op::Setns, kinds, e))
+}
+
+/// Opens `path` (`/proc/[pid]/ns/<kind>`, `/run/netns/NAME`, ...) and joins it, checking that
+/// it is a namespace of `kind`.
+pub fn join_path(path: impl AsRef<Path>, kind: Kind) -> Result<()> {
+    let ns = NsHandle::open(path.as_ref())?;
+    if ns.kind() != kind {
+        return Err(Error::sys(Op::Setns, kind.into(), Errno::EINVAL)
+            .with_path(path.as_ref())
+            .with_detail(format!("it is a {} namespace, not {kind}", ns.kind())));
+    }
+    setns(&ns).map_err(|e| e.with_path(path.as_ref()))
+}
+
+/// Joins several namespaces of one process at once through its pidfd
+/// (`setns(pidfd, flags)`, Linux 5.8): all or none are joined.
+pub fn join_pidfd(pidfd: BorrowedFd<'_>, kinds: KindSet) -> Result<()> {
+    if kinds.is_empty() {
+        return Err(Error::invalid(Op::Setns, "no kinds given to join from the pidfd"));
+    }
+    setns_fd(pidfd, kinds)
+}
+
+/// The order in which to join several namespaces, as runc and nsenter do: a privileged
+/// caller (euid 0) joins the others with its current rights and the user namespace last (its
+/// rights would be limited to the target's owner afterwards); an unprivileged caller joins
+/// the user namespace first, to gain the rights the others need. The mount namespace comes
+/// after the other non-user kinds.
+pub fn order_for_join(handles: &[NsHandle]) -> Vec<&NsHandle> {
+    let rank = |k: Kind| match k {
+        Kind::Cgroup => 1,
+        Kind::Ipc => 2,
+        Kind::Uts => 3,
+        Kind::Net => 4,
+        Kind::Pid => 5,
+        Kind::Time => 6,
+        Kind::Mnt => 7,
+        Kind::User => {
+            if nix::unistd::geteuid().is_root() {
+                8
+            } else {
+                0
+            }
+        }
+    };
+    let mut v: Vec<&NsHandle> = handles.iter().collect();
+    v.sort_by_key(|h| rank(h.kind()));
+    v
+}
+
+/// Joins all `handles` (they may come from different processes) in the order of
+/// [`order_for_join`]; a join refused with `EPERM` before the user namespace is joined is
+/// retried after it (nsenter's two passes).
+pub fn setns_all(handles: &[NsHandle]) -> Result<()> {
+    let order = order_for_join(handles);
+    let mut retry = Vec::new();
+    let mut user_done = false;
+    for h in order {
+        match setns(h) {
+            Ok(()) => user_done |= h.kind() == Kind::User,
+            Err(e) if e.errno() == Some(Errno::EPERM) && !user_done && h.kind() != Kind::User => retry.push(h),
+            Err(e) => return Err(e),
+        }
+    }
+    for h in retry {
+        setns(h)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! `/proc/sys/user/max_*_namespaces` limits (to be written).

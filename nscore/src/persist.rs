@@ -1,0 +1,1 @@
+//! Keeping a namespace alive without processes (to be written).

@@ -1,0 +1,74 @@
+//! Async-signal-safe primitives for code that runs in a child between `clone` and `_exit`,
+//! such as the body of [`crate::Spawn::run`] in a multithreaded parent, or a benchmark loop.
+//!
+//! Nothing here allocates, takes a lock or formats: each function is one or a few system
+//! calls, and errors are plain [`Errno`] values.
+
+use std::os::fd::RawFd;
+
+use nix::errno::Errno;
+
+use crate::kinds::KindSet;
+use crate::sys;
+
+pub use crate::sys::Stack;
+
+/// `unshare(2)` with the flags of `kinds`.
+pub fn unshare(kinds: KindSet) -> Result<(), Errno> {
+    sys::unshare(kinds.clone_flags())
+}
+
+/// `setns(2)` on a raw fd; `kinds` empty accepts any kind.
+pub fn setns(fd: RawFd, kinds: KindSet) -> Result<(), Errno> {
+    sys::setns(fd, kinds.clone_flags())
+}
+
+/// Opens a NUL-terminated path read-only, close-on-exec.
+pub fn open(path: &std::ffi::CStr) -> Result<RawFd, Errno> {
+    sys::raw::open(path.to_bytes_with_nul(), libc::O_RDONLY)
+}
+
+/// Closes a raw fd.
+pub fn close(fd: RawFd) {
+    sys::raw::close(fd)
+}
+
+/// Writes all of `buf` to `fd`.
+pub fn write_all(fd: RawFd, buf: &[u8]) -> Result<(), Errno> {
+    sys::raw::write_all(fd, buf)
+}
+
+/// Reads until `buf` is full or end of file; returns how many bytes were read.
+pub fn read_full(fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
+    sys::raw::read_full(fd, buf)
+}
+
+/// Ends the process with `code` at once (`_exit(2)`).
+pub fn exit(code: i32) -> ! {
+    sys::raw::exit(code)
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds.
+pub fn monotonic_ns() -> u64 {
+    sys::raw::monotonic_ns()
+}
+
+/// Waits for and reaps child `pid` (`__WALL`); returns its exit code, or 128 + signal.
+pub fn reap(pid: libc::pid_t) -> Result<i32, Errno> {
+    sys::raw::reap(pid)
+}
+
+/// Clones a child into new namespaces of `kinds` that `_exit(0)`s at once, and reaps it: the
+/// cost of one `clone3(2)` with those flags, plus exit and wait.
+///
+/// With `stack`, the clone is `CLONE_VM|CLONE_VFORK` on that stack (no address-space copy);
+/// without, it is fork-like. Returns the child's exit code (0 unless something is wrong).
+pub fn clone_exit(kinds: KindSet, stack: Option<&Stack>) -> Result<i32, Errno> {
+    let pid = sys::child::clone_exit(kinds.clone_flags() as u64, stack)?;
+    sys::raw::reap(pid)
+}
+
+/// Brings `lo` up in the caller's network namespace (`SIOCSIFFLAGS`).
+pub fn loopback_up() -> Result<(), Errno> {
+    sys::child::loopback_up()
+}

@@ -1,0 +1,389 @@
+//! The child side of the runner: what runs between `clone3` and `execve`/`_exit`.
+//!
+//! The parent may be multithreaded (every test harness and criterion are), so everything here
+//! is async-signal-safe: raw system calls on buffers that the parent prepared before the
+//! clone, no allocation, no locks, no formatting. A failing step is reported to the parent
+//! as 8 bytes (step, errno) on a close-on-exec pipe, then the child `_exit`s with 127; on
+//! success the pipe closes (by `execve`, or explicitly before a function runs).
+
+use std::ffi::{c_char, c_void, CString};
+use std::os::fd::{OwnedFd, RawFd};
+
+use nix::errno::Errno;
+
+use super::{raw, CloneArgs, Stack, CLONE_PIDFD};
+
+/// One step of the child's set-up; reported to the parent when it fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Step {
+    /// Waiting for the parent to write the id maps.
+    WaitParent = 1,
+    /// `setns` into a namespace given with [`crate::Spawn::join`].
+    Join = 2,
+    /// `unshare(CLONE_NEWTIME)` before writing offsets.
+    TimeUnshare = 3,
+    /// Writing `/proc/self/timens_offsets`.
+    TimeOffsets = 4,
+    /// `setns` into `time_for_children`.
+    TimeEnter = 5,
+    /// `mount(NULL, "/", NULL, MS_REC|MS_<propagation>, NULL)`.
+    Propagation = 6,
+    /// `sethostname`.
+    Hostname = 7,
+    /// `setdomainname`.
+    Domainname = 8,
+    /// Mounting a fresh `/proc`.
+    MountProc = 9,
+    /// Bringing `lo` up.
+    LoopbackUp = 10,
+    /// `dup2` of stdin/stdout/stderr.
+    Stdio = 11,
+    /// `prctl(PR_SET_PDEATHSIG)`, or the parent was already gone.
+    DeathSignal = 12,
+    /// Resetting signal dispositions and mask.
+    Signals = 13,
+    /// `execve`.
+    Exec = 14,
+    /// `chdir`.
+    Chdir = 15,
+}
+
+impl Step {
+    pub(crate) fn from_u32(v: u32) -> Option<Step> {
+        use Step::*;
+        [
+            WaitParent,
+            Join,
+            TimeUnshare,
+            TimeOffsets,
+            TimeEnter,
+            Propagation,
+            Hostname,
+            Domainname,
+            MountProc,
+            LoopbackUp,
+            Stdio,
+            DeathSignal,
+            Signals,
+            Exec,
+            Chdir,
+        ]
+        .into_iter()
+        .find(|s| *s as u32 == v)
+    }
+
+    /// A few words saying what the step does.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Step::WaitParent => "waiting for the parent to write the id maps",
+            Step::Join => "joining a given namespace (setns)",
+            Step::TimeUnshare => "unshare(CLONE_NEWTIME) for time offsets",
+            Step::TimeOffsets => "writing /proc/self/timens_offsets",
+            Step::TimeEnter => "entering the new time namespace (setns time_for_children)",
+            Step::Propagation => "setting mount propagation of / (mount MS_REC)",
+            Step::Hostname => "sethostname",
+            Step::Domainname => "setdomainname",
+            Step::MountProc => "mounting a fresh /proc",
+            Step::LoopbackUp => "bringing lo up",
+            Step::Stdio => "setting up stdin/stdout/stderr (dup2)",
+            Step::DeathSignal => "prctl(PR_SET_PDEATHSIG), or the parent had already exited",
+            Step::Signals => "resetting signal handlers and mask",
+            Step::Exec => "execve",
+            Step::Chdir => "chdir",
+        }
+    }
+}
+
+/// What the child does after its set-up.
+pub(crate) enum Action<'a> {
+    /// `execve(path, argv, envp)`; the pointer arrays are NULL-terminated and point into the
+    /// owned strings kept alongside them.
+    Exec {
+        path: CString,
+        _args: Vec<CString>,
+        _env: Vec<CString>,
+        argv: Vec<*const c_char>,
+        envp: Vec<*const c_char>,
+    },
+    /// Run a function and `_exit` with what it returns.
+    Run(&'a mut dyn FnMut() -> i32),
+}
+
+/// Everything the child needs, prepared by the parent before `clone3`.
+pub(crate) struct Plan<'a> {
+    /// Write end of the report pipe (close-on-exec).
+    pub report_fd: RawFd,
+    /// Read end of the parent's "go" pipe, or -1 when the child need not wait.
+    pub go_fd: RawFd,
+    /// Namespaces to join, in the order to join them: (fd, CLONE_NEW* of the kind).
+    pub joins: Vec<(RawFd, libc::c_int)>,
+    /// Pre-formatted `timens_offsets` lines, when offsets were asked for.
+    pub time_offsets: Option<Vec<u8>>,
+    /// `MS_PRIVATE`, `MS_SLAVE` or `MS_SHARED` for `/`, recursively, or 0 to leave it.
+    pub propagation: libc::c_ulong,
+    pub hostname: Option<Vec<u8>>,
+    pub domainname: Option<Vec<u8>>,
+    pub mount_proc: bool,
+    pub loopback_up: bool,
+    /// Where to chdir, NUL-terminated.
+    pub chdir: Option<CString>,
+    /// fds to dup2 onto 0, 1, 2 (-1: leave as inherited).
+    pub stdio: [RawFd; 3],
+    /// Kill the child when the parent thread dies (`PR_SET_PDEATHSIG`), and the parent's pid
+    /// to check it is still there (0: do not check, e.g. the child is in a new PID namespace).
+    pub death_signal: libc::c_int,
+    pub parent_pid: libc::pid_t,
+    /// Reset every handled signal to its default (needed when memory is shared with the
+    /// parent, as with `CLONE_VM`).
+    pub reset_all_handlers: bool,
+    pub action: Action<'a>,
+}
+
+/// Clones the child that runs `plan` (`CLONE_PIDFD` and `SIGCHLD` are added to `args`; with
+/// `stack`, `CLONE_VM|CLONE_VFORK` too, and this returns only once the child has exec'd or
+/// exited). Returns the child's pid and pidfd.
+pub(crate) fn clone_child(
+    args: &mut CloneArgs,
+    plan: &mut Plan<'_>,
+    stack: Option<&Stack>,
+) -> Result<(libc::pid_t, OwnedFd), Errno> {
+    let mut pidfd: RawFd = -1;
+    args.flags |= CLONE_PIDFD;
+    args.pidfd = &mut pidfd as *mut RawFd as u64;
+    args.exit_signal = libc::SIGCHLD as u64;
+    if let Some(stack) = stack {
+        args.flags |= (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
+        (args.stack, args.stack_size) = stack.region();
+    }
+    // With CLONE_VM a signal handler running in the child would run on shared memory: block
+    // everything around the clone; the child resets handlers before it unblocks them.
+    let old_mask = stack.is_some().then(super::block_all_signals);
+    // SAFETY: `entry` never returns and only runs async-signal-safe code; `plan` and `stack`
+    // outlive the child's use of them (vfork: this thread is suspended until the child execs
+    // or exits; fork-like: the child has its own copy of this memory).
+    let res = unsafe { super::clone3(args, entry, plan as *mut Plan<'_> as *mut c_void) };
+    if let Some(m) = &old_mask {
+        super::restore_signals(m);
+    }
+    let pid = res?;
+    // SAFETY: CLONE_PIDFD stored a new fd in `pidfd` that nobody else owns.
+    Ok((pid, unsafe { super::own_fd(pidfd) }))
+}
+
+fn fail(plan: &Plan<'_>, step: Step, errno: Errno) -> ! {
+    let mut msg = [0u8; 8];
+    msg[..4].copy_from_slice(&(step as u32).to_ne_bytes());
+    msg[4..].copy_from_slice(&(errno as i32).to_ne_bytes());
+    let _ = raw::write_all(plan.report_fd, &msg);
+    raw::exit(127)
+}
+
+fn check(plan: &Plan<'_>, step: Step, ret: libc::c_int) {
+    if ret < 0 {
+        fail(plan, step, Errno::last());
+    }
+}
+
+/// The child's entry point: `arg` is a `*const Plan`.
+extern "C" fn entry(arg: *mut c_void) -> ! {
+    // SAFETY: the parent passes a pointer to a Plan that outlives the child's use of it: with
+    // CLONE_VM|CLONE_VFORK the parent is suspended until exec/exit; otherwise the child has
+    // its own copy of the parent's memory.
+    let plan = unsafe { &mut *(arg as *mut Plan<'_>) };
+    run(plan)
+}
+
+fn run(plan: &mut Plan<'_>) -> ! {
+    // SAFETY (for every `unsafe` block in this function): each is a direct system call or a
+    // libc wrapper documented as async-signal-safe, given pointers to NUL-terminated strings
+    // and plain structs that the parent prepared before the clone and that outlive this call.
+    if plan.death_signal != 0 {
+        check(plan, Step::DeathSignal, unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, plan.death_signal as libc::c_ulong, 0, 0, 0)
+        });
+        if plan.parent_pid != 0 && unsafe { libc::getppid() } != plan.parent_pid {
+            fail(plan, Step::DeathSignal, Errno::ESRCH);
+        }
+    }
+    if plan.go_fd >= 0 {
+        let mut b = [0u8; 1];
+        match raw::read_full(plan.go_fd, &mut b) {
+            Ok(1) => {}
+            // The parent closed the pipe without saying go: it gave up (its map writes failed).
+            Ok(_) => raw::exit(126),
+            Err(e) => fail(plan, Step::WaitParent, e),
+        }
+        raw::close(plan.go_fd);
+    }
+    for i in 0..plan.joins.len() {
+        let (fd, nstype) = plan.joins[i];
+        if let Err(e) = super::setns(fd, nstype) {
+            fail(plan, Step::Join, e);
+        }
+    }
+    if let Some(offsets) = &plan.time_offsets {
+        if let Err(e) = super::unshare(crate::kinds::CLONE_NEWTIME) {
+            fail(plan, Step::TimeUnshare, e);
+        }
+        let fd = match raw::open(b"/proc/self/timens_offsets\0", libc::O_WRONLY) {
+            Ok(fd) => fd,
+            Err(e) => fail(plan, Step::TimeOffsets, e),
+        };
+        if let Err(e) = raw::write_all(fd, offsets) {
+            fail(plan, Step::TimeOffsets, e);
+        }
+        raw::close(fd);
+        let fd = match raw::open(b"/proc/self/ns/time_for_children\0", libc::O_RDONLY) {
+            Ok(fd) => fd,
+            Err(e) => fail(plan, Step::TimeEnter, e),
+        };
+        if let Err(e) = super::setns(fd, crate::kinds::CLONE_NEWTIME) {
+            fail(plan, Step::TimeEnter, e);
+        }
+        raw::close(fd);
+    }
+    if plan.propagation != 0 {
+        check(plan, Step::Propagation, unsafe {
+            libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | plan.propagation,
+                std::ptr::null(),
+            )
+        });
+    }
+    if let Some(name) = &plan.hostname {
+        check(plan, Step::Hostname, unsafe {
+            libc::sethostname(name.as_ptr().cast(), name.len())
+        });
+    }
+    if let Some(name) = &plan.domainname {
+        check(plan, Step::Domainname, unsafe {
+            libc::setdomainname(name.as_ptr().cast(), name.len())
+        });
+    }
+    if plan.mount_proc {
+        check(plan, Step::MountProc, unsafe {
+            libc::mount(
+                c"proc".as_ptr(),
+                c"/proc".as_ptr(),
+                c"proc".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                std::ptr::null(),
+            )
+        });
+    }
+    if plan.loopback_up {
+        if let Err(e) = loopback_up() {
+            fail(plan, Step::LoopbackUp, e);
+        }
+    }
+    if let Some(dir) = &plan.chdir {
+        check(plan, Step::Chdir, unsafe { libc::chdir(dir.as_ptr()) });
+    }
+    for (target, &fd) in plan.stdio.iter().enumerate() {
+        if fd >= 0 {
+            if fd == target as RawFd {
+                // dup2 onto itself keeps FD_CLOEXEC; clear it instead.
+                check(plan, Step::Stdio, unsafe { libc::fcntl(fd, libc::F_SETFD, 0) });
+            } else {
+                check(plan, Step::Stdio, unsafe { libc::dup2(fd, target as RawFd) });
+            }
+        }
+    }
+    reset_signals(plan);
+    match &mut plan.action {
+        Action::Exec { path, argv, envp, .. } => {
+            unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+            fail(plan, Step::Exec, Errno::last())
+        }
+        Action::Run(f) => {
+            // Closing the report pipe tells the parent the set-up succeeded.
+            raw::close(plan.report_fd);
+            let code = f();
+            raw::exit(code)
+        }
+    }
+}
+
+fn reset_signals(plan: &Plan<'_>) {
+    // SAFETY: sigaction/sigprocmask on plain structs owned by this frame.
+    unsafe {
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        if plan.reset_all_handlers {
+            for sig in 1..libc::SIGRTMAX() {
+                if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+                    continue;
+                }
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(sig, std::ptr::null(), &mut old) == 0
+                    && old.sa_sigaction != libc::SIG_DFL
+                    && old.sa_sigaction != libc::SIG_IGN
+                {
+                    libc::sigaction(sig, &dfl, std::ptr::null_mut());
+                }
+            }
+        }
+        // Rust programs ignore SIGPIPE; a spawned command expects the default.
+        libc::sigaction(libc::SIGPIPE, &dfl, std::ptr::null_mut());
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        if libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) < 0 {
+            fail(plan, Step::Signals, Errno::last());
+        }
+    }
+}
+
+/// Brings `lo` up with `SIOCGIFFLAGS`/`SIOCSIFFLAGS` on a throw-away socket.
+///
+/// Why ioctl and not netlink: this runs in the child before exec, where building a netlink
+/// message with a crate would allocate; the ifreq lives on the stack.
+pub(crate) fn loopback_up() -> Result<(), Errno> {
+    // SAFETY: socket/ioctl/close on a local fd and a zeroed ifreq owned by this frame.
+    unsafe {
+        let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if s < 0 {
+            return Err(Errno::last());
+        }
+        let mut req: libc::ifreq = std::mem::zeroed();
+        req.ifr_name[0] = b'l' as c_char;
+        req.ifr_name[1] = b'o' as c_char;
+        let mut r = libc::ioctl(s, libc::SIOCGIFFLAGS, &mut req);
+        if r == 0 {
+            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            r = libc::ioctl(s, libc::SIOCSIFFLAGS, &req);
+        }
+        let e = Errno::last();
+        libc::close(s);
+        if r < 0 {
+            Err(e)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+extern "C" fn exit_at_once(_: *mut c_void) -> ! {
+    raw::exit(0)
+}
+
+/// Clones a child that `_exit(0)`s at once (see [`crate::raw::clone_exit`]); returns its pid.
+/// No pidfd, `SIGCHLD` as exit signal.
+pub(crate) fn clone_exit(flags: u64, stack: Option<&Stack>) -> Result<libc::pid_t, Errno> {
+    let mut args = CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD as u64,
+        ..CloneArgs::default()
+    };
+    if let Some(stack) = stack {
+        args.flags |= (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
+        (args.stack, args.stack_size) = stack.region();
+    }
+    // SAFETY: the child runs only `_exit(0)`, on its own stack (vfork) or its own copy of
+    // this one; no signal handler can run in it before `_exit` that it would not also run
+    // in a fork, and with CLONE_VFORK this thread waits until it has exited.
+    unsafe { super::clone3(&args, exit_at_once, std::ptr::null_mut()) }
+}

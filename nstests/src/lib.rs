@@ -1,0 +1,1 @@
+//! Isolation test helpers (see tests/).
