@@ -56,6 +56,8 @@ pub(crate) unsafe fn clone3(args: &CloneArgs, entry: ChildEntry, arg: *mut c_voi
     // return from a function call made on the parent's stack (glibc's clone() and
     // posix_spawn() are written the same way). The child aligns its stack, clears the frame
     // pointer and calls `entry`, which never returns; `ud2`/`brk` trap if it somehow does.
+    // No `nostack` option: the child's `call` writes below the stack pointer, so the compiler
+    // must not keep anything in the red zone across this block.
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the syscall reads `args` (valid for its size) and, in the parent, returns
     // normally; rcx and r11 are clobbered by `syscall`, r12/r13 are preserved by the kernel
@@ -78,7 +80,6 @@ pub(crate) unsafe fn clone3(args: &CloneArgs, entry: ChildEntry, arg: *mut c_voi
             in("r13") entry,
             lateout("rcx") _,
             lateout("r11") _,
-            options(nostack),
         );
     }
     #[cfg(target_arch = "aarch64")]
@@ -99,7 +100,6 @@ pub(crate) unsafe fn clone3(args: &CloneArgs, entry: ChildEntry, arg: *mut c_voi
             in("x1") std::mem::size_of::<CloneArgs>(),
             in("x9") entry,
             in("x10") arg,
-            options(nostack),
         );
     }
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
