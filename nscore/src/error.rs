@@ -327,8 +327,3 @@ fn default_hint(op: Op, kinds: KindSet, errno: Errno) -> Option<String> {
     };
     Some(h.to_string())
 }
-
-/// Shorthand: the last errno as an [`Error`].
-pub(crate) fn last(op: Op, kinds: KindSet) -> Error {
-    Error::sys(op, kinds, Errno::last())
-}
