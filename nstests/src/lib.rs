@@ -1,1 +1,314 @@
-//! Isolation test helpers (see tests/).
+//! Support for the isolation tests: run a body in a child made by nscore's child runner, in one
+//! of LTP's three modes, and read back what the child saw.
+//!
+//! Every namespace change happens in a child process, never in a test thread. The child body
+//! runs after `clone` in a multithreaded process (the test harness), so it may only do
+//! async-signal-safe work: raw system calls on buffers prepared before the spawn, no
+//! allocation, no locks, no `println!`. It reports what it saw through a [`Probe`] (a pipe
+//! whose write end it holds) and its exit code.
+//!
+//! As root, every test runs. As a normal user, [`Mode::Clone`] and [`Mode::Unshare`] add a user
+//! namespace (rootless), and a test that still cannot run prints one `SKIPPED` line saying why.
+
+use std::ffi::CStr;
+use std::fmt;
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use nscore::{raw, ExitStatus, Kind, KindSet, Spawn};
+
+/// How long a child may run before the test kills it and fails.
+pub const CHILD_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How a test's child gets its namespaces: LTP's `none`, `clone` and `unshare` modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Control: no new namespace; the child shares the parent's (sharing must be seen).
+    None,
+    /// The namespaces are made by `clone3(2)` with the kinds' flags.
+    Clone,
+    /// A plain child calls `unshare(2)` with the kinds' flags first (fork + unshare).
+    Unshare,
+}
+
+impl Mode {
+    /// Whether this mode makes new namespaces (`Clone` and `Unshare`) or not (`None`).
+    pub fn isolates(self) -> bool {
+        self != Mode::None
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::None => "none",
+            Mode::Clone => "clone",
+            Mode::Unshare => "unshare",
+        })
+    }
+}
+
+/// Whether the tests run with full privilege (effective uid 0).
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Prints the one line that says a test was skipped and why. Use only where the test really
+/// cannot run (never as root).
+pub fn skip(test: &str, why: &str) {
+    eprintln!("SKIPPED {test}: {why}");
+}
+
+/// Returns `true` when running as root; otherwise prints `SKIPPED <test>: needs root: <why>`
+/// and returns `false`, so a test can `if !require_root(..) { return; }`.
+pub fn require_root(test: &str, why: &str) -> bool {
+    if is_root() {
+        true
+    } else {
+        skip(test, &format!("needs root: {why}"));
+        false
+    }
+}
+
+/// The child's end of a result pipe: async-signal-safe writes of bytes and numbers.
+#[derive(Debug, Clone, Copy)]
+pub struct Probe {
+    fd: RawFd,
+}
+
+impl Probe {
+    /// Writes raw bytes.
+    pub fn put(&self, bytes: &[u8]) {
+        let _ = raw::write_all(self.fd, bytes);
+    }
+
+    /// Writes a signed decimal number (no allocation).
+    pub fn num(&self, n: i64) {
+        let mut buf = [0u8; 24];
+        let mut i = buf.len();
+        let neg = n < 0;
+        let mut v = n.unsigned_abs();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        if neg {
+            i -= 1;
+            buf[i] = b'-';
+        }
+        self.put(&buf[i..]);
+    }
+
+    /// Writes `key=value\n` with a numeric value.
+    pub fn kv(&self, key: &[u8], value: i64) {
+        self.put(key);
+        self.put(b"=");
+        self.num(value);
+        self.put(b"\n");
+    }
+
+    /// Writes `key=value\n` with a byte-string value.
+    pub fn kvs(&self, key: &[u8], value: &[u8]) {
+        self.put(key);
+        self.put(b"=");
+        self.put(value);
+        self.put(b"\n");
+    }
+
+    /// Writes `key=<errno of the last failed libc call>\n` (0 when none).
+    pub fn errno(&self, key: &[u8]) {
+        self.kv(key, nix::errno::Errno::last_raw() as i64);
+    }
+
+    /// The raw write end, for code that writes itself.
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+}
+
+/// What a child reported: its exit status and everything it wrote to its [`Probe`].
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The child's exit status.
+    pub status: ExitStatus,
+    /// Bytes written through the probe.
+    pub data: Vec<u8>,
+}
+
+impl Outcome {
+    /// The report as text (lossy UTF-8).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.data).into_owned()
+    }
+
+    /// The value of `key=value` line `key` (the last one if repeated).
+    pub fn get(&self, key: &str) -> Option<String> {
+        let text = self.text();
+        text.lines()
+            .rev()
+            .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+            .map(str::to_owned)
+    }
+
+    /// The numeric value of `key`, panicking with the whole report when missing.
+    pub fn num(&self, key: &str) -> i64 {
+        let v = self
+            .get(key)
+            .unwrap_or_else(|| panic!("child did not report {key:?}; it reported:\n{}", self.text()));
+        v.parse()
+            .unwrap_or_else(|_| panic!("child reported {key}={v:?}, not a number"))
+    }
+
+    /// The string value of `key`, panicking with the whole report when missing.
+    pub fn str(&self, key: &str) -> String {
+        self.get(key)
+            .unwrap_or_else(|| panic!("child did not report {key:?}; it reported:\n{}", self.text()))
+    }
+
+    /// Panics with the report unless the child exited with 0.
+    #[track_caller]
+    pub fn assert_ok(&self) -> &Outcome {
+        assert!(
+            self.status.success(),
+            "child failed ({}); it reported:\n{}",
+            self.status,
+            self.text()
+        );
+        self
+    }
+}
+
+/// The kinds a mode gets, with a user namespace added when not root (rootless).
+pub fn effective_kinds(mode: Mode, kinds: KindSet) -> KindSet {
+    if mode.isolates() && !is_root() && !kinds.is_empty() {
+        kinds | Kind::User
+    } else {
+        kinds
+    }
+}
+
+/// Builds the spawn for `mode`: `Clone` gets `kinds` (plus a mapped user namespace when not
+/// root), `None` and `Unshare` get a plain child.
+pub fn spawn_for(mode: Mode, kinds: KindSet) -> Spawn {
+    match mode {
+        Mode::Clone => {
+            let k = effective_kinds(mode, kinds);
+            let s = Spawn::new(k);
+            if k.contains(Kind::User) && !is_root() {
+                s.map_root()
+            } else {
+                s
+            }
+        }
+        Mode::None | Mode::Unshare => Spawn::new(KindSet::new()),
+    }
+}
+
+/// Runs `body` in a child made for `mode` and `kinds`, and returns what it reported.
+///
+/// In `Unshare` mode the child first calls `unshare(2)` with `kinds` (and a user namespace
+/// when rootless); if that fails it reports `unshare_errno=<errno>` and exits 90.
+pub fn run_in<F>(mode: Mode, kinds: KindSet, mut body: F) -> nscore::Result<Outcome>
+where
+    F: FnMut(&Probe) -> i32,
+{
+    let unshare_kinds = effective_kinds(mode, kinds);
+    run_spawn(spawn_for(mode, kinds), move |p| {
+        if mode == Mode::Unshare && !unshare_kinds.is_empty() {
+            if let Err(e) = raw::unshare(unshare_kinds) {
+                p.kv(b"unshare_errno", e as i64);
+                return 90;
+            }
+        }
+        body(p)
+    })
+}
+
+/// Runs `body` in a child made by `spawn`, with a probe, a timeout ([`CHILD_TIMEOUT`]) and
+/// the child reaped whatever happens.
+pub fn run_spawn<F>(spawn: Spawn, mut body: F) -> nscore::Result<Outcome>
+where
+    F: FnMut(&Probe) -> i32,
+{
+    let (rd, wr): (OwnedFd, OwnedFd) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(std::io::Error::from)
+        .expect("pipe2");
+    let probe = Probe { fd: wr.as_raw_fd() };
+    let mut child = spawn.run(move || body(&probe))?;
+    drop(wr);
+    let reader = std::thread::spawn(move || {
+        let mut data = Vec::new();
+        let _ = std::fs::File::from(rd).read_to_end(&mut data);
+        data
+    });
+    let status = match child.wait_timeout(CHILD_TIMEOUT)? {
+        Some(s) => s,
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("child {} did not finish within {CHILD_TIMEOUT:?}; killed", child.pid());
+        }
+    };
+    let data = reader.join().expect("probe reader");
+    Ok(Outcome { status, data })
+}
+
+/// Like [`run_in`], but prints a `SKIPPED` line and returns `None` when the namespaces cannot
+/// be made for lack of privilege (never as root: as root every error is a failure).
+pub fn run_or_skip<F>(test: &str, mode: Mode, kinds: KindSet, body: F) -> Option<Outcome>
+where
+    F: FnMut(&Probe) -> i32,
+{
+    match run_in(mode, kinds, body) {
+        Ok(o) => {
+            if !is_root() && o.status.code() == Some(90) {
+                if let Some(e) = o.get("unshare_errno") {
+                    skip(
+                        test,
+                        &format!("needs root: unshare({kinds}) failed with errno {e} rootless"),
+                    );
+                    return None;
+                }
+            }
+            Some(o)
+        }
+        Err(e) if !is_root() && e.is_permission() => {
+            skip(test, &format!("needs root: {e}"));
+            None
+        }
+        Err(e) => panic!("{test}: could not start the child: {e}"),
+    }
+}
+
+/// A NUL-terminated copy of `s`, made before a spawn for use in the child.
+pub fn cstr(s: &str) -> std::ffi::CString {
+    std::ffi::CString::new(s).expect("no NUL in test strings")
+}
+
+/// Reads a small file into `buf` in the child (async-signal-safe); returns the bytes read,
+/// trailing newline trimmed, or an empty slice on error.
+pub fn read_small<'a>(path: &CStr, buf: &'a mut [u8]) -> &'a [u8] {
+    let Ok(fd) = raw::open(path) else {
+        return &[];
+    };
+    let n = raw::read_full(fd, buf).unwrap_or(0);
+    raw::close(fd);
+    let mut n = n;
+    while n > 0 && buf[n - 1] == b'\n' {
+        n -= 1;
+    }
+    &buf[..n]
+}
+
+/// A unique name for objects a test makes (IPC keys, link names): the prefix, the test
+/// process's pid and a counter.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{prefix}{}x{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}

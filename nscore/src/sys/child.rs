@@ -195,13 +195,15 @@ extern "C" fn entry(arg: *mut c_void) -> ! {
 }
 
 fn run(plan: &mut Plan<'_>) -> ! {
-    // SAFETY (for every `unsafe` block in this function): each is a direct system call or a
+    // Every `unsafe` block in this function is a direct system call or a
     // libc wrapper documented as async-signal-safe, given pointers to NUL-terminated strings
     // and plain structs that the parent prepared before the clone and that outlive this call.
     if plan.death_signal != 0 {
+        // SAFETY: prctl with plain integer arguments.
         check(plan, Step::DeathSignal, unsafe {
             libc::prctl(libc::PR_SET_PDEATHSIG, plan.death_signal as libc::c_ulong, 0, 0, 0)
         });
+        // SAFETY: getppid has no arguments and cannot fail.
         if plan.parent_pid != 0 && unsafe { libc::getppid() } != plan.parent_pid {
             fail(plan, Step::DeathSignal, Errno::ESRCH);
         }
@@ -244,6 +246,7 @@ fn run(plan: &mut Plan<'_>) -> ! {
         raw::close(fd);
     }
     if plan.propagation != 0 {
+        // SAFETY: mount(2) with NULL source/fstype/data and a static NUL-terminated target.
         check(plan, Step::Propagation, unsafe {
             libc::mount(
                 std::ptr::null(),
@@ -255,16 +258,19 @@ fn run(plan: &mut Plan<'_>) -> ! {
         });
     }
     if let Some(name) = &plan.hostname {
+        // SAFETY: `name` is a buffer the parent prepared; pointer and length match.
         check(plan, Step::Hostname, unsafe {
             libc::sethostname(name.as_ptr().cast(), name.len())
         });
     }
     if let Some(name) = &plan.domainname {
+        // SAFETY: `name` is a buffer the parent prepared; pointer and length match.
         check(plan, Step::Domainname, unsafe {
             libc::setdomainname(name.as_ptr().cast(), name.len())
         });
     }
     if plan.mount_proc {
+        // SAFETY: mount(2) of proc with static NUL-terminated strings.
         check(plan, Step::MountProc, unsafe {
             libc::mount(
                 c"proc".as_ptr(),
@@ -281,14 +287,17 @@ fn run(plan: &mut Plan<'_>) -> ! {
         }
     }
     if let Some(dir) = &plan.chdir {
+        // SAFETY: `dir` is a NUL-terminated CString prepared by the parent.
         check(plan, Step::Chdir, unsafe { libc::chdir(dir.as_ptr()) });
     }
     for (target, &fd) in plan.stdio.iter().enumerate() {
         if fd >= 0 {
             if fd == target as RawFd {
                 // dup2 onto itself keeps FD_CLOEXEC; clear it instead.
+                // SAFETY: fcntl on an fd this child holds; plain integer arguments.
                 check(plan, Step::Stdio, unsafe { libc::fcntl(fd, libc::F_SETFD, 0) });
             } else {
+                // SAFETY: dup2 on fds this child holds.
                 check(plan, Step::Stdio, unsafe { libc::dup2(fd, target as RawFd) });
             }
         }
@@ -296,6 +305,7 @@ fn run(plan: &mut Plan<'_>) -> ! {
     reset_signals(plan);
     match &mut plan.action {
         Action::Exec { path, argv, envp, .. } => {
+            // SAFETY: path, argv and envp are NUL-terminated (arrays NULL-terminated) and prepared by the parent; execve only returns on failure.
             unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
             fail(plan, Step::Exec, Errno::last())
         }
