@@ -4,7 +4,7 @@
 # As root it runs `cargo test --workspace` directly. As a normal user it builds as that user
 # and runs only the test binaries through sudo (cargo's target runner), so target/ never
 # becomes root's. Without sudo, the tests run unprivileged: they run rootless inside user
-# namespaces where the kernel allows it and print a "SKIP ...: needs root" line for the rest.
+# namespaces where the kernel allows it and print a "SKIPPED <test>: needs root: ..." line for the rest.
 #
 #   scripts/test.sh                 # all tests
 #   scripts/test.sh -p nstests      # extra arguments go to cargo test
