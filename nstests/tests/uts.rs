@@ -1,0 +1,573 @@
+//! UTS namespaces in depth (checklist H1–H5): hostname and NIS domain name.
+//!
+//! The host's names are never changed: every test that sets a name does it inside a scratch
+//! UTS namespace made for the test (a child cloned into a new UTS namespace, named by
+//! nscore's `Spawn::hostname`/`domainname`), and the children under test are its children.
+//! The `none` control runs there too, so that sharing can be seen without touching the host.
+
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use nscore::{raw, Kind, KindSet, NsHandle, Spawn};
+use nstests::{cstr, effective_kinds, is_root, run_spawn, spawn_for, unique, Mode, Probe};
+use rstest::rstest;
+
+/// Child-side helpers: raw system calls only (async-signal-safe, no allocation).
+mod kit {
+    use nscore::raw;
+    use nstests::Probe;
+
+    /// A fork-like child by the raw `clone` system call (glibc's `fork` takes locks that a
+    /// thread of the test harness may have held at the time of our own clone). `flags` may
+    /// hold `CLONE_NEW*` flags. The grandchild gets `SIGKILL` when its parent dies, runs `f`
+    /// and exits with its result. Returns the pid, or -1.
+    pub fn fork_with(flags: libc::c_int, f: impl FnOnce() -> i32) -> libc::pid_t {
+        // SAFETY: raw clone with a null stack behaves like fork: the child continues on a
+        // copy of this stack; it only makes raw system calls and then `_exit`s.
+        let pid = unsafe {
+            libc::syscall(
+                libc::SYS_clone,
+                (flags | libc::SIGCHLD) as libc::c_ulong,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            )
+        } as libc::pid_t;
+        if pid == 0 {
+            // SAFETY: prctl with integer arguments.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+            let code = f();
+            raw::exit(code);
+        }
+        pid
+    }
+
+    /// A pipe `[read, write]` (no close-on-exec: used only between forks), or `[-1, -1]`.
+    pub fn pipe() -> [libc::c_int; 2] {
+        let mut fds = [-1; 2];
+        // SAFETY: `fds` is a valid two-int out-buffer.
+        unsafe { libc::pipe(fds.as_mut_ptr()) };
+        fds
+    }
+
+    /// Writes one byte.
+    pub fn signal(fd: libc::c_int) {
+        let _ = raw::write_all(fd, b"!");
+    }
+
+    /// Waits for one byte; `false` at end of file or on error.
+    pub fn wait(fd: libc::c_int) -> bool {
+        let mut b = [0u8; 1];
+        matches!(raw::read_full(fd, &mut b), Ok(1))
+    }
+
+    /// Writes `key=value\n` in one `write(2)`, so lines of concurrent writers do not mix.
+    pub fn line(p: &Probe, key: &[u8], value: &[u8]) {
+        let mut buf = [0u8; 256];
+        let mut n = 0;
+        for part in [key, b"=", value, b"\n"] {
+            let m = part.len().min(buf.len() - n);
+            buf[n..n + m].copy_from_slice(&part[..m]);
+            n += m;
+        }
+        p.put(&buf[..n]);
+    }
+
+    /// Writes `key=<n>\n` in one `write(2)`.
+    pub fn line_num(p: &Probe, key: &[u8], n: i64) {
+        let mut digits = [0u8; 24];
+        let mut i = digits.len();
+        let neg = n < 0;
+        let mut v = n.unsigned_abs();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        if neg {
+            i -= 1;
+            digits[i] = b'-';
+        }
+        line(p, key, &digits[i..]);
+    }
+
+    /// The bytes of a NUL-terminated C char array.
+    pub fn field(chars: &[libc::c_char]) -> &[u8] {
+        let n = chars.iter().position(|&c| c == 0).unwrap_or(chars.len());
+        // SAFETY: c_char and u8 have the same size and alignment; `n` is in bounds.
+        unsafe { std::slice::from_raw_parts(chars.as_ptr().cast::<u8>(), n) }
+    }
+
+    /// Writes `/proc/<pid>/ns/<kind>` NUL-terminated into `buf` and returns it.
+    pub fn proc_ns_path<'a>(pid: libc::pid_t, kind: &[u8], buf: &'a mut [u8; 64]) -> &'a std::ffi::CStr {
+        let mut digits = [0u8; 12];
+        let mut i = digits.len();
+        let mut v = pid.unsigned_abs();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        let mut n = 0;
+        for part in [b"/proc/".as_slice(), &digits[i..], b"/ns/", kind, b"\0"] {
+            buf[n..n + part.len()].copy_from_slice(part);
+            n += part.len();
+        }
+        std::ffi::CStr::from_bytes_with_nul(&buf[..n]).unwrap_or(c"/")
+    }
+
+    /// `uname(2)` into `out` (a zeroed struct on failure).
+    pub fn uname(out: &mut libc::utsname) {
+        // SAFETY: `out` is a valid utsname out-buffer.
+        unsafe { libc::uname(out) };
+    }
+
+    /// `gethostname(2)` into `buf`; returns the name.
+    pub fn gethostname(buf: &mut [u8]) -> &[u8] {
+        // SAFETY: `buf` is valid for `buf.len()` bytes.
+        let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+        if r != 0 {
+            return &[];
+        }
+        let n = buf.iter().position(|&c| c == 0).unwrap_or(buf.len());
+        &buf[..n]
+    }
+
+    /// `sethostname(2)`; returns 0 or the errno.
+    pub fn sethostname(name: &[u8]) -> i32 {
+        // SAFETY: `name` is valid for its length.
+        if unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) } == 0 {
+            0
+        } else {
+            nix::errno::Errno::last_raw()
+        }
+    }
+
+    /// `setdomainname(2)`; returns 0 or the errno.
+    pub fn setdomainname(name: &[u8]) -> i32 {
+        // SAFETY: `name` is valid for its length.
+        if unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } == 0 {
+            0
+        } else {
+            nix::errno::Errno::last_raw()
+        }
+    }
+}
+
+fn zeroed_utsname() -> libc::utsname {
+    // SAFETY: utsname is plain data; all-zero is a valid value.
+    unsafe { std::mem::zeroed() }
+}
+
+/// The host's (test process's) node and domain name, read without changing anything.
+fn host_names() -> (String, String) {
+    let u = nix::sys::utsname::uname().expect("uname");
+    (
+        u.nodename().to_string_lossy().into_owned(),
+        u.domainname().to_string_lossy().into_owned(),
+    )
+}
+
+/// A scratch child in a new UTS namespace (plus a mapped user namespace when not root)
+/// whose names are `base`/`base_dom`; the body runs there.
+fn scratch(base: &str, base_dom: &str) -> Spawn {
+    spawn_for(Mode::Clone, Kind::Uts.into())
+        .hostname(base)
+        .domainname(base_dom)
+}
+
+/// The clone flags for a grandchild made in `mode`.
+fn clone_flags(mode: Mode) -> libc::c_int {
+    if mode == Mode::Clone {
+        libc::CLONE_NEWUTS
+    } else {
+        0
+    }
+}
+
+/// In the grandchild: `unshare(CLONE_NEWUTS)` in `Unshare` mode; returns `false` on error.
+fn maybe_unshare(mode: Mode, p: &Probe) -> bool {
+    if mode == Mode::Unshare {
+        if let Err(e) = raw::unshare(Kind::Uts.into()) {
+            kit::line_num(p, b"unshare_errno", e as i64);
+            return false;
+        }
+    }
+    true
+}
+
+/// H1: a child sets hostname and domainname and reads them back three ways (uname,
+/// gethostname, /proc/sys/kernel); its parent and a sibling keep theirs. The `none` control
+/// (in the scratch namespace) must see the child's names in parent and sibling.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn h1_child_sets_hostname_parent_unchanged(#[case] mode: Mode) {
+    let host_before = host_names();
+    let base = unique("h1b");
+    let base_dom = unique("h1bd");
+    let name = unique("h1k");
+    let dom = unique("h1kd");
+    let (name_b, dom_b) = (name.clone().into_bytes(), dom.clone().into_bytes());
+    let proc_host = cstr("/proc/sys/kernel/hostname");
+    let proc_dom = cstr("/proc/sys/kernel/domainname");
+    let out = run_spawn(scratch(&base, &base_dom), |p| {
+        let go_sib = kit::pipe();
+        let kid_ready = kit::pipe();
+        let kid_go = kit::pipe();
+        let sib = kit::fork_with(0, || {
+            if !kit::wait(go_sib[0]) {
+                return 3;
+            }
+            let mut u = zeroed_utsname();
+            kit::uname(&mut u);
+            kit::line(p, b"sib_host", kit::field(&u.nodename));
+            kit::line(p, b"sib_dom", kit::field(&u.domainname));
+            0
+        });
+        let kid = kit::fork_with(clone_flags(mode), || {
+            if !maybe_unshare(mode, p) {
+                return 4;
+            }
+            kit::line_num(p, b"kid_sethostname", kit::sethostname(&name_b) as i64);
+            kit::line_num(p, b"kid_setdomainname", kit::setdomainname(&dom_b) as i64);
+            let mut u = zeroed_utsname();
+            kit::uname(&mut u);
+            kit::line(p, b"kid_uname_host", kit::field(&u.nodename));
+            kit::line(p, b"kid_uname_dom", kit::field(&u.domainname));
+            let mut buf = [0u8; 128];
+            kit::line(p, b"kid_gethostname", kit::gethostname(&mut buf));
+            let mut buf = [0u8; 128];
+            kit::line(p, b"kid_proc_host", nstests::read_small(&proc_host, &mut buf));
+            let mut buf = [0u8; 128];
+            kit::line(p, b"kid_proc_dom", nstests::read_small(&proc_dom, &mut buf));
+            kit::signal(kid_ready[1]);
+            // Stay alive while the sibling and the parent look.
+            kit::wait(kid_go[0]);
+            0
+        });
+        if sib < 0 || kid < 0 {
+            p.errno(b"fork_errno");
+            return 2;
+        }
+        if !kit::wait(kid_ready[0]) {
+            kit::signal(go_sib[1]);
+            let _ = raw::reap(sib);
+            kit::line_num(p, b"kid_exit", raw::reap(kid).unwrap_or(-1) as i64);
+            return 5;
+        }
+        kit::signal(go_sib[1]);
+        kit::line_num(p, b"sib_exit", raw::reap(sib).unwrap_or(-1) as i64);
+        let mut u = zeroed_utsname();
+        kit::uname(&mut u);
+        kit::line(p, b"parent_host", kit::field(&u.nodename));
+        kit::line(p, b"parent_dom", kit::field(&u.domainname));
+        kit::signal(kid_go[1]);
+        kit::line_num(p, b"kid_exit", raw::reap(kid).unwrap_or(-1) as i64);
+        0
+    })
+    .expect("spawn scratch UTS child");
+    out.assert_ok();
+    assert_eq!(out.num("kid_exit"), 0, "{}", out.text());
+    assert_eq!(out.num("sib_exit"), 0, "{}", out.text());
+    assert_eq!(out.num("kid_sethostname"), 0, "{}", out.text());
+    assert_eq!(out.num("kid_setdomainname"), 0, "{}", out.text());
+    for key in ["kid_uname_host", "kid_gethostname", "kid_proc_host"] {
+        assert_eq!(out.str(key), name, "{key}");
+    }
+    for key in ["kid_uname_dom", "kid_proc_dom"] {
+        assert_eq!(out.str(key), dom, "{key}");
+    }
+    if mode.isolates() {
+        assert_eq!(out.str("parent_host"), base, "mode {mode}");
+        assert_eq!(out.str("parent_dom"), base_dom, "mode {mode}");
+        assert_eq!(out.str("sib_host"), base, "mode {mode}");
+        assert_eq!(out.str("sib_dom"), base_dom, "mode {mode}");
+    } else {
+        // Control: without a new UTS namespace the names are shared.
+        assert_eq!(out.str("parent_host"), name, "control must share");
+        assert_eq!(out.str("parent_dom"), dom, "control must share");
+        assert_eq!(out.str("sib_host"), name, "control must share");
+        assert_eq!(out.str("sib_dom"), dom, "control must share");
+    }
+    assert_eq!(host_names(), host_before, "the host's names changed");
+}
+
+/// H2: eight siblings set a unique name each at the same moment (a barrier after setting,
+/// before reading); each reads only its own. In the `none` control they share one name, so
+/// exactly one (the last writer) reads its own.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn h2_eight_siblings_each_read_only_their_own_name(#[case] mode: Mode) {
+    const N: usize = 8;
+    let host_before = host_names();
+    let names: Vec<Vec<u8>> = (0..N).map(|i| unique(&format!("h2s{i}-")).into_bytes()).collect();
+    let base = unique("h2b");
+    let out = run_spawn(scratch(&base, "h2"), |p| {
+        let ready = kit::pipe();
+        let go = kit::pipe();
+        let mut pids = [0 as libc::pid_t; N];
+        for (i, pid) in pids.iter_mut().enumerate() {
+            let name = &names[i];
+            *pid = kit::fork_with(clone_flags(mode), || {
+                if !maybe_unshare(mode, p) {
+                    kit::signal(ready[1]);
+                    return 4;
+                }
+                let e = kit::sethostname(name);
+                kit::signal(ready[1]);
+                if e != 0 || !kit::wait(go[0]) {
+                    return 5;
+                }
+                let mut u = zeroed_utsname();
+                kit::uname(&mut u);
+                let own = kit::field(&u.nodename) == name.as_slice();
+                kit::line_num(p, b"own", own as i64);
+                0
+            });
+            if *pid < 0 {
+                p.errno(b"fork_errno");
+                return 2;
+            }
+        }
+        for _ in 0..N {
+            kit::wait(ready[0]);
+        }
+        for _ in 0..N {
+            kit::signal(go[1]);
+        }
+        let mut failed = 0;
+        for pid in pids {
+            if raw::reap(pid).unwrap_or(-1) != 0 {
+                failed += 1;
+            }
+        }
+        kit::line_num(p, b"failed", failed);
+        0
+    })
+    .expect("spawn scratch UTS child");
+    out.assert_ok();
+    assert_eq!(out.num("failed"), 0, "{}", out.text());
+    let text = out.text();
+    let own: Vec<&str> = text.lines().filter(|l| l.starts_with("own=")).collect();
+    assert_eq!(own.len(), N, "{text}");
+    let own_count = own.iter().filter(|l| **l == "own=1").count();
+    if mode.isolates() {
+        assert_eq!(own_count, N, "mode {mode}: every sibling reads its own name\n{text}");
+    } else {
+        assert_eq!(own_count, 1, "control: one shared name, the last writer's\n{text}");
+    }
+    assert_eq!(host_names(), host_before, "the host's names changed");
+}
+
+/// H3: control: two children made without `CLONE_NEWUTS` (in a scratch UTS namespace) share
+/// the name: what the first sets, the second and their parent read.
+#[test]
+fn h3_children_without_newuts_share_the_name() {
+    let host_before = host_names();
+    let base = unique("h3b");
+    let name = unique("h3n");
+    let name_b = name.clone().into_bytes();
+    let out = run_spawn(scratch(&base, "h3"), |p| {
+        let first = kit::fork_with(0, || kit::sethostname(&name_b));
+        kit::line_num(p, b"first_exit", raw::reap(first).unwrap_or(-1) as i64);
+        let second = kit::fork_with(0, || {
+            let mut u = zeroed_utsname();
+            kit::uname(&mut u);
+            kit::line(p, b"second_host", kit::field(&u.nodename));
+            0
+        });
+        kit::line_num(p, b"second_exit", raw::reap(second).unwrap_or(-1) as i64);
+        let mut u = zeroed_utsname();
+        kit::uname(&mut u);
+        kit::line(p, b"parent_host", kit::field(&u.nodename));
+        0
+    })
+    .expect("spawn scratch UTS child");
+    out.assert_ok();
+    assert_eq!(out.num("first_exit"), 0, "{}", out.text());
+    assert_eq!(out.num("second_exit"), 0, "{}", out.text());
+    assert_eq!(out.str("second_host"), name);
+    assert_eq!(out.str("parent_host"), name);
+    assert_ne!(name, base);
+    assert_eq!(host_names(), host_before, "the host's names changed");
+}
+
+/// A child held alive in `mode`/`kinds` until released (dropping it kills and reaps it).
+struct Held {
+    child: nscore::Child,
+    release: std::os::fd::OwnedFd,
+}
+
+impl Held {
+    /// Lets the child exit and waits for it.
+    fn release(mut self) -> nscore::ExitStatus {
+        let _ = nix::unistd::write(&self.release, b"!");
+        self.child
+            .wait_timeout(nstests::CHILD_TIMEOUT)
+            .expect("wait")
+            .expect("held child did not exit")
+    }
+}
+
+/// Waits up to `timeout` for one byte on `fd`.
+fn read_byte_timeout(fd: &std::os::fd::OwnedFd, timeout: Duration) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    let ms = PollTimeout::try_from(timeout.as_millis() as i32).unwrap_or(PollTimeout::MAX);
+    if poll(&mut fds, ms).unwrap_or(0) != 1 {
+        return false;
+    }
+    let mut b = [0u8; 1];
+    matches!(nix::unistd::read(fd, &mut b), Ok(1))
+}
+
+/// Spawns a child in `mode`/`kinds` (hostname `name` when it has a UTS namespace) that
+/// signals when it is ready and then waits to be released.
+fn hold(mode: Mode, kinds: KindSet, name: Option<&str>) -> Held {
+    use nix::fcntl::OFlag;
+    let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe2");
+    let (rel_r, rel_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe2");
+    let name_b: Vec<u8> = name.unwrap_or("").as_bytes().to_vec();
+    let unshare_kinds = effective_kinds(mode, kinds);
+    let (rw, rr) = (ready_w.as_raw_fd(), rel_r.as_raw_fd());
+    let mut spawn = spawn_for(mode, kinds);
+    if mode == Mode::Clone && name.is_some() {
+        spawn = spawn.hostname(name.unwrap_or(""));
+    }
+    let child = spawn
+        .run(move || {
+            if mode == Mode::Unshare {
+                if raw::unshare(unshare_kinds).is_err() {
+                    return 90;
+                }
+                if !name_b.is_empty() && kit::sethostname(&name_b) != 0 {
+                    return 91;
+                }
+            }
+            kit::signal(rw);
+            kit::wait(rr);
+            0
+        })
+        .expect("spawn held child");
+    drop(ready_w);
+    drop(rel_r);
+    assert!(
+        read_byte_timeout(&ready_r, nstests::CHILD_TIMEOUT),
+        "held child ({mode}) did not get ready"
+    );
+    Held { child, release: rel_w }
+}
+
+/// H4: a helper process joins the child's UTS namespace with setns and sees the child's
+/// name (before joining it sees the host's); the child joins back to its parent's namespace
+/// (by an fd opened before it was made) and sees the original name again.
+#[rstest]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn h4_setns_into_child_uts_sees_its_name_and_back(#[case] mode: Mode) {
+    if !nstests::require_root(
+        "h4_setns_into_child_uts_sees_its_name_and_back",
+        "setns back into the host's UTS namespace needs CAP_SYS_ADMIN there",
+    ) {
+        return;
+    }
+    let (host, _) = host_names();
+    let name = unique("h4n");
+    let name_b = name.clone().into_bytes();
+    let parent_ns = NsHandle::current(Kind::Uts).expect("own uts ns");
+    let pfd = parent_ns.as_raw_fd();
+    let out = nstests::run_in(Mode::None, KindSet::new(), |p| {
+        let ready = kit::pipe();
+        let go = kit::pipe();
+        let kid = kit::fork_with(clone_flags(mode), || {
+            if !maybe_unshare(mode, p) {
+                return 4;
+            }
+            if kit::sethostname(&name_b) != 0 {
+                return 5;
+            }
+            kit::signal(ready[1]);
+            kit::wait(go[0]);
+            if let Err(e) = raw::setns(pfd, Kind::Uts.into()) {
+                kit::line_num(p, b"kid_setns_back_errno", e as i64);
+                return 6;
+            }
+            let mut u = zeroed_utsname();
+            kit::uname(&mut u);
+            kit::line(p, b"kid_back", kit::field(&u.nodename));
+            0
+        });
+        if kid < 0 || !kit::wait(ready[0]) {
+            return 2;
+        }
+        let mut u = zeroed_utsname();
+        kit::uname(&mut u);
+        kit::line(p, b"before", kit::field(&u.nodename));
+        let mut path = [0u8; 64];
+        let fd = match raw::open(kit::proc_ns_path(kid, b"uts", &mut path)) {
+            Ok(fd) => fd,
+            Err(e) => {
+                kit::line_num(p, b"open_errno", e as i64);
+                return 3;
+            }
+        };
+        if let Err(e) = raw::setns(fd, Kind::Uts.into()) {
+            kit::line_num(p, b"setns_errno", e as i64);
+            return 1;
+        }
+        raw::close(fd);
+        kit::uname(&mut u);
+        kit::line(p, b"joined", kit::field(&u.nodename));
+        kit::signal(go[1]);
+        kit::line_num(p, b"kid_exit", raw::reap(kid).unwrap_or(-1) as i64);
+        0
+    })
+    .expect("spawn helper");
+    out.assert_ok();
+    assert_eq!(
+        out.str("before"),
+        host,
+        "control: before setns the helper sees the host's name"
+    );
+    assert_eq!(out.str("joined"), name, "after setns the helper sees the child's name");
+    assert_eq!(out.num("kid_exit"), 0, "{}", out.text());
+    assert_eq!(out.str("kid_back"), host, "the child back in its parent's namespace");
+}
+
+/// H5: identity differs (inode and NS_GET_ID) from the parent's; NS_GET_PARENT is EINVAL
+/// (UTS namespaces are not hierarchical); NS_GET_USERNS gives the owning user namespace.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn h5_identity_differs_no_parent_owner_is_userns(#[case] mode: Mode) {
+    let own = NsHandle::current(Kind::Uts).expect("own uts");
+    let held = hold(mode, Kind::Uts.into(), None);
+    let ns = held.child.ns(Kind::Uts).expect("child uts");
+    let (a, b) = (own.id().expect("id"), ns.id().expect("id"));
+    let (ia, ib) = (own.ns_id().expect("NS_GET_ID"), ns.ns_id().expect("NS_GET_ID"));
+    assert_eq!(a != b, mode.isolates(), "inode: {a} vs {b}");
+    assert_eq!(ia != ib, mode.isolates(), "NS_GET_ID: {ia} vs {ib}");
+    let e = ns.parent().expect_err("NS_GET_PARENT on a UTS namespace");
+    assert_eq!(e.errno(), Some(nix::errno::Errno::EINVAL), "{e}");
+    let owner = ns.owner().expect("NS_GET_USERNS").id().expect("id");
+    let child_user = held.child.ns(Kind::User).expect("child user").id().expect("id");
+    assert_eq!(owner, child_user, "owner is the child's user namespace");
+    if is_root() {
+        let own_user = NsHandle::current(Kind::User).unwrap().id().unwrap();
+        assert_eq!(owner, own_user, "as root no user namespace is added");
+    }
+    assert!(held.release().success());
+}
