@@ -56,6 +56,16 @@ mod kit {
         let _ = raw::write_all(fd, b"!");
     }
 
+    /// In the parent: closes its copy of the write end of `pipe` (so that a child's death
+    /// shows as end of file) and waits for one byte.
+    pub fn wait_ready(pipe: &mut [libc::c_int; 2]) -> bool {
+        if pipe[1] >= 0 {
+            raw::close(pipe[1]);
+            pipe[1] = -1;
+        }
+        wait(pipe[0])
+    }
+
     /// Waits for one byte; `false` at end of file or on error.
     pub fn wait(fd: libc::c_int) -> bool {
         let mut b = [0u8; 1];
@@ -221,7 +231,7 @@ fn h1_child_sets_hostname_parent_unchanged(#[case] mode: Mode) {
     let proc_dom = cstr("/proc/sys/kernel/domainname");
     let out = run_spawn(scratch(&base, &base_dom), |p| {
         let go_sib = kit::pipe();
-        let kid_ready = kit::pipe();
+        let mut kid_ready = kit::pipe();
         let kid_go = kit::pipe();
         let sib = kit::fork_with(0, || {
             if !kit::wait(go_sib[0]) {
@@ -258,7 +268,7 @@ fn h1_child_sets_hostname_parent_unchanged(#[case] mode: Mode) {
             p.errno(b"fork_errno");
             return 2;
         }
-        if !kit::wait(kid_ready[0]) {
+        if !kit::wait_ready(&mut kid_ready) {
             kit::signal(go_sib[1]);
             let _ = raw::reap(sib);
             kit::line_num(p, b"kid_exit", raw::reap(kid).unwrap_or(-1) as i64);
@@ -314,7 +324,7 @@ fn h2_eight_siblings_each_read_only_their_own_name(#[case] mode: Mode) {
     let names: Vec<Vec<u8>> = (0..N).map(|i| unique(&format!("h2s{i}-")).into_bytes()).collect();
     let base = unique("h2b");
     let out = run_spawn(scratch(&base, "h2"), |p| {
-        let ready = kit::pipe();
+        let mut ready = kit::pipe();
         let go = kit::pipe();
         let mut pids = [0 as libc::pid_t; N];
         for (i, pid) in pids.iter_mut().enumerate() {
@@ -341,7 +351,7 @@ fn h2_eight_siblings_each_read_only_their_own_name(#[case] mode: Mode) {
             }
         }
         for _ in 0..N {
-            kit::wait(ready[0]);
+            kit::wait_ready(&mut ready);
         }
         for _ in 0..N {
             kit::signal(go[1]);
@@ -489,7 +499,7 @@ fn h4_setns_into_child_uts_sees_its_name_and_back(#[case] mode: Mode) {
     let parent_ns = NsHandle::current(Kind::Uts).expect("own uts ns");
     let pfd = parent_ns.as_raw_fd();
     let out = nstests::run_in(Mode::None, KindSet::new(), |p| {
-        let ready = kit::pipe();
+        let mut ready = kit::pipe();
         let go = kit::pipe();
         let kid = kit::fork_with(clone_flags(mode), || {
             if !maybe_unshare(mode, p) {
@@ -509,7 +519,7 @@ fn h4_setns_into_child_uts_sees_its_name_and_back(#[case] mode: Mode) {
             kit::line(p, b"kid_back", kit::field(&u.nodename));
             0
         });
-        if kid < 0 || !kit::wait(ready[0]) {
+        if kid < 0 || !kit::wait_ready(&mut ready) {
             return 2;
         }
         let mut u = zeroed_utsname();

@@ -1,0 +1,800 @@
+//! IPC namespaces in depth (checklist I1–I7): System V shared memory, message queues,
+//! semaphores, and POSIX message queues.
+//!
+//! No IPC object is ever made in the host's IPC namespace: the "parent" side of every test is
+//! a scratch child in a new IPC namespace made for the test (plus a mapped user namespace when
+//! not root), and the children under test (and the `none` controls) are its children. Objects
+//! die with the scratch namespace, pass, fail or panic (the scratch child is killed then).
+//! Mounts happen only in new, private mount namespaces, on temporary directories.
+
+use nscore::{raw, Kind, KindSet, Spawn};
+use nstests::{cstr, run_spawn, spawn_for, Mode, Probe};
+use rstest::rstest;
+
+/// Child-side helpers: raw system calls only (async-signal-safe, no allocation).
+mod kit {
+    use nscore::raw;
+    use nstests::Probe;
+
+    /// A fork-like child by the raw `clone` system call (glibc's `fork` takes locks that a
+    /// thread of the test harness may have held at the time of our own clone). `flags` may
+    /// hold `CLONE_NEW*` flags. The grandchild gets `SIGKILL` when its parent dies, runs `f`
+    /// and exits with its result. Returns the pid, or -1.
+    pub fn fork_with(flags: libc::c_int, f: impl FnOnce() -> i32) -> libc::pid_t {
+        // SAFETY: raw clone with a null stack behaves like fork: the child continues on a
+        // copy of this stack; it only makes raw system calls and then `_exit`s.
+        let pid = unsafe {
+            libc::syscall(
+                libc::SYS_clone,
+                (flags | libc::SIGCHLD) as libc::c_ulong,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            )
+        } as libc::pid_t;
+        if pid == 0 {
+            // SAFETY: prctl with integer arguments.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+            let code = f();
+            raw::exit(code);
+        }
+        pid
+    }
+
+    /// A pipe `[read, write]` (no close-on-exec: used only between forks), or `[-1, -1]`.
+    pub fn pipe() -> [libc::c_int; 2] {
+        let mut fds = [-1; 2];
+        // SAFETY: `fds` is a valid two-int out-buffer.
+        unsafe { libc::pipe(fds.as_mut_ptr()) };
+        fds
+    }
+
+    /// Writes one byte.
+    pub fn signal(fd: libc::c_int) {
+        let _ = raw::write_all(fd, b"!");
+    }
+
+    /// In the parent: closes its copy of the write end of `pipe` (so that a child's death
+    /// shows as end of file) and waits for one byte.
+    pub fn wait_ready(pipe: &mut [libc::c_int; 2]) -> bool {
+        if pipe[1] >= 0 {
+            raw::close(pipe[1]);
+            pipe[1] = -1;
+        }
+        wait(pipe[0])
+    }
+
+    /// Waits for one byte; `false` at end of file or on error.
+    pub fn wait(fd: libc::c_int) -> bool {
+        let mut b = [0u8; 1];
+        matches!(raw::read_full(fd, &mut b), Ok(1))
+    }
+
+    /// Writes `key=value\n` in one `write(2)`, so lines of concurrent writers do not mix.
+    pub fn line(p: &Probe, key: &[u8], value: &[u8]) {
+        let mut buf = [0u8; 256];
+        let mut n = 0;
+        for part in [key, b"=", value, b"\n"] {
+            let m = part.len().min(buf.len() - n);
+            buf[n..n + m].copy_from_slice(&part[..m]);
+            n += m;
+        }
+        p.put(&buf[..n]);
+    }
+
+    /// Writes `key=<n>\n` in one `write(2)`.
+    pub fn line_num(p: &Probe, key: &[u8], n: i64) {
+        let mut digits = [0u8; 24];
+        let mut i = digits.len();
+        let neg = n < 0;
+        let mut v = n.unsigned_abs();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        if neg {
+            i -= 1;
+            digits[i] = b'-';
+        }
+        line(p, key, &digits[i..]);
+    }
+
+    /// Writes `/proc/<pid>/ns/<kind>` NUL-terminated into `buf` and returns it.
+    pub fn proc_ns_path<'a>(pid: libc::pid_t, kind: &[u8], buf: &'a mut [u8; 64]) -> &'a std::ffi::CStr {
+        let mut digits = [0u8; 12];
+        let mut i = digits.len();
+        let mut v = pid.unsigned_abs();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        let mut n = 0;
+        for part in [b"/proc/".as_slice(), &digits[i..], b"/ns/", kind, b"\0"] {
+            buf[n..n + part.len()].copy_from_slice(part);
+            n += part.len();
+        }
+        std::ffi::CStr::from_bytes_with_nul(&buf[..n]).unwrap_or(c"/")
+    }
+
+    /// The errno of the last failed call.
+    pub fn errno() -> i64 {
+        nix::errno::Errno::last_raw() as i64
+    }
+
+    /// Whether `hay` contains `needle`.
+    pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+    }
+
+    /// Writes the decimal form of `n` into `buf`; returns it.
+    pub fn decimal(n: i64, buf: &mut [u8; 24]) -> &[u8] {
+        let mut i = buf.len();
+        let neg = n < 0;
+        let mut v = n.unsigned_abs();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        if neg {
+            i -= 1;
+            buf[i] = b'-';
+        }
+        &buf[i..]
+    }
+}
+
+/// System V and POSIX IPC calls for child bodies (raw, no allocation).
+mod ipc {
+    /// `shmget(2)`.
+    pub fn shmget(key: libc::key_t, size: usize, flags: libc::c_int) -> libc::c_int {
+        // SAFETY: integer arguments only.
+        unsafe { libc::shmget(key, size, flags) }
+    }
+
+    /// `shmat(2)` read-write; null on failure.
+    pub fn shmat(id: libc::c_int) -> *mut u8 {
+        // SAFETY: attaches at an address the kernel picks; checked for failure below.
+        let p = unsafe { libc::shmat(id, std::ptr::null(), 0) };
+        if p as isize == -1 {
+            std::ptr::null_mut()
+        } else {
+            p.cast()
+        }
+    }
+
+    /// Attaches segment `id` and returns its first byte, or minus the errno.
+    pub fn shmat_peek(id: libc::c_int) -> i64 {
+        let m = shmat(id);
+        if m.is_null() {
+            return -super::kit::errno();
+        }
+        // SAFETY: `m` is an attached segment of at least one byte.
+        (unsafe { *m }) as i64
+    }
+
+    /// `msgget(2)`.
+    pub fn msgget(key: libc::key_t, flags: libc::c_int) -> libc::c_int {
+        // SAFETY: integer arguments only.
+        unsafe { libc::msgget(key, flags) }
+    }
+
+    #[repr(C)]
+    struct Msg {
+        mtype: libc::c_long,
+        mtext: [u8; 8],
+    }
+
+    /// Sends one 1-byte message `b` (type 1) without waiting; 0 or -1.
+    pub fn msgsnd(id: libc::c_int, b: u8) -> libc::c_int {
+        let m = Msg {
+            mtype: 1,
+            mtext: [b, 0, 0, 0, 0, 0, 0, 0],
+        };
+        // SAFETY: `m` is a valid message buffer of at least 1 + sizeof(long) bytes.
+        unsafe { libc::msgsnd(id, (&m as *const Msg).cast(), 1, libc::IPC_NOWAIT) }
+    }
+
+    /// The number of messages on queue `id` (`IPC_STAT`), or -1.
+    pub fn msg_qnum(id: libc::c_int) -> i64 {
+        // SAFETY: msqid_ds is plain data; all-zero is valid.
+        let mut ds: libc::msqid_ds = unsafe { std::mem::zeroed() };
+        // SAFETY: `ds` is a valid out-buffer for IPC_STAT.
+        if unsafe { libc::msgctl(id, libc::IPC_STAT, &mut ds) } != 0 {
+            return -1;
+        }
+        ds.msg_qnum as i64
+    }
+
+    /// `semget(2)`.
+    pub fn semget(key: libc::key_t, n: libc::c_int, flags: libc::c_int) -> libc::c_int {
+        // SAFETY: integer arguments only.
+        unsafe { libc::semget(key, n, flags) }
+    }
+
+    /// Sets semaphore 0 of `id` to `value` (`SETVAL`).
+    pub fn semsetval(id: libc::c_int, value: libc::c_int) -> libc::c_int {
+        // SAFETY: SETVAL takes an int-sized `union semun`, passed by value as an int.
+        unsafe { libc::semctl(id, 0, libc::SETVAL, value) }
+    }
+
+    /// Tries to take semaphore 0 of `id` (`-1`, `IPC_NOWAIT`); 0 or the errno.
+    pub fn semtrylock(id: libc::c_int) -> i64 {
+        let mut op = libc::sembuf {
+            sem_num: 0,
+            sem_op: -1,
+            sem_flg: libc::IPC_NOWAIT as libc::c_short,
+        };
+        // SAFETY: `op` is one valid sembuf.
+        if unsafe { libc::semop(id, &mut op, 1) } == 0 {
+            0
+        } else {
+            super::kit::errno()
+        }
+    }
+
+    /// `mq_open(3)` by the raw system call: `name` has no leading `/`. Returns an fd or -1.
+    /// Queues are made as small as possible (1 message of 8 bytes), so that they barely count
+    /// against the user's `RLIMIT_MSGQUEUE`, shared with every other test.
+    pub fn mq_open(name: &std::ffi::CStr, flags: libc::c_int) -> libc::c_int {
+        // SAFETY: mq_attr is plain data; all-zero is valid.
+        let mut attr: libc::mq_attr = unsafe { std::mem::zeroed() };
+        attr.mq_maxmsg = 1;
+        attr.mq_msgsize = 8;
+        // SAFETY: `name` is NUL-terminated; `attr` is a valid mq_attr.
+        unsafe {
+            libc::syscall(
+                libc::SYS_mq_open,
+                name.as_ptr(),
+                flags,
+                0o600 as libc::c_uint,
+                &attr as *const libc::mq_attr,
+            ) as libc::c_int
+        }
+    }
+
+    /// `mount(2)` of a filesystem with no source; 0 or the errno.
+    pub fn mount(fstype: &std::ffi::CStr, target: &std::ffi::CStr) -> i64 {
+        // SAFETY: all strings are NUL-terminated; no data.
+        let r = unsafe { libc::mount(fstype.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, std::ptr::null()) };
+        if r == 0 {
+            0
+        } else {
+            super::kit::errno()
+        }
+    }
+
+    /// Reports every entry of directory `dir` but `.` and `..` as `key=name` lines; returns
+    /// the count, or -1.
+    pub fn list_dir(p: &nstests::Probe, key: &[u8], dir: &std::ffi::CStr) -> i64 {
+        // SAFETY: `dir` is NUL-terminated.
+        let fd = unsafe { libc::open(dir.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return -1;
+        }
+        let mut buf = [0u8; 4096];
+        let mut count = 0;
+        loop {
+            // SAFETY: `buf` is valid for its length.
+            let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) };
+            if n <= 0 {
+                break;
+            }
+            let mut off = 0usize;
+            while off < n as usize {
+                // linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name.
+                let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
+                let name = &buf[off + 19..off + reclen];
+                let len = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+                let name = &name[..len];
+                if name != b"." && name != b".." {
+                    super::kit::line(p, key, name);
+                    count += 1;
+                }
+                off += reclen;
+            }
+        }
+        raw::close(fd);
+        count
+    }
+
+    use nscore::raw;
+}
+
+/// A scratch child in a new IPC namespace (plus kinds `extra`; a mapped user namespace when
+/// not root): the "parent" side of the tests.
+fn scratch(extra: KindSet) -> Spawn {
+    spawn_for(Mode::Clone, KindSet::new().with(Kind::Ipc) | extra)
+}
+
+/// The clone flags for a grandchild made in `mode`, plus `always`.
+fn flags_for(mode: Mode, always: libc::c_int) -> libc::c_int {
+    always | if mode == Mode::Clone { libc::CLONE_NEWIPC } else { 0 }
+}
+
+/// In the grandchild: `unshare(CLONE_NEWIPC)` in `Unshare` mode. Returns `false` (after
+/// reporting) on error.
+fn enter(mode: Mode, p: &Probe) -> bool {
+    if mode == Mode::Unshare {
+        if let Err(e) = raw::unshare(Kind::Ipc.into()) {
+            kit::line_num(p, b"unshare_errno", e as i64);
+            return false;
+        }
+    }
+    true
+}
+
+const KEY: libc::key_t = 0x4e53_4931;
+
+/// I1: SysV shm, msg queue and semaphore set made under a key by the parent are not found
+/// (ENOENT) by a child in a new IPC namespace; the `none` control child finds all three.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn i1_sysv_objects_of_parent_not_found_in_child(#[case] mode: Mode) {
+    let out = run_spawn(scratch(KindSet::new()), |p| {
+        let c = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
+        if ipc::shmget(KEY, 4096, c) < 0 || ipc::msgget(KEY, c) < 0 || ipc::semget(KEY, 1, c) < 0 {
+            kit::line_num(p, b"create_errno", kit::errno());
+            return 2;
+        }
+        let gc = kit::fork_with(flags_for(mode, 0), || {
+            if !enter(mode, p) {
+                return 4;
+            }
+            for (key, r) in [
+                (b"shm".as_slice(), ipc::shmget(KEY, 0, 0)),
+                (b"msg", ipc::msgget(KEY, 0)),
+                (b"sem", ipc::semget(KEY, 0, 0)),
+            ] {
+                kit::line_num(p, key, if r < 0 { kit::errno() } else { 0 });
+            }
+            0
+        });
+        kit::line_num(p, b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
+        0
+    })
+    .expect("spawn scratch IPC child");
+    out.assert_ok();
+    assert_eq!(out.num("gc_exit"), 0, "{}", out.text());
+    let want = if mode.isolates() { libc::ENOENT as i64 } else { 0 };
+    for key in ["shm", "msg", "sem"] {
+        assert_eq!(out.num(key), want, "mode {mode}, {key}: {}", out.text());
+    }
+}
+
+/// I2: two siblings each make the same key: shm writes do not leak, messages do not mix, a
+/// semaphore taken in one is free in the other. The `none` control sees all three shared.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn i2_siblings_same_key_do_not_share(#[case] mode: Mode) {
+    let out = run_spawn(scratch(KindSet::new()), |p| {
+        let mut a_ready = kit::pipe();
+        let mut b_ready = kit::pipe();
+        let go = kit::pipe();
+        let sibling = |me: u8, lock: bool, ready: libc::c_int| {
+            move || -> i32 {
+                if !enter(mode, p) {
+                    return 4;
+                }
+                let shm = ipc::shmget(KEY, 4096, libc::IPC_CREAT | 0o600);
+                let mem = if shm < 0 { std::ptr::null_mut() } else { ipc::shmat(shm) };
+                let msg = ipc::msgget(KEY, libc::IPC_CREAT | 0o600);
+                let mut sem = ipc::semget(KEY, 1, libc::IPC_CREAT | libc::IPC_EXCL | 0o600);
+                if sem >= 0 {
+                    ipc::semsetval(sem, 1);
+                } else {
+                    sem = ipc::semget(KEY, 1, 0);
+                }
+                if mem.is_null() || msg < 0 || sem < 0 {
+                    kit::line_num(p, b"create_errno", kit::errno());
+                    kit::signal(ready);
+                    return 5;
+                }
+                // SAFETY: `mem` is an attached segment of 4096 bytes.
+                unsafe { *mem = me };
+                ipc::msgsnd(msg, me);
+                if lock {
+                    kit::line_num(p, b"a_lock", ipc::semtrylock(sem));
+                }
+                kit::signal(ready);
+                if !kit::wait(go[0]) {
+                    return 6;
+                }
+                let tag = [me, b'_'];
+                let mut key = [0u8; 8];
+                let mut put = |what: &[u8], v: i64| {
+                    key[..2].copy_from_slice(&tag);
+                    key[2..2 + what.len()].copy_from_slice(what);
+                    kit::line_num(p, &key[..2 + what.len()], v);
+                };
+                // SAFETY: as above.
+                put(b"shm", unsafe { *mem } as i64);
+                put(b"qnum", ipc::msg_qnum(msg));
+                if !lock {
+                    put(b"lock", ipc::semtrylock(sem));
+                }
+                0
+            }
+        };
+        let a = kit::fork_with(flags_for(mode, 0), sibling(b'a', true, a_ready[1]));
+        if a < 0 || !kit::wait_ready(&mut a_ready) {
+            return 2;
+        }
+        let b = kit::fork_with(flags_for(mode, 0), sibling(b'b', false, b_ready[1]));
+        if b < 0 || !kit::wait_ready(&mut b_ready) {
+            return 3;
+        }
+        kit::signal(go[1]);
+        kit::signal(go[1]);
+        kit::line_num(p, b"a_exit", raw::reap(a).unwrap_or(-1) as i64);
+        kit::line_num(p, b"b_exit", raw::reap(b).unwrap_or(-1) as i64);
+        0
+    })
+    .expect("spawn scratch IPC child");
+    out.assert_ok();
+    let t = out.text();
+    assert_eq!(out.num("a_exit"), 0, "{t}");
+    assert_eq!(out.num("b_exit"), 0, "{t}");
+    assert_eq!(out.num("a_lock"), 0, "{t}");
+    if mode.isolates() {
+        assert_eq!(out.num("a_shm"), b'a' as i64, "{t}");
+        assert_eq!(out.num("b_shm"), b'b' as i64, "{t}");
+        assert_eq!(out.num("a_qnum"), 1, "{t}");
+        assert_eq!(out.num("b_qnum"), 1, "{t}");
+        assert_eq!(
+            out.num("b_lock"),
+            0,
+            "the semaphore is free in the other namespace\n{t}"
+        );
+    } else {
+        assert_eq!(out.num("a_shm"), b'b' as i64, "control: shared segment\n{t}");
+        assert_eq!(out.num("a_qnum"), 2, "control: shared queue\n{t}");
+        assert_eq!(out.num("b_qnum"), 2, "control: shared queue\n{t}");
+        assert_eq!(out.num("b_lock"), libc::EAGAIN as i64, "control: shared semaphore\n{t}");
+    }
+}
+
+/// I3: POSIX mqueue: the parent's `/q` is ENOENT in the child; `O_CREAT|O_EXCL` of `/q`
+/// succeeds in the child and gives EEXIST in the `none` control.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn i3_posix_mqueue_of_parent_not_found_in_child(#[case] mode: Mode) {
+    let q = cstr("q");
+    let out = run_spawn(scratch(KindSet::new()), |p| {
+        if ipc::mq_open(&q, libc::O_CREAT | libc::O_EXCL | libc::O_RDWR) < 0 {
+            kit::line_num(p, b"create_errno", kit::errno());
+            return 2;
+        }
+        let gc = kit::fork_with(flags_for(mode, 0), || {
+            if !enter(mode, p) {
+                return 4;
+            }
+            let r = ipc::mq_open(&q, libc::O_RDWR);
+            kit::line_num(p, b"open", if r < 0 { kit::errno() } else { 0 });
+            let r = ipc::mq_open(&q, libc::O_CREAT | libc::O_EXCL | libc::O_RDWR);
+            kit::line_num(p, b"excl", if r < 0 { kit::errno() } else { 0 });
+            0
+        });
+        kit::line_num(p, b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
+        0
+    })
+    .expect("spawn scratch IPC child");
+    out.assert_ok();
+    assert_eq!(out.num("gc_exit"), 0, "{}", out.text());
+    if mode.isolates() {
+        assert_eq!(out.num("open"), libc::ENOENT as i64, "{}", out.text());
+        assert_eq!(out.num("excl"), 0, "{}", out.text());
+    } else {
+        assert_eq!(out.num("open"), 0, "control: {}", out.text());
+        assert_eq!(out.num("excl"), libc::EEXIST as i64, "control: {}", out.text());
+    }
+}
+
+/// I4: with a new mount namespace and mqueue mounted inside, the mount lists only the
+/// child's queues (the `none` control, in a new mount namespace but the same IPC namespace,
+/// lists the parent's too); an mqueue mount or an nsfd keeps a child's IPC namespace alive
+/// after its last process has exited.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn i4_mqueue_mount_lists_own_queues_and_keeps_ns_alive(#[case] mode: Mode) {
+    let d1 = tempfile::tempdir().expect("tempdir");
+    let d2 = tempfile::tempdir().expect("tempdir");
+    let d3 = tempfile::tempdir().expect("tempdir");
+    let (c1, c2, c3) = (path_c(d1.path()), path_c(d2.path()), path_c(d3.path()));
+    let mqfs = cstr("mqueue");
+    let (qp, qc, qk) = (cstr("i4parent"), cstr("i4child"), cstr("i4keep"));
+    let out = run_spawn(scratch(Kind::Mnt.into()), |p| {
+        let rw = libc::O_CREAT | libc::O_RDWR;
+        if ipc::mq_open(&qp, rw) < 0 {
+            kit::line_num(p, b"create_errno", kit::errno());
+            return 2;
+        }
+        kit::line_num(p, b"mount1", ipc::mount(&mqfs, &c1));
+        // A grandchild in a new mount namespace (always) and, unless `none`, a new IPC one.
+        let gc = kit::fork_with(flags_for(mode, libc::CLONE_NEWNS), || {
+            if !enter(mode, p) {
+                return 4;
+            }
+            if ipc::mq_open(&qc, rw) < 0 {
+                kit::line_num(p, b"create_errno", kit::errno());
+                return 5;
+            }
+            kit::line_num(p, b"mount2", ipc::mount(&mqfs, &c2));
+            ipc::list_dir(p, b"gc_sees", &c2);
+            0
+        });
+        kit::line_num(p, b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
+        ipc::list_dir(p, b"parent_sees", &c1);
+        // Lifetime: a grandchild in a new IPC namespace (same mount namespace) makes a queue
+        // and mounts its mqueue; the parent holds an nsfd too; then the grandchild exits.
+        let mut ready = kit::pipe();
+        let go = kit::pipe();
+        let gk = kit::fork_with(libc::CLONE_NEWIPC, || {
+            if ipc::mq_open(&qk, rw) < 0 {
+                kit::line_num(p, b"create_errno", kit::errno());
+                kit::signal(ready[1]);
+                return 5;
+            }
+            kit::line_num(p, b"mount3", ipc::mount(&mqfs, &c3));
+            kit::signal(ready[1]);
+            kit::wait(go[0]);
+            0
+        });
+        if gk < 0 || !kit::wait_ready(&mut ready) {
+            return 6;
+        }
+        let mut path = [0u8; 64];
+        let nsfd = raw::open(kit::proc_ns_path(gk, b"ipc", &mut path)).unwrap_or(-1);
+        kit::signal(go[1]);
+        kit::line_num(p, b"gk_exit", raw::reap(gk).unwrap_or(-1) as i64);
+        // The mount still shows the dead grandchild's queue.
+        ipc::list_dir(p, b"kept_by_mount", &c3);
+        // And the nsfd still joins a namespace that has it.
+        let gj = kit::fork_with(0, || {
+            if raw::setns(nsfd, Kind::Ipc.into()).is_err() {
+                return 7;
+            }
+            (ipc::mq_open(&qk, libc::O_RDWR) < 0) as i32
+        });
+        kit::line_num(p, b"kept_by_nsfd", raw::reap(gj).unwrap_or(-1) as i64);
+        0
+    })
+    .expect("spawn scratch IPC+mount child");
+    out.assert_ok();
+    let t = out.text();
+    for key in ["mount1", "mount2", "mount3", "gc_exit", "gk_exit", "kept_by_nsfd"] {
+        assert_eq!(out.num(key), 0, "{key}\n{t}");
+    }
+    let seen = |key: &str| -> Vec<String> {
+        let mut v: Vec<String> = t
+            .lines()
+            .filter_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+            .map(str::to_owned)
+            .collect();
+        v.sort();
+        v
+    };
+    if mode.isolates() {
+        assert_eq!(seen("gc_sees"), ["i4child"], "{t}");
+        assert_eq!(seen("parent_sees"), ["i4parent"], "{t}");
+    } else {
+        assert_eq!(seen("gc_sees"), ["i4child", "i4parent"], "control\n{t}");
+        assert_eq!(seen("parent_sees"), ["i4child", "i4parent"], "control\n{t}");
+    }
+    assert_eq!(seen("kept_by_mount"), ["i4keep"], "{t}");
+}
+
+fn path_c(p: &std::path::Path) -> std::ffi::CString {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(p.as_os_str().as_bytes()).expect("path")
+}
+
+/// Reads a number from a sysctl file in the test process (nothing is written here).
+fn read_sysctl(path: &str) -> String {
+    std::fs::read_to_string(path).expect(path).trim().to_owned()
+}
+
+/// I5: per-namespace IPC sysctls (`kernel.shmmax`, `kernel.msgmni`,
+/// `fs.mqueue.msg_max`) set inside are seen inside and not outside; `/proc/sysvipc/shm`
+/// lists a segment made inside only there. The `none` control sees both shared. The host's
+/// values never change (they are read before and after).
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn i5_ipc_sysctls_and_sysvipc_listing_per_namespace(#[case] mode: Mode) {
+    const FILES: [&str; 3] = [
+        "/proc/sys/kernel/shmmax",
+        "/proc/sys/kernel/msgmni",
+        "/proc/sys/fs/mqueue/msg_max",
+    ];
+    const VALUES: [&[u8]; 3] = [b"1234567", b"321", b"17"];
+    let host_before: Vec<String> = FILES.iter().map(|f| read_sysctl(f)).collect();
+    let paths: Vec<std::ffi::CString> = FILES.iter().map(|f| cstr(f)).collect();
+    let sysvipc = cstr("/proc/sysvipc/shm");
+    const K5: libc::key_t = 0x4e53_4935;
+    let mut kbuf = [0u8; 24];
+    let kdec: Vec<u8> = kit::decimal(K5 as i64, &mut kbuf).to_vec();
+    let out = run_spawn(scratch(KindSet::new()), |p| {
+        let mut ready = kit::pipe();
+        let go = kit::pipe();
+        let report = |prefix: u8| {
+            let mut key = [prefix, b'0'];
+            for (i, path) in paths.iter().enumerate() {
+                let mut buf = [0u8; 64];
+                key[1] = b'0' + i as u8;
+                kit::line(p, &key, nstests::read_small(path, &mut buf));
+            }
+            let mut big = [0u8; 16384];
+            let listing = nstests::read_small(&sysvipc, &mut big);
+            kit::line_num(p, &[prefix, b'l'], kit::contains(listing, &kdec) as i64);
+        };
+        let gc = kit::fork_with(flags_for(mode, 0), || {
+            if !enter(mode, p) {
+                return 4;
+            }
+            for (path, v) in paths.iter().zip(VALUES) {
+                // SAFETY: `path` is NUL-terminated.
+                let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+                if fd < 0 || raw::write_all(fd, v).is_err() {
+                    kit::line_num(p, b"write_errno", kit::errno());
+                    kit::signal(ready[1]);
+                    return 5;
+                }
+                raw::close(fd);
+            }
+            if ipc::shmget(K5, 4096, libc::IPC_CREAT | 0o600) < 0 {
+                kit::signal(ready[1]);
+                return 6;
+            }
+            report(b'c');
+            kit::signal(ready[1]);
+            kit::wait(go[0]);
+            0
+        });
+        if gc < 0 || !kit::wait_ready(&mut ready) {
+            return 2;
+        }
+        report(b'p');
+        kit::signal(go[1]);
+        kit::line_num(p, b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
+        0
+    })
+    .expect("spawn scratch IPC child");
+    out.assert_ok();
+    let t = out.text();
+    assert_eq!(out.num("gc_exit"), 0, "{t}");
+    for (i, v) in VALUES.iter().enumerate() {
+        let v = std::str::from_utf8(v).unwrap();
+        assert_eq!(out.str(&format!("c{i}")), v, "{} inside\n{t}", FILES[i]);
+        if mode.isolates() {
+            assert_ne!(out.str(&format!("p{i}")), v, "{} outside\n{t}", FILES[i]);
+        } else {
+            assert_eq!(out.str(&format!("p{i}")), v, "control {}\n{t}", FILES[i]);
+        }
+    }
+    assert_eq!(out.num("cl"), 1, "the child lists its segment\n{t}");
+    assert_eq!(out.num("pl"), !mode.isolates() as i64, "parent's listing\n{t}");
+    let host_after: Vec<String> = FILES.iter().map(|f| read_sysctl(f)).collect();
+    assert_eq!(host_after, host_before, "the host's IPC sysctls changed");
+}
+
+/// I6: objects made inside live exactly as long as their namespace: after their maker has
+/// exited, a process that joins the namespace by a held nsfd finds the shm segment and the
+/// queue (control: the parent's own namespace does not have them). When the nsfd is closed
+/// too, nothing refers to the namespace any more and it is freed with its objects (this end
+/// itself is not observable from outside without `listns`; L1 covers lifetime across kinds).
+#[test]
+fn i6_objects_live_with_the_namespace_joined_by_held_fd() {
+    let q = cstr("i6q");
+    let out = run_spawn(scratch(KindSet::new()), |p| {
+        let mut ready = kit::pipe();
+        let go = kit::pipe();
+        let maker = kit::fork_with(libc::CLONE_NEWIPC, || {
+            let c = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
+            let o = libc::O_CREAT | libc::O_EXCL | libc::O_RDWR;
+            if ipc::shmget(KEY, 4096, c) < 0 || ipc::mq_open(&q, o) < 0 {
+                kit::line_num(p, b"create_errno", kit::errno());
+                return 5;
+            }
+            kit::signal(ready[1]);
+            kit::wait(go[0]);
+            0
+        });
+        if maker < 0 || !kit::wait_ready(&mut ready) {
+            return 2;
+        }
+        let mut path = [0u8; 64];
+        let nsfd = raw::open(kit::proc_ns_path(maker, b"ipc", &mut path)).unwrap_or(-1);
+        kit::signal(go[1]);
+        kit::line_num(p, b"maker_exit", raw::reap(maker).unwrap_or(-1) as i64);
+        // The maker is gone; the nsfd holds the namespace.
+        let joiner = |p: &Probe, tag: &[u8]| {
+            let j = kit::fork_with(0, || {
+                if raw::setns(nsfd, Kind::Ipc.into()).is_err() {
+                    return 7;
+                }
+                let shm = (ipc::shmget(KEY, 0, 0) >= 0) as i32;
+                let mq = (ipc::mq_open(&q, libc::O_RDWR) >= 0) as i32;
+                shm + 2 * mq
+            });
+            kit::line_num(p, tag, raw::reap(j).unwrap_or(-1) as i64);
+        };
+        joiner(p, b"found");
+        // Control: the scratch namespace itself does not have them.
+        kit::line_num(p, b"own_shm", (ipc::shmget(KEY, 0, 0) >= 0) as i64);
+        raw::close(nsfd);
+        0
+    })
+    .expect("spawn scratch IPC child");
+    out.assert_ok();
+    assert_eq!(out.num("maker_exit"), 0, "{}", out.text());
+    assert_eq!(out.num("found"), 3, "shm and mqueue found by joining\n{}", out.text());
+    assert_eq!(out.num("own_shm"), 0, "{}", out.text());
+}
+
+/// I7: shmat of the parent's segment (by id) fails inside a new IPC namespace and works after
+/// setns into the parent's IPC namespace; the `none` control attaches at once.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn i7_shmat_parent_segment_only_after_setns(#[case] mode: Mode) {
+    let own = cstr("/proc/self/ns/ipc");
+    let out = run_spawn(scratch(KindSet::new()), |p| {
+        let id = ipc::shmget(libc::IPC_PRIVATE, 4096, libc::IPC_CREAT | 0o600);
+        let mem = if id < 0 { std::ptr::null_mut() } else { ipc::shmat(id) };
+        if mem.is_null() {
+            return 2;
+        }
+        // SAFETY: `mem` is an attached 4096-byte segment.
+        unsafe { *mem = 0x5a };
+        let nsfd = raw::open(&own).unwrap_or(-1);
+        let gc = kit::fork_with(flags_for(mode, 0), || {
+            if !enter(mode, p) {
+                return 4;
+            }
+            let before = ipc::shmat_peek(id);
+            kit::line_num(p, b"before", before);
+            if let Err(e) = raw::setns(nsfd, Kind::Ipc.into()) {
+                kit::line_num(p, b"setns_errno", e as i64);
+                return 5;
+            }
+            let after = ipc::shmat_peek(id);
+            kit::line_num(p, b"after", after);
+            0
+        });
+        kit::line_num(p, b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
+        0
+    })
+    .expect("spawn scratch IPC child");
+    out.assert_ok();
+    let t = out.text();
+    assert_eq!(out.num("gc_exit"), 0, "{t}");
+    if mode.isolates() {
+        assert_eq!(out.num("before"), -(libc::EINVAL as i64), "{t}");
+    } else {
+        assert_eq!(out.num("before"), 0x5a, "control\n{t}");
+    }
+    assert_eq!(out.num("after"), 0x5a, "{t}");
+}
