@@ -855,7 +855,7 @@ fn n1_new_netns_has_only_lo_down_no_addresses_no_routes(#[case] mode: Mode) {
         assert_eq!(values(&t, "by_index"), host, "control\n{t}");
         if out.get("sysfs_errno").is_some() && !is_root() {
             nstests::skip(
-                "n1_..._none (sysfs part)",
+                "n1_new_netns_has_only_lo_down_no_addresses_no_routes::case_1_none (sysfs part)",
                 "needs root: sysfs of the host's network namespace cannot be mounted rootless",
             );
         } else {
