@@ -1,2 +1,239 @@
-//! placeholder
-fn main() {}
+//! Criterion benchmarks of namespace creation and joining, per kind (ids `op/kind`).
+//!
+//! Every measured operation runs in a fresh single-threaded child (see `nsbench::measure`);
+//! this process keeps its own namespaces. See nsbench/README.md for what each group includes.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use criterion::{BenchmarkGroup, Criterion};
+use nsbench::measure::{self, MeasureError};
+use nscore::{Kind, KindSet};
+
+/// Mean nanoseconds per operation seen in every sample of a run, by criterion id: for the
+/// marginal-cost lines and `extra.json`.
+#[derive(Default)]
+struct Seen {
+    sums: BTreeMap<String, (u128, u128)>,
+}
+
+thread_local! {
+    static SEEN: RefCell<Seen> = RefCell::new(Seen::default());
+    static EXTRA: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn record(id: &str, d: Duration, iters: u64) {
+    SEEN.with(|s| {
+        let mut s = s.borrow_mut();
+        let e = s.sums.entry(id.to_string()).or_default();
+        e.0 += d.as_nanos();
+        e.1 += iters as u128;
+    });
+}
+
+fn mean_ns(id: &str) -> Option<f64> {
+    SEEN.with(|s| {
+        s.borrow()
+            .sums
+            .get(id)
+            .filter(|(_, n)| *n > 0)
+            .map(|(t, n)| *t as f64 / *n as f64)
+    })
+}
+
+fn extra(key: &str, json_value: String) {
+    EXTRA.with(|e| e.borrow_mut().push((key.to_string(), json_value)));
+}
+
+fn fail(id: &str, e: MeasureError) -> ! {
+    eprintln!("nsbench: {id}: {e}");
+    std::process::exit(2)
+}
+
+/// Checks a benchmark once (one iteration); on failure prints why and returns false so that
+/// the benchmark is not registered.
+fn check(id: &str, r: Result<impl Sized, MeasureError>) -> bool {
+    match r {
+        Ok(_) => true,
+        Err(e) if e.is_permission() => {
+            println!("SKIPPED {id}: needs root or a user namespace: {e}");
+            false
+        }
+        Err(e) => {
+            println!("SKIPPED {id}: {e}");
+            false
+        }
+    }
+}
+
+/// Registers `id` measured by `f(iters)`, after one checked trial run.
+fn bench<M>(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, id: &str, mut f: M)
+where
+    M: FnMut(u64) -> Result<Duration, MeasureError>,
+{
+    let (group, name) = id.split_once('/').unwrap_or((id, ""));
+    let _ = group;
+    if !check(id, f(1)) {
+        return;
+    }
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| match f(iters) {
+            Ok(d) => {
+                record(id, d, iters);
+                d
+            }
+            Err(e) => fail(id, e),
+        })
+    });
+}
+
+fn kind_name(k: Option<Kind>) -> &'static str {
+    k.map_or("none", Kind::name)
+}
+
+fn unshare_benches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("unshare");
+    g.measurement_time(Duration::from_secs(1));
+    let mut kinds: Vec<Option<Kind>> = vec![None];
+    kinds.extend(Kind::ALL.iter().copied().map(Some));
+    for k in kinds {
+        let id = format!("unshare/{}", kind_name(k));
+        if k == Some(Kind::User) {
+            // One fork of this process per iteration (~100x the reported time): criterion
+            // plans iterations from the reported time, so keep its budgets tiny.
+            g.warm_up_time(Duration::from_millis(10))
+                .measurement_time(Duration::from_millis(40))
+                .sample_size(10);
+        }
+        bench(&mut g, &id, |n| measure::unshare_loop(k, n));
+    }
+    g.finish();
+}
+
+fn clone_benches(c: &mut Criterion) {
+    for (group, vfork) in [("clone", false), ("clone_vfork", true)] {
+        let mut g = c.benchmark_group(group);
+        g.measurement_time(Duration::from_secs(1));
+        let mut kinds: Vec<Option<Kind>> = vec![None];
+        kinds.extend(Kind::ALL.iter().copied().map(Some));
+        for k in &kinds {
+            let id = format!("{group}/{}", kind_name(*k));
+            let set = k.map_or(KindSet::new(), Kind::set);
+            if !check(&id, measure::verify_clone(set)) {
+                continue;
+            }
+            bench(&mut g, &id, |n| measure::clone_loop(set, vfork, n));
+        }
+        g.finish();
+        let Some(base) = mean_ns(&format!("{group}/none")) else {
+            continue;
+        };
+        // Paired: clone with the kind and without, alternating in one child.
+        let pairs = if vfork { 200 } else { 40 };
+        println!(
+            "\n{group}: marginal cost over {group}/none: from the criterion means of this run, and from {pairs} alternating pairs in one child"
+        );
+        let mut json = Vec::new();
+        for k in kinds.iter().flatten() {
+            let id = format!("{group}/{}", k.name());
+            let Some(m) = mean_ns(&id) else { continue };
+            let paired = match measure::clone_pair_loop(k.set(), vfork, pairs) {
+                Ok((with, without)) => (with.as_nanos() as f64 - without.as_nanos() as f64) / pairs as f64,
+                Err(e) => {
+                    println!("  {id}: paired run failed: {e}");
+                    f64::NAN
+                }
+            };
+            println!(
+                "  {id:<20} {:>9.1} µs  means: {:>+9.1} µs ({:.2}x)  paired: {:>+9.1} µs",
+                m / 1e3,
+                (m - base) / 1e3,
+                m / base,
+                paired / 1e3
+            );
+            json.push(format!(
+                "\"{}\": {{\"mean_ns\": {m:.1}, \"over_none_ns\": {:.1}, \"paired_over_none_ns\": {}}}",
+                k.name(),
+                m - base,
+                if paired.is_nan() {
+                    "null".to_string()
+                } else {
+                    format!("{paired:.1}")
+                }
+            ));
+        }
+        extra(&format!("{group}_marginal"), format!("{{{}}}", json.join(", ")));
+    }
+}
+
+fn setns_benches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("setns");
+    g.measurement_time(Duration::from_secs(1));
+    for k in measure::SETNS_KINDS {
+        let id = format!("setns/{}", k.name());
+        if measure::rootless() {
+            println!(
+                "SKIPPED {id}: needs root: going back to the host's namespace is not possible from a user namespace"
+            );
+            continue;
+        }
+        let holder = match measure::Holder::new(k, 1) {
+            Ok(h) => h,
+            Err(e) => {
+                println!("SKIPPED {id}: cannot make a target namespace: {e}");
+                continue;
+            }
+        };
+        let target = match holder.handle() {
+            Ok(t) => t,
+            Err(e) => {
+                println!("SKIPPED {id}: {e}");
+                continue;
+            }
+        };
+        bench(&mut g, &id, |n| measure::setns_loop(&target, n));
+        drop(holder);
+    }
+    println!("setns/user: not measured: a process cannot go back to an ancestor user namespace (EPERM)");
+    g.finish();
+}
+
+fn write_extra() {
+    let dir = std::env::var_os("CRITERION_HOME")
+        .map(|h| std::path::PathBuf::from(h).join("..").join("nsbench"))
+        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(|t| std::path::PathBuf::from(t).join("nsbench")))
+        .unwrap_or_else(|| std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/nsbench")));
+    let body = EXTRA.with(|e| {
+        e.borrow()
+            .iter()
+            .map(|(k, v)| format!("  \"{k}\": {v}"))
+            .collect::<Vec<_>>()
+            .join(",\n")
+    });
+    let text = format!("{{\n{body}\n}}\n");
+    let path = dir.join("extra.json");
+    match std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, text)) {
+        Ok(()) => println!("nsbench: extra figures written to {}", path.display()),
+        Err(e) => eprintln!("nsbench: cannot write {}: {e}", path.display()),
+    }
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .sample_size(20)
+        .nresamples(20_000)
+        .configure_from_args();
+    if measure::rootless() {
+        println!(
+            "nsbench: not root: every measuring child runs in a new user namespace with root mapped to you (rootless)"
+        );
+    }
+    extra("rootless", measure::rootless().to_string());
+    unshare_benches(&mut c);
+    clone_benches(&mut c);
+    setns_benches(&mut c);
+    c.final_summary();
+    write_extra();
+}
