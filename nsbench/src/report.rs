@@ -828,6 +828,8 @@ pub struct Comparison {
     pub only_old: Vec<String>,
     /// Ids only in the new file.
     pub only_new: Vec<String>,
+    /// Caveats a reader should know (quick-mode runs, ...).
+    pub notes: Vec<String>,
 }
 
 impl Comparison {
@@ -939,7 +941,21 @@ pub fn compare(old: &Results, new: &Results, threshold: f64, normalize: bool) ->
     if rows.is_empty() {
         return err("no benchmark in common has a same-run baseline to normalise by (need <op>/none or unshare/none in both files)");
     }
+    let mut notes = Vec::new();
+    let quick: Vec<&str> = [("old", o), ("new", n)]
+        .iter()
+        .filter(|(_, p)| p.criterion.mode != "full")
+        .map(|(w, _)| *w)
+        .collect();
+    if !quick.is_empty() {
+        notes.push(format!(
+            "note: {} run(s) used criterion --quick: each interval comes from 2 samples and understates \
+             run-to-run noise (±50% on busy shared machines); gate on full runs or a wider --threshold",
+            quick.join(" and ")
+        ));
+    }
     Ok(Comparison {
+        notes,
         threshold,
         normalized,
         rows,
@@ -986,6 +1002,10 @@ pub fn comparison_text(c: &Comparison) -> String {
     }
     if !c.only_new.is_empty() {
         out.push_str(&format!("only in new: {}\n", c.only_new.join(", ")));
+    }
+    for n in &c.notes {
+        out.push_str(n);
+        out.push('\n');
     }
     let reg = c.rows.iter().filter(|r| r.verdict == Verdict::Regressed).count();
     let imp = c.rows.iter().filter(|r| r.verdict == Verdict::Improved).count();

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The main job: run the namespace benchmarks, then turn criterion's output into one results JSON,
+# a summary table (printed last), Markdown and SVG figures.
+#
+#   scripts/bench.sh --quick                  # criterion --quick (a few seconds per benchmark)
+#   scripts/bench.sh                          # full criterion sampling
+#   scripts/bench.sh --quick unshare          # extra arguments go to criterion (here: a filter)
+#   scripts/bench.sh --save-baseline main     # criterion's own baselines keep working
+#   CARGO_TARGET_DIR=/tmp/t scripts/bench.sh  # output under $CARGO_TARGET_DIR (default target/)
+#
+# Outputs: $CARGO_TARGET_DIR/criterion (criterion's files and HTML report) and
+# $CARGO_TARGET_DIR/nsbench/{results.json,summary.md,results.svg,scaling-*.svg}.
+# See nsbench/REPORTING.md for compare, history and export.
+set -euo pipefail
+
+# Resolve a relative CARGO_TARGET_DIR against the caller's directory before moving to the root.
+target=${CARGO_TARGET_DIR:-}
+if [ -n "$target" ] && [ "${target#/}" = "$target" ]; then
+    target="$PWD/$target"
+fi
+cd "$(dirname "$0")/.."
+target=${target:-$PWD/target}
+export CARGO_TARGET_DIR="$target"
+
+# `--bench namespaces`: the library's and the binary's libtest harnesses would reject
+# criterion's options (--quick, --save-baseline ...).
+cargo bench -p nsbench --bench namespaces -- "$@"
+
+echo
+cargo run --quiet --release -p nsbench --bin nsbench-report -- report \
+    --criterion-dir "$target/criterion" --out "$target/nsbench"
