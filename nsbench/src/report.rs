@@ -113,7 +113,8 @@ pub struct Provenance {
     pub net_namespaces: usize,
     /// `git rev-parse HEAD`, if in a git work tree.
     pub git_commit: Option<String>,
-    /// When the report was made, UTC RFC 3339.
+    /// When criterion wrote the newest of the estimates read (else when the report was made),
+    /// UTC RFC 3339.
     pub date: String,
     /// Criterion's settings as far as they can be read from its files.
     pub criterion: CriterionSettings,
@@ -281,7 +282,16 @@ pub fn read_criterion(criterion_dir: &Path, set: &str) -> Result<Results> {
         baseline: set.into(),
         directory: criterion_dir.display().to_string(),
     };
-    let provenance = Provenance::collect(criterion);
+    let mut provenance = Provenance::collect(criterion);
+    // The date of the measurement: when criterion wrote its newest estimates.
+    let newest = dirs
+        .iter()
+        .filter_map(|d| fs::metadata(d.join("estimates.json")).ok()?.modified().ok())
+        .max()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+    if let Some(t) = newest {
+        provenance.date = rfc3339(t.as_secs());
+    }
     Ok(Results {
         format_version: FORMAT_VERSION,
         unit: "ns".into(),

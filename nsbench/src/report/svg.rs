@@ -34,11 +34,11 @@ pub enum XAxis {
 }
 
 const W: f64 = 860.0;
-const H: f64 = 480.0;
+const H: f64 = 540.0;
 const LEFT: f64 = 90.0;
 const RIGHT: f64 = 170.0;
 const TOP: f64 = 50.0;
-const BOTTOM: f64 = 90.0;
+const BOTTOM: f64 = 140.0;
 const COLORS: [&str; 8] = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
 ];
@@ -73,7 +73,7 @@ fn header(title: &str, x_label: &str, y_label: &str) -> String {
 "#,
         t = escape(title),
         cx = LEFT + (W - LEFT - RIGHT) / 2.0,
-        xl = H - 20.0,
+        xl = H - 12.0,
         cy = TOP + (H - TOP - BOTTOM) / 2.0,
         x = escape(x_label),
         y = escape(y_label),
@@ -265,13 +265,23 @@ pub fn bar_chart(
 
 /// A line chart: one polyline per series, with CI whiskers at each point.
 pub fn line_chart(title: &str, x_axis: &XAxis, series: &[LineSeries], x_label: &str, y_label: &str) -> String {
-    let mut s = header(title, x_label, y_label);
-    let ys = YScale::new(
+    let ys_vals = || {
         series
             .iter()
-            .flat_map(|se| se.points.iter().flat_map(|p| [p.1, p.2, p.3])),
-        false,
-    );
+            .flat_map(|se| se.points.iter().flat_map(|p| [p.1, p.2, p.3]))
+    };
+    let (mn, mx) = ys_vals()
+        .filter(|v| *v > 0.0)
+        .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
+    // A log axis when the figures span more than two orders of magnitude.
+    let log = mx > 0.0 && ys_vals().all(|v| v > 0.0) && mx / mn > 100.0;
+    let y_label = if log {
+        format!("{y_label}, log scale")
+    } else {
+        y_label.to_string()
+    };
+    let mut s = header(title, x_label, &y_label);
+    let ys = YScale::new(ys_vals(), log);
     ys.draw(&mut s);
     let xs: Vec<f64> = series.iter().flat_map(|se| se.points.iter().map(|p| p.0)).collect();
     let (xlog, xmin, xmax) = match x_axis {
