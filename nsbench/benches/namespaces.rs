@@ -114,7 +114,8 @@ fn unshare_benches(c: &mut Criterion) {
 fn clone_benches(c: &mut Criterion) {
     for (group, vfork) in [("clone", false), ("clone_vfork", true)] {
         let mut g = c.benchmark_group(group);
-        g.measurement_time(Duration::from_secs(1));
+        // Clones are noisy (±100 µs): quick mode would run each to its time limit.
+        g.measurement_time(Duration::from_millis(500));
         let mut kinds: Vec<Option<Kind>> = vec![None];
         kinds.extend(Kind::ALL.iter().copied().map(Some));
         for k in &kinds {
@@ -130,7 +131,7 @@ fn clone_benches(c: &mut Criterion) {
             continue;
         };
         // Paired: clone with the kind and without, alternating in one child.
-        let pairs = if vfork { 200 } else { 40 };
+        let pairs = if vfork { 60 } else { 20 };
         println!(
             "\n{group}: marginal cost over {group}/none: from the criterion means of this run, and from {pairs} alternating pairs in one child"
         );
@@ -199,6 +200,150 @@ fn setns_benches(c: &mut Criterion) {
     g.finish();
 }
 
+fn spawn_benches(c: &mut Criterion) {
+    let methods: Vec<_> = measure::SpawnMethod::ALL
+        .into_iter()
+        .filter(|m| {
+            let ok = m.available();
+            if !ok {
+                println!("SKIPPED spawn/{}: util-linux unshare is not installed", m.name());
+            }
+            ok
+        })
+        .filter(|m| check(&format!("spawn/{}", m.name()), m.verify()))
+        .collect();
+    for (group, memory) in [("spawn", 0usize), ("spawn_1g", 1 << 30)] {
+        let ballast = (memory > 0).then(|| measure::touched_memory(memory));
+        let mut g = c.benchmark_group(group);
+        g.measurement_time(Duration::from_secs(1)).sample_size(10);
+        for m in &methods {
+            let id = format!("{group}/{}", m.name());
+            bench(&mut g, &id, |n| {
+                let t = std::time::Instant::now();
+                for _ in 0..n {
+                    m.run("/bin/true", &[], false)?;
+                }
+                Ok(t.elapsed())
+            });
+        }
+        g.finish();
+        drop(ballast);
+    }
+    println!("\nspawn from a parent holding 1 GiB of touched memory, against a plain parent (same run):");
+    let mut json = Vec::new();
+    for m in &methods {
+        let (Some(a), Some(b)) = (
+            mean_ns(&format!("spawn/{}", m.name())),
+            mean_ns(&format!("spawn_1g/{}", m.name())),
+        ) else {
+            continue;
+        };
+        println!(
+            "  {:<18} plain {:>9.1} µs   1 GiB {:>9.1} µs   ratio {:.2}x",
+            m.name(),
+            a / 1e3,
+            b / 1e3,
+            b / a
+        );
+        json.push(format!(
+            "\"{}\": {{\"plain_ns\": {a:.0}, \"1g_ns\": {b:.0}, \"ratio\": {:.3}}}",
+            m.name(),
+            b / a
+        ));
+    }
+    extra("spawn_1g_ratio", format!("{{{}}}", json.join(", ")));
+}
+
+fn scaling_benches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("scale_mnt");
+    g.measurement_time(Duration::from_millis(700)).sample_size(10);
+    for mounts in [1u32, 10, 100, 1000] {
+        let id = format!("scale_mnt/{mounts}");
+        bench(&mut g, &id, |n| measure::mnt_scaling_loop(mounts, n));
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("scale_user");
+    // One fork of this process per iteration: tiny budgets (see unshare/user).
+    g.warm_up_time(Duration::from_millis(10))
+        .measurement_time(Duration::from_millis(40))
+        .sample_size(10);
+    for depth in [1u32, 8, 16, 32] {
+        let id = format!("scale_user/{depth}");
+        bench(&mut g, &id, |n| measure::unshare_user_once(n, depth));
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("concurrent");
+    g.measurement_time(Duration::from_millis(700)).sample_size(10);
+    for kind in [Kind::Uts, Kind::Net, Kind::Mnt] {
+        for workers in [1u32, 2] {
+            let id = format!("concurrent/{}_{workers}", kind.name());
+            bench(&mut g, &id, |n| measure::concurrent_unshare(kind, workers, n));
+        }
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("teardown");
+    g.measurement_time(Duration::from_secs(1)).sample_size(10);
+    for kind in [Kind::Ipc, Kind::Net] {
+        let id = format!("teardown/{}", kind.name());
+        bench(&mut g, &id, |n| measure::teardown_loop(kind, n));
+    }
+    g.finish();
+
+    // Last: 1000 network namespaces take a while to make and to clean up afterwards.
+    let mut g = c.benchmark_group("scale_net");
+    g.measurement_time(Duration::from_millis(700)).sample_size(10);
+    for alive in [0u32, 100, 1000] {
+        let id = format!("scale_net/{alive}");
+        let holder = if alive > 0 {
+            match measure::Holder::new(Kind::Net, alive) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    println!("SKIPPED {id}: cannot hold {alive} network namespaces: {e}");
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        bench(&mut g, &id, |n| measure::unshare_loop(Some(Kind::Net), n));
+        drop(holder);
+    }
+    g.finish();
+}
+
+fn memory_table(count: u32) {
+    println!("\nkernel memory per live namespace ({count} held by one child; /proc/meminfo, system-wide, noisy):");
+    println!("  {:<8} {:>12} {:>12}", "kind", "Slab B/ns", "Percpu B/ns");
+    let mut json = Vec::new();
+    for kind in [
+        Kind::Uts,
+        Kind::Ipc,
+        Kind::Cgroup,
+        Kind::Time,
+        Kind::Pid,
+        Kind::Mnt,
+        Kind::Net,
+    ] {
+        match measure::kernel_memory(kind, count) {
+            Ok(m) => {
+                println!("  {:<8} {:>12.0} {:>12.0}", kind.name(), m.slab_per_ns, m.percpu_per_ns);
+                json.push(format!(
+                    "\"{}\": {{\"count\": {count}, \"slab_bytes\": {:.0}, \"percpu_bytes\": {:.0}}}",
+                    kind.name(),
+                    m.slab_per_ns,
+                    m.percpu_per_ns
+                ));
+            }
+            Err(e) => println!("  {:<8} not measured: {e}", kind.name()),
+        }
+    }
+    println!("  user     not measured: a process can make only one user namespace by unshare");
+    extra("kernel_memory_per_ns", format!("{{{}}}", json.join(", ")));
+}
+
 fn write_extra() {
     let dir = std::env::var_os("CRITERION_HOME")
         .map(|h| std::path::PathBuf::from(h).join("..").join("nsbench"))
@@ -219,12 +364,28 @@ fn write_extra() {
     }
 }
 
+fn quick() -> bool {
+    std::env::args().any(|a| a == "--quick")
+}
+
+/// True when no benchmark name filter was given (the memory table is not a criterion
+/// benchmark and runs only in whole runs).
+fn filter_is_empty() -> bool {
+    !std::env::args().skip(1).any(|a| !a.starts_with('-'))
+}
+
 fn main() {
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .sample_size(20)
         .nresamples(20_000)
         .configure_from_args();
+    if quick() && std::env::var_os("NSBENCH_PLOTS").is_none() {
+        // Criterion's plotters backend takes ~1.5 s per benchmark here: with ~60 benchmarks
+        // a quick run could not stay under 90 s. The JSON results are written either way.
+        println!("nsbench: --quick: plots and HTML report off (set NSBENCH_PLOTS=1 to keep them)");
+        c = c.without_plots();
+    }
     if measure::rootless() {
         println!(
             "nsbench: not root: every measuring child runs in a new user namespace with root mapped to you (rootless)"
@@ -234,6 +395,11 @@ fn main() {
     unshare_benches(&mut c);
     clone_benches(&mut c);
     setns_benches(&mut c);
+    spawn_benches(&mut c);
+    scaling_benches(&mut c);
     c.final_summary();
+    if filter_is_empty() {
+        memory_table(1000);
+    }
     write_extra();
 }

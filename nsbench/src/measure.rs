@@ -589,3 +589,401 @@ pub fn setns_loop(target: &NsHandle, iters: u64) -> Result<Duration> {
     }
     Ok(ns_of(out[0]))
 }
+
+/// The kinds of the spawn benchmarks: what `unshare --fork --uts --ipc --net --mount --pid`
+/// makes.
+pub const SPAWN_KINDS: KindSet = KindSet::new()
+    .with(Kind::Uts)
+    .with(Kind::Ipc)
+    .with(Kind::Net)
+    .with(Kind::Mnt)
+    .with(Kind::Pid);
+
+/// How a program is started in new uts+ipc+net+mnt+pid namespaces ([`SPAWN_KINDS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpawnMethod {
+    /// `nscore::Spawn::new(..).spawn(program)`: `clone3` with the namespace flags (and
+    /// `CLONE_VM|CLONE_VFORK` when nothing must happen between clone and exec), `/` made
+    /// private, then `execve`.
+    Nscore,
+    /// `std::process::Command` with `pre_exec(unshare(flags); mount --make-rprivate /)`: a
+    /// fork (a `pre_exec` hook rules out `posix_spawn`), then `unshare`. The program itself is
+    /// not in the new PID namespace (only its children would be): `unshare(CLONE_NEWPID)` acts
+    /// on `pid_for_children`.
+    CommandPreExec,
+    /// util-linux `unshare --fork --uts --ipc --net --mount --pid PROGRAM` started with
+    /// `std::process::Command` (`posix_spawn`): exec of `unshare`, its `unshare(2)`, a fork,
+    /// and the exec of the program.
+    UtilLinux,
+}
+
+impl SpawnMethod {
+    /// All three, in the order of the benchmark ids.
+    pub const ALL: [SpawnMethod; 3] = [SpawnMethod::Nscore, SpawnMethod::CommandPreExec, SpawnMethod::UtilLinux];
+
+    /// The last part of the criterion id (`spawn/<name>`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SpawnMethod::Nscore => "nscore",
+            SpawnMethod::CommandPreExec => "command_pre_exec",
+            SpawnMethod::UtilLinux => "util_linux",
+        }
+    }
+
+    /// Whether it can run here (util-linux `unshare` on `PATH`).
+    pub fn available(self) -> bool {
+        match self {
+            SpawnMethod::UtilLinux => std::process::Command::new("unshare")
+                .arg("--version")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success()),
+            _ => true,
+        }
+    }
+
+    /// Runs `program args...` this way, waits for it, and returns its stdout when `capture`.
+    /// A failing exit status is an error.
+    pub fn run(self, program: &str, args: &[&str], capture: bool) -> Result<Vec<u8>> {
+        use std::os::unix::process::CommandExt;
+        use std::process::{Command, Stdio};
+        let out = match self {
+            SpawnMethod::Nscore => {
+                let sp = Spawn::new(SPAWN_KINDS);
+                if capture {
+                    let o = sp.output(program, args)?;
+                    if !o.status.success() {
+                        return Err(MeasureError::Other(format!("{program}: {}", o.status)));
+                    }
+                    return Ok(o.stdout);
+                }
+                let st = sp.spawn(program, args)?.wait()?;
+                if !st.success() {
+                    return Err(MeasureError::Other(format!("{program}: {st}")));
+                }
+                return Ok(Vec::new());
+            }
+            SpawnMethod::CommandPreExec => {
+                let flags = SPAWN_KINDS.clone_flags();
+                let mut cmd = Command::new(program);
+                cmd.args(args);
+                // SAFETY: the hook runs between fork and exec and only makes two system
+                // calls (unshare, mount) on static arguments: async-signal-safe.
+                unsafe {
+                    cmd.pre_exec(move || {
+                        if libc::unshare(flags) < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        if libc::mount(
+                            std::ptr::null(),
+                            c"/".as_ptr(),
+                            std::ptr::null(),
+                            libc::MS_REC | libc::MS_PRIVATE,
+                            std::ptr::null(),
+                        ) < 0
+                        {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        Ok(())
+                    });
+                }
+                cmd.stdout(if capture { Stdio::piped() } else { Stdio::inherit() })
+                    .output()
+            }
+            SpawnMethod::UtilLinux => Command::new("unshare")
+                .args(["--fork", "--uts", "--ipc", "--net", "--mount", "--pid", program])
+                .args(args)
+                .stdout(if capture { Stdio::piped() } else { Stdio::inherit() })
+                .output(),
+        };
+        let out = out.map_err(|e| MeasureError::Other(format!("{}: {program}: {e}", self.name())))?;
+        if !out.status.success() {
+            return Err(MeasureError::Other(format!(
+                "{}: {program}: {} {}",
+                self.name(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(out.stdout)
+    }
+
+    /// Checks that a program started this way, and its children, are in new uts, ipc, net,
+    /// mnt and PID namespaces: `sh -c 'readlink /proc/self/ns/...; true'` (readlink runs as a
+    /// child of the shell, so it shows the new PID namespace even with
+    /// [`SpawnMethod::CommandPreExec`], where only children enter it), compared with this
+    /// process's links.
+    pub fn verify(self) -> Result<()> {
+        let names = ["uts", "ipc", "net", "mnt", "pid"];
+        let paths: Vec<String> = names.iter().map(|n| format!("/proc/self/ns/{n}")).collect();
+        let script = format!("readlink {}; true", paths.join(" "));
+        let out = self.run("/bin/sh", &["-c", &script], true)?;
+        let text = String::from_utf8_lossy(&out);
+        let theirs: Vec<&str> = text.lines().collect();
+        for (i, p) in paths.iter().enumerate() {
+            let mine = std::fs::read_link(p).map_err(|e| MeasureError::Other(format!("{p}: {e}")))?;
+            let mine = mine.to_string_lossy();
+            match theirs.get(i) {
+                Some(t) if *t != mine => {}
+                other => {
+                    return Err(MeasureError::NotDone(format!(
+                        "{}: the child's {} is {other:?}, this process's is {mine}",
+                        self.name(),
+                        names[i]
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Allocates `bytes` and writes to every page, so that the memory is really mapped (the
+/// parent of the `spawn_1g` benchmarks).
+pub fn touched_memory(bytes: usize) -> Vec<u8> {
+    let mut v = vec![0u8; bytes];
+    for i in (0..bytes).step_by(4096) {
+        v[i] = 1;
+    }
+    std::hint::black_box(&mut v);
+    v
+}
+
+/// Times `iters` calls of `unshare(CLONE_NEWNS)` in a child whose mount namespace holds
+/// `mounts` extra tmpfs mounts: the child first makes a private scratch mount namespace
+/// (`unshare`, `mount --make-rprivate /`), mounts `mounts` tmpfs stacked on `/tmp` there (not
+/// timed), then loops. Each call copies every mount, and drops the previous copy.
+pub fn mnt_scaling_loop(mounts: u32, iters: u64) -> Result<Duration> {
+    let parent = parent_ns(Kind::Mnt)?;
+    let path = self_ns_path(Kind::Mnt);
+    let out = in_child(|out| {
+        raw::unshare(Kind::Mnt.set()).map_err(|e| ("unshare", e))?;
+        mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE)?;
+        for _ in 0..mounts {
+            mount(Some(c"tmpfs"), c"/tmp", Some(c"tmpfs"), 0)?;
+        }
+        let mut total = 0u64;
+        for _ in 0..iters {
+            let t0 = raw::monotonic_ns();
+            raw::unshare(Kind::Mnt.set()).map_err(|e| ("unshare", e))?;
+            total += raw::monotonic_ns() - t0;
+        }
+        out[0] = total;
+        (out[1], out[2]) = stat_ns(&path)?;
+        Ok(())
+    })?;
+    check_differs("unshare", Kind::Mnt, parent, (out[1], out[2]))?;
+    Ok(ns_of(out[0]))
+}
+
+fn mount(src: Option<&CStr>, target: &CStr, fstype: Option<&CStr>, flags: libc::c_ulong) -> ChildResult {
+    let p = |s: Option<&CStr>| s.map_or(std::ptr::null(), CStr::as_ptr);
+    // SAFETY: mount(2) is a plain system call; every string is NUL-terminated or null.
+    let r = unsafe { libc::mount(p(src), target.as_ptr(), p(fstype), flags, std::ptr::null()) };
+    if r < 0 {
+        Err(("mount", Errno::last()))
+    } else {
+        Ok(())
+    }
+}
+
+/// `workers` fresh children each time `iters` calls of `unshare(kind)` at the same moment
+/// (they wait on one pipe, released together); returns the span from the first start to the
+/// last end. With perfect scaling it equals the one-worker time; a global lock makes it grow
+/// with the workers.
+pub fn concurrent_unshare(kind: Kind, workers: u32, iters: u64) -> Result<Duration> {
+    if !REPEATABLE.contains(&kind) {
+        return Err(MeasureError::Other(format!("{kind}: unshare cannot be repeated")));
+    }
+    let (go_r, go_w) = pipe()?;
+    let mut pending = Vec::new();
+    for _ in 0..workers {
+        let (r, w) = pipe()?;
+        let (wfd, gfd) = (w.as_raw_fd(), go_r.as_raw_fd());
+        let child = measurer().run(move || {
+            let mut b = [0u8; 1];
+            if raw::read_full(gfd, &mut b) != Ok(1) {
+                return 3;
+            }
+            let t0 = raw::monotonic_ns();
+            let mut err = 0u64;
+            for _ in 0..iters {
+                if let Err(e) = raw::unshare(kind.set()) {
+                    err = e as i32 as u64;
+                    break;
+                }
+            }
+            let t1 = raw::monotonic_ns();
+            let mut buf = [0u8; 24];
+            buf[..8].copy_from_slice(&t0.to_ne_bytes());
+            buf[8..16].copy_from_slice(&t1.to_ne_bytes());
+            buf[16..].copy_from_slice(&err.to_ne_bytes());
+            let _ = raw::write_all(wfd, &buf);
+            0
+        })?;
+        drop(w);
+        pending.push((child, r));
+    }
+    let go = vec![b'g'; workers as usize];
+    raw::write_all(go_w.as_raw_fd(), &go).map_err(|errno| MeasureError::Child {
+        what: "releasing the workers",
+        errno,
+    })?;
+    let (mut start, mut end) = (u64::MAX, 0u64);
+    for (mut child, r) in pending {
+        let mut buf = [0u8; 24];
+        let n = raw::read_full(r.as_raw_fd(), &mut buf).unwrap_or(0);
+        child.wait()?;
+        let w = |i: usize| u64::from_ne_bytes(buf[8 * i..8 * i + 8].try_into().unwrap_or_default());
+        if n != 24 {
+            return Err(MeasureError::Other("a worker died before reporting".into()));
+        }
+        if w(2) != 0 {
+            return Err(MeasureError::Child {
+                what: "unshare",
+                errno: Errno::from_raw(w(2) as i32),
+            });
+        }
+        start = start.min(w(0));
+        end = end.max(w(1));
+    }
+    Ok(ns_of(end.saturating_sub(start)))
+}
+
+/// Backlog allowed by [`teardown_loop`]: the limit written to `max_<kind>_namespaces`.
+pub const TEARDOWN_LIMIT: u64 = 16;
+
+/// Creation *and destruction* throughput of net or ipc namespaces, asynchronous cleanup
+/// included.
+///
+/// The child runs in a new user namespace where it sets `/proc/sys/user/max_<kind>_namespaces`
+/// to [`TEARDOWN_LIMIT`]. That count drops only when the kernel's deferred cleanup of a
+/// namespace has finished (`cleanup_net` on a workqueue for net, `free_ipc` work for ipc), so
+/// a loop of `unshare(kind)` (each call drops the previous namespace) that retries on `ENOSPC`
+/// can never run more than `TEARDOWN_LIMIT - 1` namespaces ahead of the cleanup. After the
+/// `iters` calls it waits until the backlog is empty (it holds `TEARDOWN_LIMIT - 1` fresh
+/// ones). The time of all that, scaled by `iters / (iters + TEARDOWN_LIMIT - 1)`, is returned.
+pub fn teardown_loop(kind: Kind, iters: u64) -> Result<Duration> {
+    let limit_file = match kind {
+        Kind::Net => c"/proc/sys/user/max_net_namespaces",
+        Kind::Ipc => c"/proc/sys/user/max_ipc_namespaces",
+        _ => {
+            return Err(MeasureError::Other(format!(
+                "teardown is measured for net and ipc, not {kind}"
+            )))
+        }
+    };
+    let parent = parent_ns(kind)?;
+    let path = self_ns_path(kind);
+    let (r, w) = pipe()?;
+    let wfd = w.as_raw_fd();
+    let limit_text = format!("{TEARDOWN_LIMIT}\n").into_bytes();
+    let mut child = Spawn::new(Kind::User).map_root().run(move || {
+        let res = (|| -> std::result::Result<[u64; 3], (&'static str, Errno)> {
+            let fd = raw_open_write(limit_file).map_err(|e| ("limit file", e))?;
+            let wr = raw::write_all(fd, &limit_text);
+            raw::close(fd);
+            wr.map_err(|e| ("limit file", e))?;
+            let create = || -> ChildResult {
+                loop {
+                    match raw::unshare(kind.set()) {
+                        Ok(()) => return Ok(()),
+                        Err(Errno::ENOSPC) => {
+                            // SAFETY: sched_yield has no arguments and cannot fail.
+                            unsafe { libc::sched_yield() };
+                        }
+                        Err(e) => return Err(("unshare", e)),
+                    }
+                }
+            };
+            let t0 = raw::monotonic_ns();
+            for _ in 0..iters {
+                create()?;
+            }
+            for _ in 1..TEARDOWN_LIMIT {
+                // Hold the current one (fd never closed), then make the next.
+                raw::open(&path).map_err(|e| ("open", e))?;
+                create()?;
+            }
+            let total = raw::monotonic_ns() - t0;
+            let (dev, ino) = stat_ns(&path)?;
+            Ok([total, dev, ino])
+        })();
+        let mut buf = [0u8; 32];
+        match res {
+            Ok(v) => {
+                for (i, x) in v.iter().enumerate() {
+                    buf[8 * (i + 1)..8 * (i + 2)].copy_from_slice(&x.to_ne_bytes());
+                }
+            }
+            Err((what, e)) => {
+                buf[..8].copy_from_slice(&(1 + step_index(what)).to_ne_bytes());
+                buf[8..16].copy_from_slice(&(e as i32 as u64).to_ne_bytes());
+            }
+        }
+        let _ = raw::write_all(wfd, &buf);
+        0
+    })?;
+    drop(w);
+    let mut buf = [0u8; 32];
+    let n = raw::read_full(r.as_raw_fd(), &mut buf).unwrap_or(0);
+    child.wait()?;
+    let word = |i: usize| u64::from_ne_bytes(buf[8 * i..8 * i + 8].try_into().unwrap_or_default());
+    if n != 32 {
+        return Err(MeasureError::Other("the teardown child died before reporting".into()));
+    }
+    if word(0) != 0 {
+        return Err(MeasureError::Child {
+            what: STEPS.get((word(0) - 1) as usize).copied().unwrap_or("?"),
+            errno: Errno::from_raw(word(1) as i32),
+        });
+    }
+    check_differs("unshare", kind, parent, (word(2), word(3)))?;
+    let scaled = word(1) as u128 * iters as u128 / (iters + TEARDOWN_LIMIT - 1) as u128;
+    Ok(ns_of(scaled as u64))
+}
+
+/// System-wide kernel memory before and while a [`Holder`] keeps `count` namespaces of one
+/// kind alive, from `/proc/meminfo` (`Slab` and `Percpu`, in kB). Noisy on a busy machine:
+/// everything else running changes these too.
+#[derive(Debug, Clone, Copy)]
+pub struct KernelMemory {
+    /// The kind.
+    pub kind: Kind,
+    /// How many were held.
+    pub count: u32,
+    /// `Slab` growth in bytes per namespace.
+    pub slab_per_ns: f64,
+    /// `Percpu` growth in bytes per namespace.
+    pub percpu_per_ns: f64,
+}
+
+fn meminfo_kb(field: &str) -> Result<i64> {
+    let text =
+        std::fs::read_to_string("/proc/meminfo").map_err(|e| MeasureError::Other(format!("/proc/meminfo: {e}")))?;
+    text.lines()
+        .find_map(|l| {
+            let rest = l.strip_prefix(field)?.strip_prefix(':')?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .ok_or_else(|| MeasureError::Other(format!("no {field} in /proc/meminfo")))
+}
+
+/// Measures [`KernelMemory`] for `count` namespaces of `kind` (not user: see [`Holder`]).
+pub fn kernel_memory(kind: Kind, count: u32) -> Result<KernelMemory> {
+    if count == 0 {
+        return Err(MeasureError::Other("count must be at least 1".into()));
+    }
+    let (s0, p0) = (meminfo_kb("Slab")?, meminfo_kb("Percpu")?);
+    let holder = Holder::new(kind, count)?;
+    let (s1, p1) = (meminfo_kb("Slab")?, meminfo_kb("Percpu")?);
+    drop(holder);
+    let per = |a: i64, b: i64| (b - a) as f64 * 1024.0 / count as f64;
+    Ok(KernelMemory {
+        kind,
+        count,
+        slab_per_ns: per(s0, s1),
+        percpu_per_ns: per(p0, p1),
+    })
+}

@@ -89,3 +89,77 @@ fn setns_each_kind_with_holder() {
 fn holder_refuses_user() {
     assert!(measure::Holder::new(Kind::User, 1).is_err());
 }
+
+#[test]
+fn spawn_methods_create_namespaces() {
+    for m in measure::SpawnMethod::ALL {
+        if !m.available() {
+            println!(
+                "SKIPPED spawn_methods_create_namespaces({}): util-linux unshare not installed",
+                m.name()
+            );
+            continue;
+        }
+        let r = m.verify();
+        if !allowed("spawn_methods_create_namespaces", &r) {
+            return;
+        }
+        assert!(r.is_ok(), "{}: {}", m.name(), r.unwrap_err());
+        let r = m.run("/bin/true", &[], false);
+        assert!(r.is_ok(), "{}: {}", m.name(), r.unwrap_err());
+    }
+    // A failing program is an error, not a silent success.
+    assert!(measure::SpawnMethod::Nscore.run("/bin/false", &[], false).is_err());
+}
+
+#[test]
+fn mnt_scaling_with_mounts() {
+    let r = measure::mnt_scaling_loop(10, 2);
+    if allowed("mnt_scaling_with_mounts", &r) {
+        assert!(r.is_ok(), "{}", r.unwrap_err());
+    }
+}
+
+#[test]
+fn concurrent_workers() {
+    for workers in [1, 2] {
+        let r = measure::concurrent_unshare(Kind::Uts, workers, 3);
+        if !allowed("concurrent_workers", &r) {
+            return;
+        }
+        assert!(r.is_ok(), "{workers} workers: {}", r.unwrap_err());
+    }
+    assert!(measure::concurrent_unshare(Kind::User, 1, 1).is_err());
+}
+
+#[test]
+fn teardown_net_and_ipc() {
+    for kind in [Kind::Ipc, Kind::Net] {
+        let r = measure::teardown_loop(kind, 3);
+        if !allowed("teardown_net_and_ipc", &r) {
+            return;
+        }
+        assert!(r.is_ok(), "{kind}: {}", r.unwrap_err());
+    }
+    assert!(measure::teardown_loop(Kind::Uts, 1).is_err());
+}
+
+#[test]
+fn holder_keeps_many_and_memory_reads() {
+    let h = measure::Holder::new(Kind::Net, 5);
+    if !allowed("holder_keeps_many_and_memory_reads", &h) {
+        return;
+    }
+    let h = h.unwrap_or_else(|e| panic!("{e}"));
+    let target = h.handle().unwrap_or_else(|e| panic!("{e}"));
+    let mine = nscore::NsHandle::current(Kind::Net).and_then(|n| n.id());
+    assert_ne!(
+        target.id().ok(),
+        mine.ok(),
+        "the holder's net namespace is this process's"
+    );
+    let m = measure::kernel_memory(Kind::Uts, 10);
+    assert!(m.is_ok(), "{}", m.unwrap_err());
+    assert!(measure::kernel_memory(Kind::Uts, 0).is_err());
+    assert_eq!(measure::touched_memory(8192).len(), 8192);
+}
