@@ -38,8 +38,11 @@ pub mod timens;
 pub use create::{unshare, Child, CloneMode, ExitStatus, Output, Propagation, Spawn, Stdio};
 pub use error::{Error, Op, Result};
 pub use idmap::{IdMap, Setgroups};
+pub use inspect::list::{NsEntry, NsList};
 pub use inspect::{MntNsInfo, NsHandle, NsId, ProcessNamespaces};
 pub use kinds::{Kind, KindSet};
+pub use limits::Limits;
+pub use persist::Persisted;
 pub use timens::TimeOffsets;
 
 /// Re-exported so callers can name pids and errnos without depending on `nix` themselves.

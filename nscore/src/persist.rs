@@ -1,6 +1,6 @@
 //! Keeping a namespace alive without any process in it: a bind mount of its nsfs file onto
 //! an ordinary file, as `ip netns add NAME` does under `/run/netns` and `unshare --net=FILE`
-//! does (`mount(2)` with `MS_BIND`, `namespaces(7)` "The /proc/[pid]/ns/ directory").
+//! does (`mount(2)` with `MS_BIND`, `namespaces(7)` "The `/proc/[pid]/ns/` directory").
 //!
 //! While the bind mount exists the namespace lives, and anyone can join it through the file
 //! ([`crate::join::join_path`]). [`unpersist`] (or dropping the [`Persisted`] guard) detaches
