@@ -650,14 +650,42 @@ pub fn summary_markdown(r: &Results) -> String {
     out
 }
 
-/// A scaling op: every kind of the op parses as a number (`scale_mnt/1000`).
-fn scaling_ops(r: &Results) -> BTreeMap<String, Vec<&Benchmark>> {
+/// A scaling point: the kind is a number (`scale_mnt/1000`: one curve) or `<series>_<number>`
+/// (`concurrent/net_2`: one curve per series).
+fn scaling_point(kind: &str) -> Option<(String, f64)> {
+    if let Ok(x) = kind.parse::<f64>() {
+        return Some((String::new(), x));
+    }
+    let (label, n) = kind.rsplit_once('_')?;
+    n.parse::<f64>().ok().map(|x| (label.to_string(), x))
+}
+
+/// Scaling ops: every id of the op is a scaling point and some curve has two points or more.
+type Curves<'a> = BTreeMap<String, Vec<(f64, &'a Benchmark)>>;
+
+fn scaling_ops(r: &Results) -> BTreeMap<String, Curves<'_>> {
     let mut by_op: BTreeMap<String, Vec<&Benchmark>> = BTreeMap::new();
     for b in r.benchmarks.values() {
         by_op.entry(b.op.clone()).or_default().push(b);
     }
-    by_op.retain(|_, v| v.len() >= 2 && v.iter().all(|b| b.kind.parse::<f64>().is_ok()));
-    by_op
+    let mut out = BTreeMap::new();
+    for (op, bs) in by_op {
+        let mut curves: Curves<'_> = BTreeMap::new();
+        let mut all = true;
+        for b in bs {
+            match scaling_point(&b.kind) {
+                Some((label, x)) => curves.entry(label).or_default().push((x, b)),
+                None => all = false,
+            }
+        }
+        if all && curves.values().any(|c| c.len() >= 2) {
+            for c in curves.values_mut() {
+                c.sort_by(|a, b| a.0.total_cmp(&b.0));
+            }
+            out.insert(op, curves);
+        }
+    }
+    out
 }
 
 /// The figures of one run: `results.svg` and one `scaling-<op>.svg` per scaling curve.
@@ -704,24 +732,21 @@ pub fn figures(r: &Results) -> Vec<(String, String)> {
             ),
         ));
     }
-    for (op, mut bs) in scaling_ops(r) {
-        bs.sort_by(|a, b| {
-            a.kind
-                .parse::<f64>()
-                .unwrap_or(0.0)
-                .total_cmp(&b.kind.parse::<f64>().unwrap_or(0.0))
-        });
-        let xs: Vec<f64> = bs.iter().map(|b| b.kind.parse::<f64>().unwrap_or(0.0)).collect();
-        let log = xs.iter().all(|x| *x > 0.0)
-            && xs.iter().cloned().fold(f64::MIN, f64::max) / xs.iter().cloned().fold(f64::MAX, f64::min) >= 50.0;
-        let series = vec![svg::LineSeries {
-            label: op.clone(),
-            points: bs
-                .iter()
-                .zip(&xs)
-                .map(|(b, x)| (*x, b.median, b.lower, b.upper))
-                .collect(),
-        }];
+    for (op, curves) in scaling_ops(r) {
+        let xs: Vec<f64> = curves.values().flatten().map(|p| p.0).collect();
+        let (mn, mx) = xs.iter().fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(*x), b.max(*x)));
+        let log = mn > 0.0 && mx / mn >= 50.0;
+        let series: Vec<svg::LineSeries> = curves
+            .iter()
+            .map(|(label, pts)| svg::LineSeries {
+                label: if label.is_empty() {
+                    op.clone()
+                } else {
+                    format!("{op} {label}")
+                },
+                points: pts.iter().map(|(x, b)| (*x, b.median, b.lower, b.upper)).collect(),
+            })
+            .collect();
         let param = scaling_parameter(&op);
         out.push((
             format!("scaling-{op}.svg"),
