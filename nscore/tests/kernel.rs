@@ -672,3 +672,251 @@ fn bad_input_is_an_error_not_a_panic() {
     let e = nscore::persist::unpersist("/nonexistent/h1").unwrap_err();
     assert_eq!(e.errno(), Some(Errno::ENOENT));
 }
+
+#[test]
+fn spawn_options_and_child_methods() {
+    if !root_or_skip("spawn_options_and_child_methods") {
+        return;
+    }
+    let none = std::iter::empty::<&str>();
+    // Hostname and domain name in a new UTS namespace.
+    let out = Spawn::new(Kind::Uts)
+        .hostname("h1-host")
+        .domainname("h1-domain")
+        .output("cat", ["/proc/sys/kernel/hostname", "/proc/sys/kernel/domainname"])
+        .unwrap();
+    assert_eq!(out.stdout, b"h1-host\nh1-domain\n");
+    // A fresh /proc in new mount and PID namespaces: the shell is PID 1.
+    let out = Spawn::new(Kind::Mnt | Kind::Pid)
+        .mount_proc(true)
+        .propagation(nscore::Propagation::Private)
+        .output("sh", ["-c", "echo $$; cat /proc/self/stat | cut -d' ' -f4"])
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1\n1\n");
+    // lo up in a new network namespace.
+    let out = Spawn::new(Kind::Net)
+        .loopback_up(true)
+        .output("ip", ["-o", "link", "show", "lo"])
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(",UP"), "{text}");
+    let out = Spawn::new(Kind::Net).output("ip", ["-o", "link"]).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 1, "only lo: {text}");
+    assert!(!text.contains(",UP"), "lo starts down: {text}");
+    // Working directory, environment, clone modes, death signal, propagation choices.
+    let out = Spawn::new(KindSet::new())
+        .current_dir("/tmp")
+        .output("pwd", none.clone())
+        .unwrap();
+    assert_eq!(out.stdout, b"/tmp\n");
+    let out = Spawn::new(KindSet::new())
+        .env("H1_VAR", "yes")
+        .output("sh", ["-c", "echo $H1_VAR"])
+        .unwrap();
+    assert_eq!(out.stdout, b"yes\n");
+    for mode in [
+        nscore::CloneMode::Fork,
+        nscore::CloneMode::Vfork,
+        nscore::CloneMode::Auto,
+    ] {
+        let out = Spawn::new(Kind::Uts)
+            .clone_mode(mode)
+            .kill_on_parent_death(true)
+            .output("true", none.clone())
+            .unwrap();
+        assert!(out.status.success(), "{mode:?}");
+    }
+    for p in [
+        nscore::Propagation::Slave,
+        nscore::Propagation::Unchanged,
+        nscore::Propagation::Private,
+    ] {
+        let out = Spawn::new(Kind::Mnt)
+            .propagation(p)
+            .output("true", none.clone())
+            .unwrap();
+        assert!(out.status.success(), "{p:?}");
+    }
+    // Into the cgroup v2 the test process is in (CLONE_INTO_CGROUP): no host change.
+    if let Some(rel) = std::fs::read_to_string("/proc/self/cgroup")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+    {
+        for root in ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"] {
+            let dir = format!("{root}{rel}");
+            let is_v2 = std::path::Path::new(root).join("cgroup.controllers").exists();
+            if !is_v2 {
+                continue;
+            }
+            let fd = nix::fcntl::open(
+                dir.as_str(),
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .unwrap();
+            let out = Spawn::new(KindSet::new())
+                .into_cgroup(fd)
+                .output("cat", ["/proc/self/cgroup"])
+                .unwrap();
+            assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("0::{rel}")));
+            break;
+        }
+    }
+    // Piped stdin/stdout.
+    let mut c = Spawn::new(KindSet::new())
+        .stdin(Stdio::Piped)
+        .stdout(Stdio::Piped)
+        .spawn("cat", none.clone())
+        .unwrap();
+    {
+        use std::io::Write;
+        c.stdin.as_mut().unwrap().write_all(b"through the pipe").unwrap();
+    }
+    let out = c.wait_with_output().unwrap();
+    assert_eq!(out.stdout, b"through the pipe");
+    // try_wait / wait_timeout / signal / kill / exit status.
+    let mut c = sleeper(Spawn::new(KindSet::new()));
+    assert_eq!(c.try_wait().unwrap(), None);
+    assert_eq!(c.wait_timeout(Duration::from_millis(10)).unwrap(), None);
+    c.signal(libc::SIGTERM).unwrap();
+    let st = c.wait().unwrap();
+    assert_eq!(st.signal(), Some(libc::SIGTERM));
+    assert!(!st.success() && st.code().is_none());
+    assert!(st.to_string().contains("SIGTERM"), "{st}");
+    assert_eq!(
+        c.wait_timeout(Duration::from_millis(1)).unwrap(),
+        Some(st),
+        "already reaped"
+    );
+    let mut c = sleeper(Spawn::new(KindSet::new()));
+    c.kill().unwrap();
+    assert_eq!(c.wait().unwrap().signal(), Some(libc::SIGKILL));
+    let mut c = Spawn::new(KindSet::new()).spawn("sh", ["-c", "exit 7"]).unwrap();
+    let st = c.wait().unwrap();
+    assert_eq!((st.code(), st.to_string()), (Some(7), "exit code 7".to_string()));
+    // A failing set-up step is an error naming the step (setns of a pidfd with no kinds is
+    // refused by the kernel: EINVAL).
+    let e = Spawn::new(KindSet::new())
+        .join(NsHandle::current(Kind::User).unwrap())
+        .spawn("true", none)
+        .unwrap_err();
+    assert_eq!((e.op(), e.errno()), (Op::Setns, Some(Errno::EINVAL)), "{e}");
+    assert!(e.to_string().contains("in the child"), "{e}");
+}
+
+#[test]
+fn raw_primitives_in_children() {
+    if !root_or_skip("raw_primitives_in_children") {
+        return;
+    }
+    for kinds in [
+        KindSet::new(),
+        Kind::Uts | Kind::Ipc,
+        Kind::Net.into(),
+        Kind::Time | Kind::Pid,
+    ] {
+        assert_eq!(raw::clone_exit(kinds, None).unwrap(), 0, "{kinds}");
+        let stack = raw::Stack::new(64 * 1024).unwrap();
+        assert_eq!(raw::clone_exit(kinds, Some(&stack)).unwrap(), 0, "{kinds} (vfork)");
+    }
+    let t0 = raw::monotonic_ns();
+    // A function body: unshare net, bring lo up, report through a pipe with raw calls.
+    let (r, w) = ready_pipe();
+    let wfd = w.as_raw_fd();
+    let code = run_code(Spawn::new(KindSet::new()), || {
+        if raw::unshare(Kind::Net.into()).is_err() {
+            return 1;
+        }
+        if raw::loopback_up().is_err() {
+            return 2;
+        }
+        if raw::write_all(wfd, b"ok").is_err() {
+            return 3;
+        }
+        raw::close(wfd);
+        raw::exit(0)
+    });
+    drop(w);
+    assert_eq!(code, 0);
+    let mut buf = [0u8; 8];
+    assert_eq!(
+        raw::read_full(r.as_raw_fd(), &mut buf).unwrap(),
+        2,
+        "EOF after two bytes"
+    );
+    assert_eq!(&buf[..2], b"ok");
+    assert!(raw::monotonic_ns() > t0);
+}
+
+/// Runs the `--ignored` helper test `name` in a child made by `spawn`, re-executing this test
+/// binary (a single-threaded, exec'd process that may change its own namespaces).
+fn run_helper(spawn: Spawn, name: &str) -> nscore::Output {
+    let exe = std::env::current_exe().unwrap();
+    spawn
+        .env("NSCORE_H1_HELPER", name)
+        .output(&exe, [name, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .unwrap()
+}
+
+fn helper_ok(out: &nscore::Output, marker: &str) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(marker), "{stdout}");
+}
+
+fn is_helper(name: &str) -> bool {
+    if std::env::var_os("NSCORE_H1_HELPER").is_some_and(|v| v == name) {
+        true
+    } else {
+        println!("SKIPPED {name}: runs only re-executed by its test, in a child process");
+        false
+    }
+}
+
+#[test]
+fn join_all_and_unshare_in_an_execd_child() {
+    if !root_or_skip("join_all_and_unshare_in_an_execd_child") {
+        return;
+    }
+    let target = sleeper(Spawn::new(Kind::Uts | Kind::Net | Kind::Ipc).hostname("h1-setns-all"));
+    let out = run_helper(
+        Spawn::new(KindSet::new()).env("H1_TARGET", target.pid().to_string()),
+        "helper_join_all_and_unshare",
+    );
+    helper_ok(&out, "JOIN-HELPER-OK");
+}
+
+#[test]
+#[ignore = "helper: join_all_and_unshare_in_an_execd_child runs it in a child process"]
+fn helper_join_all_and_unshare() {
+    if !is_helper("helper_join_all_and_unshare") {
+        return;
+    }
+    let pid = nix::unistd::Pid::from_raw(std::env::var("H1_TARGET").unwrap().parse().unwrap());
+    let theirs = ProcessNamespaces::of(pid).unwrap();
+    // Joined one by one (setns_all) and by path; this process is the child's, not the host's.
+    let handles: Vec<NsHandle> = [Kind::Uts, Kind::Net]
+        .iter()
+        .map(|&k| NsHandle::of_process(pid, k).unwrap())
+        .collect();
+    join::setns_all(&handles).unwrap();
+    join::join_path(format!("/proc/{pid}/ns/ipc"), Kind::Ipc).unwrap();
+    // The test runs on a thread of its own: compare through /proc/thread-self.
+    for k in [Kind::Uts, Kind::Net, Kind::Ipc] {
+        assert_eq!(Some(NsHandle::current(k).unwrap().id().unwrap()), theirs.get(k), "{k}");
+    }
+    assert_eq!(nix::unistd::gethostname().unwrap(), "h1-setns-all");
+    // A new UTS namespace of its own, with nscore::unshare.
+    nscore::unshare(Kind::Uts.into()).unwrap();
+    assert_ne!(
+        Some(NsHandle::current(Kind::Uts).unwrap().id().unwrap()),
+        theirs.get(Kind::Uts)
+    );
+    println!("JOIN-HELPER-OK");
+}
