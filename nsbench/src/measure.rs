@@ -477,6 +477,10 @@ impl Holder {
         let (wfd, rfd) = (ready_w.as_raw_fd(), hold_r.as_raw_fd());
         let path = self_ns_path(kind);
         let pid_ns = c"/proc/self/ns/pid";
+        let stack = Stack::new(64 * 1024).map_err(|errno| MeasureError::Child {
+            what: "mmap of the clone stack",
+            errno,
+        })?;
         let child = measurer().run(move || {
             let res = (|| -> ChildResult {
                 let own_pid = if kind == Kind::Pid {
@@ -492,7 +496,7 @@ impl Holder {
                     if kind == Kind::Pid {
                         // pid_for_children opens (ENOENT before) once a first process
                         // has been inside: a child that exits at once.
-                        clone_ok(KindSet::new(), None)?;
+                        clone_ok(KindSet::new(), Some(&stack))?;
                     }
                     // The fd keeps the namespace alive; deliberately never closed.
                     raw::open(&path).map_err(|e| ("open", e))?;
@@ -970,20 +974,40 @@ fn meminfo_kb(field: &str) -> Result<i64> {
         .ok_or_else(|| MeasureError::Other(format!("no {field} in /proc/meminfo")))
 }
 
-/// Measures [`KernelMemory`] for `count` namespaces of `kind` (not user: see [`Holder`]).
-pub fn kernel_memory(kind: Kind, count: u32) -> Result<KernelMemory> {
-    if count == 0 {
-        return Err(MeasureError::Other("count must be at least 1".into()));
+/// Measures [`KernelMemory`] for `count` namespaces of `kind` (not user: see [`Holder`]):
+/// `rounds` times (before, while held), keeping the median growth of each field.
+pub fn kernel_memory(kind: Kind, count: u32, rounds: u32) -> Result<KernelMemory> {
+    if count == 0 || rounds == 0 {
+        return Err(MeasureError::Other("count and rounds must be at least 1".into()));
     }
-    let (s0, p0) = (meminfo_kb("Slab")?, meminfo_kb("Percpu")?);
-    let holder = Holder::new(kind, count)?;
-    let (s1, p1) = (meminfo_kb("Slab")?, meminfo_kb("Percpu")?);
-    drop(holder);
-    let per = |a: i64, b: i64| (b - a) as f64 * 1024.0 / count as f64;
+    let (mut slab, mut percpu) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let (s0, p0) = (meminfo_kb("Slab")?, meminfo_kb("Percpu")?);
+        let holder = Holder::new(kind, count)?;
+        let (s1, p1) = (meminfo_kb("Slab")?, meminfo_kb("Percpu")?);
+        drop(holder);
+        slab.push((s1 - s0) as f64 * 1024.0 / count as f64);
+        percpu.push((p1 - p0) as f64 * 1024.0 / count as f64);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
     Ok(KernelMemory {
         kind,
         count,
-        slab_per_ns: per(s0, s1),
-        percpu_per_ns: per(p0, p1),
+        slab_per_ns: median(&mut slab),
+        percpu_per_ns: median(&mut percpu),
     })
+}
+
+/// The soft limit on open files (`RLIMIT_NOFILE`): a [`Holder`] needs one fd per namespace.
+pub fn open_files_limit() -> u64 {
+    // SAFETY: an all-zero rlimit is valid; getrlimit fills it in.
+    let mut r: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: getrlimit writes into `r`, a valid out pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } < 0 {
+        return 1024;
+    }
+    r.rlim_cur
 }

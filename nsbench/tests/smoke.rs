@@ -158,8 +158,8 @@ fn holder_keeps_many_and_memory_reads() {
         mine.ok(),
         "the holder's net namespace is this process's"
     );
-    let m = measure::kernel_memory(Kind::Uts, 10);
+    let m = measure::kernel_memory(Kind::Uts, 10, 1);
     assert!(m.is_ok(), "{}", m.unwrap_err());
-    assert!(measure::kernel_memory(Kind::Uts, 0).is_err());
+    assert!(measure::kernel_memory(Kind::Uts, 0, 1).is_err());
     assert_eq!(measure::touched_memory(8192).len(), 8192);
 }
