@@ -207,14 +207,22 @@ impl Persisted {
 
     /// Detaches the mount (`umount2(MNT_DETACH)`) and removes the file (if [`persist`]
     /// created it). The namespace ends when nothing else holds it.
+    ///
+    /// Errors: `EINVAL` when the mount is already gone (someone unmounted it; the file
+    /// [`persist`] created is still removed), `EPERM` without `CAP_SYS_ADMIN`.
     pub fn remove(mut self) -> Result<()> {
         self.active = false;
-        detach(&self.path, self.kind)?;
+        let detached = detach(&self.path, self.kind);
+        if let Err(e) = &detached {
+            if e.errno() != Some(Errno::EINVAL) || !self.created {
+                return detached;
+            }
+        }
         if self.created {
             std::fs::remove_file(&self.path)
                 .map_err(|e| Error::sys(Op::Umount, self.kind.into(), io_errno(&e)).with_path(&self.path))?;
         }
-        Ok(())
+        detached
     }
 
     /// Leaves the mount and the file in place and returns the path; undo later with

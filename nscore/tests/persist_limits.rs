@@ -139,3 +139,23 @@ fn persist_mount_namespace_of_a_child() {
     }
     assert!(!t.exists() && !mountinfo_mentions(&t));
 }
+
+#[test]
+fn persist_remove_after_external_umount() {
+    if !root_or_skip("persist_remove_after_external_umount") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("uts");
+    let child = Spawn::new(Kind::Uts).spawn("sleep", ["30"]).unwrap();
+    let p = persist(&child.ns(Kind::Uts).unwrap(), &t).unwrap();
+    // Someone else unmounts it (as `umount` would); the guard still cleans up its file.
+    nix::mount::umount2(&t, nix::mount::MntFlags::MNT_DETACH).unwrap();
+    let e = p.remove().unwrap_err();
+    assert_eq!(
+        (e.op(), e.errno()),
+        (nscore::Op::Umount, Some(nix::errno::Errno::EINVAL))
+    );
+    assert!(e.hint().unwrap().contains("not a mount point"), "{e}");
+    assert!(!t.exists() && !mountinfo_mentions(&t));
+}
