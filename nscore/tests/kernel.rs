@@ -920,3 +920,35 @@ fn helper_join_all_and_unshare() {
     );
     println!("JOIN-HELPER-OK");
 }
+
+#[test]
+fn list_tolerates_processes_coming_and_going() {
+    if !root_or_skip("list_tolerates_processes_coming_and_going") {
+        return;
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // Short-lived children in new namespaces: entries vanish mid-scan.
+                let mut c = Spawn::new(Kind::Uts | Kind::Ipc)
+                    .spawn("true", std::iter::empty::<&str>())
+                    .unwrap();
+                c.wait().unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    for _ in 0..20 {
+        let all = list().unwrap();
+        assert!(all.of_kind(Kind::User).count() >= 1);
+        for e in all.iter() {
+            assert!(e.nprocs() > 0 || !e.mounts.is_empty() || e.held_by() == [HeldBy::Reference]);
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(churn.join().unwrap() > 0);
+}
