@@ -85,11 +85,12 @@ pub fn rootless() -> bool {
     unsafe { libc::geteuid() != 0 }
 }
 
-/// The builder for a measuring child: a plain child as root, a child in a new user namespace
-/// with root mapped to the caller otherwise.
+/// The builder for a measuring child: a plain child as root; otherwise a child in a new user
+/// namespace with root mapped to the caller, and in a new PID namespace owned by it (so that
+/// the PID loop may `setns` back to its own PID namespace).
 fn measurer() -> Spawn {
     if rootless() {
-        Spawn::new(Kind::User).map_root()
+        Spawn::new(Kind::User | Kind::Pid).map_root()
     } else {
         Spawn::new(KindSet::new())
     }
