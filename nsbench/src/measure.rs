@@ -605,6 +605,10 @@ pub const SPAWN_KINDS: KindSet = KindSet::new()
     .with(Kind::Pid);
 
 /// How a program is started in new uts+ipc+net+mnt+pid namespaces ([`SPAWN_KINDS`]).
+///
+/// Rootless (every method): a new user namespace with root mapped to the caller is made in the
+/// same step (`map_root`, `--map-root-user`, or `CLONE_NEWUSER` with the maps written by the
+/// `pre_exec` hook).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpawnMethod {
     /// `nscore::Spawn::new(..).spawn(program)`: `clone3` with the namespace flags (and
@@ -655,7 +659,11 @@ impl SpawnMethod {
         use std::process::{Command, Stdio};
         let out = match self {
             SpawnMethod::Nscore => {
-                let sp = Spawn::new(SPAWN_KINDS);
+                let sp = if rootless() {
+                    Spawn::new(SPAWN_KINDS).map_root()
+                } else {
+                    Spawn::new(SPAWN_KINDS)
+                };
                 if capture {
                     let o = sp.output(program, args)?;
                     if !o.status.success() {
@@ -670,15 +678,41 @@ impl SpawnMethod {
                 return Ok(Vec::new());
             }
             SpawnMethod::CommandPreExec => {
-                let flags = SPAWN_KINDS.clone_flags();
+                let user = rootless();
+                let flags = SPAWN_KINDS.clone_flags() | if user { libc::CLONE_NEWUSER } else { 0 };
+                // Rootless: the hook maps root to the caller itself (prepared here: the hook
+                // must not allocate).
+                // SAFETY: getuid/getgid cannot fail.
+                let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+                let uid_map = format!("0 {uid} 1\n").into_bytes();
+                let gid_map = format!("0 {gid} 1\n").into_bytes();
                 let mut cmd = Command::new(program);
                 cmd.args(args);
-                // SAFETY: the hook runs between fork and exec and only makes two system
-                // calls (unshare, mount) on static arguments: async-signal-safe.
+                // SAFETY: the hook runs between fork and exec and only makes system calls
+                // (unshare, open, write, close, mount) on buffers prepared before the fork:
+                // async-signal-safe, no allocation.
                 unsafe {
                     cmd.pre_exec(move || {
+                        let err = std::io::Error::last_os_error;
                         if libc::unshare(flags) < 0 {
-                            return Err(std::io::Error::last_os_error());
+                            return Err(err());
+                        }
+                        if user {
+                            for (path, text) in [
+                                (c"/proc/self/setgroups", &b"deny"[..]),
+                                (c"/proc/self/uid_map", &uid_map[..]),
+                                (c"/proc/self/gid_map", &gid_map[..]),
+                            ] {
+                                let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                                if fd < 0 {
+                                    return Err(err());
+                                }
+                                let n = libc::write(fd, text.as_ptr().cast(), text.len());
+                                libc::close(fd);
+                                if n < 0 {
+                                    return Err(err());
+                                }
+                            }
                         }
                         if libc::mount(
                             std::ptr::null(),
@@ -688,7 +722,7 @@ impl SpawnMethod {
                             std::ptr::null(),
                         ) < 0
                         {
-                            return Err(std::io::Error::last_os_error());
+                            return Err(err());
                         }
                         Ok(())
                     });
@@ -697,7 +731,9 @@ impl SpawnMethod {
                     .output()
             }
             SpawnMethod::UtilLinux => Command::new("unshare")
-                .args(["--fork", "--uts", "--ipc", "--net", "--mount", "--pid", program])
+                .args(["--fork", "--uts", "--ipc", "--net", "--mount", "--pid"])
+                .args(if rootless() { &["--map-root-user"][..] } else { &[][..] })
+                .arg(program)
                 .args(args)
                 .stdout(if capture { Stdio::piped() } else { Stdio::inherit() })
                 .output(),
