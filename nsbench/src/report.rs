@@ -547,11 +547,20 @@ pub fn summary_rows(r: &Results) -> Vec<[String; 6]> {
 
 const SUMMARY_HEAD: [&str; 6] = ["kind", "unshare", "clone", "vfork-clone", "setns", "marginal"];
 
+/// Ids outside the per-kind table, by op, then scaling points by series and number
+/// (`scale_user/8` before `scale_user/16`).
 fn other_ids(r: &Results) -> Vec<&Benchmark> {
-    r.benchmarks
+    let mut v: Vec<&Benchmark> = r
+        .benchmarks
         .values()
         .filter(|b| !["unshare", "clone", "clone_vfork", "setns"].contains(&b.op.as_str()))
-        .collect()
+        .collect();
+    let key = |x: &Benchmark| scaling_point(&x.kind).unwrap_or((x.kind.clone(), f64::MIN));
+    v.sort_by(|a, b| {
+        let (ka, kb) = (key(a), key(b));
+        a.op.cmp(&b.op).then(ka.0.cmp(&kb.0)).then(ka.1.total_cmp(&kb.1))
+    });
+    v
 }
 
 fn provenance_line(p: &Provenance) -> String {
