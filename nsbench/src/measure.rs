@@ -832,16 +832,19 @@ fn mount(src: Option<&CStr>, target: &CStr, fstype: Option<&CStr>, flags: libc::
 /// `workers` fresh children each time `iters` calls of `unshare(kind)` at the same moment
 /// (they wait on one pipe, released together); returns the span from the first start to the
 /// last end. With perfect scaling it equals the one-worker time; a global lock makes it grow
-/// with the workers.
+/// with the workers. Each worker's namespace is checked to differ from this process's.
 pub fn concurrent_unshare(kind: Kind, workers: u32, iters: u64) -> Result<Duration> {
     if !REPEATABLE.contains(&kind) {
         return Err(MeasureError::Other(format!("{kind}: unshare cannot be repeated")));
     }
+    let parent = parent_ns(kind)?;
+    let path = self_ns_path(kind);
     let (go_r, go_w) = pipe()?;
     let mut pending = Vec::new();
     for _ in 0..workers {
         let (r, w) = pipe()?;
         let (wfd, gfd) = (w.as_raw_fd(), go_r.as_raw_fd());
+        let path = &path;
         let child = measurer().run(move || {
             let mut b = [0u8; 1];
             if raw::read_full(gfd, &mut b) != Ok(1) {
@@ -856,10 +859,11 @@ pub fn concurrent_unshare(kind: Kind, workers: u32, iters: u64) -> Result<Durati
                 }
             }
             let t1 = raw::monotonic_ns();
-            let mut buf = [0u8; 24];
-            buf[..8].copy_from_slice(&t0.to_ne_bytes());
-            buf[8..16].copy_from_slice(&t1.to_ne_bytes());
-            buf[16..].copy_from_slice(&err.to_ne_bytes());
+            let (dev, ino) = stat_ns(path).unwrap_or((0, 0));
+            let mut buf = [0u8; 40];
+            for (i, v) in [t0, t1, err, dev, ino].into_iter().enumerate() {
+                buf[8 * i..8 * i + 8].copy_from_slice(&v.to_ne_bytes());
+            }
             let _ = raw::write_all(wfd, &buf);
             0
         })?;
@@ -873,11 +877,11 @@ pub fn concurrent_unshare(kind: Kind, workers: u32, iters: u64) -> Result<Durati
     })?;
     let (mut start, mut end) = (u64::MAX, 0u64);
     for (mut child, r) in pending {
-        let mut buf = [0u8; 24];
+        let mut buf = [0u8; 40];
         let n = raw::read_full(r.as_raw_fd(), &mut buf).unwrap_or(0);
         child.wait()?;
         let w = |i: usize| u64::from_ne_bytes(buf[8 * i..8 * i + 8].try_into().unwrap_or_default());
-        if n != 24 {
+        if n != 40 {
             return Err(MeasureError::Other("a worker died before reporting".into()));
         }
         if w(2) != 0 {
@@ -886,6 +890,12 @@ pub fn concurrent_unshare(kind: Kind, workers: u32, iters: u64) -> Result<Durati
                 errno: Errno::from_raw(w(2) as i32),
             });
         }
+        if w(4) == 0 {
+            return Err(MeasureError::Other(format!(
+                "a worker could not stat its {kind} namespace"
+            )));
+        }
+        check_differs("unshare", kind, parent, (w(3), w(4)))?;
         start = start.min(w(0));
         end = end.max(w(1));
     }
