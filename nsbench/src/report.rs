@@ -184,7 +184,8 @@ fn find_benchmark_dirs(dir: &Path, set: &str, out: &mut Vec<PathBuf>) -> Result<
     for entry in entries {
         let entry = entry.map_err(|e| Error(format!("cannot read {}: {e}", dir.display())))?;
         let path = entry.path();
-        if !path.is_dir() {
+        // Not following symlinks: no loops.
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }
         let name = entry.file_name();
@@ -575,7 +576,7 @@ fn provenance_line(p: &Provenance) -> String {
         p.net_namespaces,
         p.git_commit
             .as_deref()
-            .map(|c| &c[..c.len().min(12)])
+            .map(|c| c.get(..12).unwrap_or(c))
             .unwrap_or("unknown"),
         p.date,
         p.criterion.mode,
@@ -1145,7 +1146,7 @@ pub fn history_plot(history: &[Results], by: HistoryBy) -> Vec<(String, String)>
                     .provenance
                     .git_commit
                     .as_deref()
-                    .map(|c| &c[..c.len().min(7)])
+                    .map(|c| c.get(..7).unwrap_or(c))
                     .unwrap_or("");
                 let date = r.provenance.date.replace('T', " ");
                 let date = date.get(..16).unwrap_or(&date);
