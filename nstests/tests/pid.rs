@@ -1,0 +1,398 @@
+//! PID namespaces (checklist P1–P5), each isolation property with its `none` control.
+//!
+//! The test thread spawns one plain child (in a mapped user namespace when not root); that
+//! single-threaded child makes the PID namespace itself as the mode says (`clone3` with
+//! `CLONE_NEWPID`, or `unshare` + fork since `unshare(CLONE_NEWPID)` acts on the caller's
+//! children) and reports what the process inside saw.
+
+mod h5util;
+
+use h5util::*;
+use nscore::{raw, Kind, KindSet, NsHandle, Spawn};
+use nstests::{require_root, run_spawn, Mode};
+use rstest::rstest;
+
+/// P1: the first process in a new PID namespace is PID 1 with parent 0; outside it has
+/// another pid. Control: without the namespace the pid is the outside one.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn p1_first_child_is_pid_1(#[case] mode: Mode) {
+    let out = run_spawn(scaffold(KindSet::new()), |p| {
+        match nsfork(mode, Kind::Pid.into()) {
+            Ok(0) => {
+                // SAFETY: getpid/getppid have no arguments.
+                let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid()) };
+                p.kv(b"pid", pid as i64);
+                p.kv(b"ppid", ppid as i64);
+                p.kv(b"outside", readlink_num(c"/proc/self"));
+                raw::exit(0)
+            }
+            Ok(child) => raw::reap(child).unwrap_or(99),
+            Err(e) => {
+                p.kv(b"fork_errno", e as i64);
+                1
+            }
+        }
+    })
+    .unwrap();
+    out.assert_ok();
+    let (pid, ppid, outside) = (out.num("pid"), out.num("ppid"), out.num("outside"));
+    assert!(outside > 1, "{}", out.text());
+    if mode.isolates() {
+        assert_eq!((pid, ppid), (1, 0), "mode {mode}: {}", out.text());
+        assert_ne!(outside, pid, "mode {mode}: the outside pid is another one");
+    } else {
+        assert_eq!(pid, outside, "control: one pid everywhere: {}", out.text());
+        assert_ne!(ppid, 0, "control: a parent is visible: {}", out.text());
+    }
+}
+
+/// P2: a proc mounted inside (in a scratch mount namespace) lists only the namespace's
+/// processes: just the caller, as 1. Control: the host's processes are all listed.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn p2_proc_inside_shows_only_namespace_processes(#[case] mode: Mode) {
+    let test_pid = std::process::id() as i64;
+    let out = run_spawn(scaffold(Kind::Mnt.into()), |p| {
+        match nsfork(mode, Kind::Pid.into()) {
+            Ok(0) => {
+                if let Err(e) = mount_fs(c"proc", c"/proc") {
+                    p.kv(b"mount_errno", e as i64);
+                    raw::exit(2);
+                }
+                // SAFETY: getpid has no arguments.
+                let me = unsafe { libc::getpid() } as i64;
+                match count_pids(c"/proc", me) {
+                    Ok((n, seen)) => {
+                        p.kv(b"count", n);
+                        p.kv(b"self_listed", seen as i64);
+                    }
+                    Err(e) => p.kv(b"getdents_errno", e as i64),
+                }
+                p.kv(
+                    b"test_listed",
+                    count_pids(c"/proc", test_pid).map(|r| r.1 as i64).unwrap_or(-1),
+                );
+                raw::exit(0)
+            }
+            Ok(child) => raw::reap(child).unwrap_or(99),
+            Err(e) => {
+                p.kv(b"fork_errno", e as i64);
+                1
+            }
+        }
+    })
+    .unwrap();
+    out.assert_ok();
+    assert_eq!(out.num("self_listed"), 1, "{}", out.text());
+    if mode.isolates() {
+        assert_eq!(out.num("count"), 1, "mode {mode}: only PID 1 inside: {}", out.text());
+        assert_eq!(out.num("test_listed"), 0, "{}", out.text());
+    } else {
+        assert!(
+            out.num("count") >= 3,
+            "control sees the host's processes: {}",
+            out.text()
+        );
+        assert_eq!(
+            out.num("test_listed"),
+            1,
+            "control sees the test process: {}",
+            out.text()
+        );
+    }
+}
+
+/// P3: when PID 1 of a namespace ends, the kernel kills every other process in it, and a
+/// later fork into it (setns by a held fd) fails with ENOMEM. Control: without the namespace
+/// the orphan lives on and forks work.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn p3_init_death_kills_the_namespace(#[case] mode: Mode) {
+    if !require_root(
+        "p3_init_death_kills_the_namespace",
+        "setns(CLONE_NEWPID) needs CAP_SYS_ADMIN in both namespaces",
+    ) {
+        return;
+    }
+    let out = run_spawn(Spawn::new(KindSet::new()), |p| {
+        become_subreaper();
+        let (Ok((b_r, b_w)), Ok((go_r, go_w))) = (pipe(), pipe()) else {
+            return 1;
+        };
+        let first = match nsfork(mode, Kind::Pid.into()) {
+            Ok(0) => {
+                // "init" (or the control's first process)
+                raw::close(go_w);
+                raw::close(b_r);
+                put_i64(b_w, readlink_num(c"/proc/self"));
+                match fork() {
+                    Ok(0) => {
+                        raw::close(go_r);
+                        raw::close(p.fd());
+                        put_i64(b_w, readlink_num(c"/proc/self"));
+                        raw::close(b_w);
+                        pause_forever();
+                    }
+                    Ok(_) => {}
+                    Err(_) => raw::exit(3),
+                }
+                raw::close(b_w);
+                let mut b = [0u8; 1];
+                let _ = raw::read_full(go_r, &mut b);
+                raw::exit(0)
+            }
+            Ok(pid) => pid,
+            Err(e) => {
+                p.kv(b"fork_errno", e as i64);
+                return 1;
+            }
+        };
+        raw::close(b_w);
+        raw::close(go_r);
+        let (Some(init), Some(orphan)) = (get_i64(b_r), get_i64(b_r)) else {
+            p.put(b"no pids reported\n");
+            return 2;
+        };
+        let mut buf = [0u8; 64];
+        let nsfd = match raw::open(proc_path(&mut buf, init, b"/ns/pid")) {
+            Ok(fd) => fd,
+            Err(e) => {
+                p.kv(b"open_errno", e as i64);
+                return 3;
+            }
+        };
+        // the first process exits now (an explicit byte: the unshare mode's middle process
+        // holds a copy of the write end too)
+        let _ = raw::write_all(go_w, b"x");
+        raw::close(go_w);
+        p.kv(b"first_exit", raw::reap(first).unwrap_or(-1) as i64);
+        let alive = kill(orphan, 0).is_ok();
+        p.kv(b"orphan_alive", alive as i64);
+        if alive {
+            let _ = kill(orphan, libc::SIGKILL);
+        }
+        match raw::setns(nsfd, Kind::Pid.into()) {
+            Ok(()) => match fork() {
+                Ok(0) => raw::exit(0),
+                Ok(pid) => {
+                    let _ = raw::reap(pid);
+                    p.kv(b"fork_errno", 0);
+                }
+                Err(e) => p.kv(b"fork_errno", e as i64),
+            },
+            Err(e) => p.kv(b"setns_errno", e as i64),
+        }
+        // reap the orphan in the control (we are its subreaper)
+        if alive {
+            let _ = raw::reap(orphan as libc::pid_t);
+        }
+        0
+    })
+    .unwrap();
+    out.assert_ok();
+    assert_eq!(out.num("first_exit"), 0, "{}", out.text());
+    if mode.isolates() {
+        assert_eq!(
+            out.num("orphan_alive"),
+            0,
+            "mode {mode}: killed with init: {}",
+            out.text()
+        );
+        assert_eq!(
+            out.num("fork_errno"),
+            libc::ENOMEM as i64,
+            "mode {mode}: {}",
+            out.text()
+        );
+    } else {
+        assert_eq!(out.num("orphan_alive"), 1, "control: the orphan lives: {}", out.text());
+        assert_eq!(out.num("fork_errno"), 0, "control: forks work: {}", out.text());
+    }
+}
+
+/// P4: `setns(CLONE_NEWPID)` (and `unshare(CLONE_NEWPID)`) change `pid_for_children` only:
+/// `/proc/self/ns/pid` stays, and the next child lands in the target. Control: joining one's
+/// own PID namespace changes nothing.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn p4_setns_pid_changes_pid_for_children_only(#[case] mode: Mode) {
+    if !require_root(
+        "p4_setns_pid_changes_pid_for_children_only",
+        "setns(CLONE_NEWPID) needs CAP_SYS_ADMIN",
+    ) {
+        return;
+    }
+    let host = host_ino(Kind::Pid);
+    let target = match mode {
+        Mode::Clone => Some(Spawn::new(Kind::Pid).run(|| pause_forever()).expect("target child")),
+        _ => None,
+    };
+    let spawn = match (&target, mode) {
+        (Some(t), _) => Spawn::new(KindSet::new()).join(t.ns(Kind::Pid).unwrap()),
+        (None, Mode::None) => Spawn::new(KindSet::new()).join(NsHandle::current(Kind::Pid).unwrap()),
+        (None, _) => Spawn::new(KindSet::new()),
+    };
+    let target_ino = target
+        .as_ref()
+        .map(|t| t.ns(Kind::Pid).unwrap().id().unwrap().ino as i64);
+    let out = run_spawn(spawn, |p| {
+        if mode == Mode::Unshare {
+            if let Err(e) = raw::unshare(Kind::Pid.into()) {
+                p.kv(b"unshare_errno", e as i64);
+                return 1;
+            }
+        }
+        p.kv(b"pid_ino", ino(c"/proc/self/ns/pid"));
+        // unresolvable (0) after unshare until the first child is in
+        p.kv(b"pfc_before", ino(c"/proc/self/ns/pid_for_children"));
+        match fork() {
+            Ok(0) => {
+                // SAFETY: getpid has no arguments.
+                p.kv(b"child_pid", unsafe { libc::getpid() } as i64);
+                p.kv(b"child_pid_ino", ino(c"/proc/self/ns/pid"));
+                raw::exit(0)
+            }
+            Ok(c) => {
+                let code = raw::reap(c).unwrap_or(99);
+                p.kv(b"pfc_ino", ino(c"/proc/self/ns/pid_for_children"));
+                p.kv(b"pid_ino_after", ino(c"/proc/self/ns/pid"));
+                code
+            }
+            Err(e) => {
+                p.kv(b"fork_errno", e as i64);
+                1
+            }
+        }
+    })
+    .unwrap();
+    drop(target);
+    out.assert_ok();
+    let (pid_ino, pfc, child_ino) = (out.num("pid_ino"), out.num("pfc_ino"), out.num("child_pid_ino"));
+    assert_eq!(pid_ino, host, "mode {mode}: /proc/self/ns/pid stays: {}", out.text());
+    assert_eq!(out.num("pid_ino_after"), host, "mode {mode}: {}", out.text());
+    assert_eq!(
+        child_ino,
+        pfc,
+        "the next child lands in pid_for_children: {}",
+        out.text()
+    );
+    match mode {
+        Mode::None => {
+            assert_eq!(pfc, host, "control: {}", out.text());
+            assert!(out.num("child_pid") > 1, "{}", out.text());
+        }
+        Mode::Clone => {
+            assert_eq!(Some(pfc), target_ino, "joined the target's: {}", out.text());
+            assert_eq!(out.num("child_pid"), 2, "after the target's init: {}", out.text());
+        }
+        Mode::Unshare => {
+            assert_ne!(pfc, host, "{}", out.text());
+            assert_eq!(out.num("child_pid"), 1, "{}", out.text());
+        }
+    }
+}
+
+/// P5: PID namespaces nest to the kernel's depth (32 levels below the initial one; the next
+/// `unshare` gives ENOSPC), and `NS_GET_PARENT` walks from the deepest back to the caller's,
+/// then says EPERM (nothing above the initial namespace is visible).
+#[test]
+fn p5_nesting_stops_at_kernel_depth() {
+    let host = host_ino(Kind::Pid);
+    let level = pid_level();
+    let out = run_spawn(scaffold(KindSet::new()), |p| {
+        let (Ok((r_r, r_w)), Ok((go_r, go_w))) = (pipe(), pipe()) else {
+            return 1;
+        };
+        let mut depth = 0i64;
+        let errno = loop {
+            if let Err(e) = raw::unshare(Kind::Pid.into()) {
+                break e;
+            }
+            match fork() {
+                Ok(0) => {
+                    if depth == 0 {
+                        raw::close(go_w);
+                        raw::close(r_r);
+                    }
+                    depth += 1;
+                }
+                Ok(child) if depth > 0 => raw::exit(raw::reap(child).unwrap_or(99)),
+                Ok(child) => {
+                    // the top: walk up from the deepest namespace
+                    raw::close(r_w);
+                    raw::close(go_r);
+                    let Some(deep) = get_i64(r_r) else {
+                        p.put(b"no pid from the deepest\n");
+                        return 2;
+                    };
+                    let mut buf = [0u8; 64];
+                    let mut fd = match raw::open(proc_path(&mut buf, deep, b"/ns/pid")) {
+                        Ok(fd) => fd,
+                        Err(e) => {
+                            p.kv(b"open_errno", e as i64);
+                            return 3;
+                        }
+                    };
+                    let mut steps = 0;
+                    loop {
+                        match ns_ioctl_fd(fd, NS_GET_PARENT) {
+                            Ok(up) => {
+                                raw::close(fd);
+                                fd = up;
+                                steps += 1;
+                            }
+                            Err(e) => {
+                                p.kv(b"walk_end_errno", e as i64);
+                                break;
+                            }
+                        }
+                    }
+                    p.kv(b"walk_steps", steps);
+                    p.kv(b"walk_top_ino", fd_ino(fd));
+                    let _ = raw::write_all(go_w, b"x");
+                    raw::close(go_w);
+                    return raw::reap(child).unwrap_or(99);
+                }
+                Err(e) => {
+                    p.kv(b"fork_errno", e as i64);
+                    raw::exit(4)
+                }
+            }
+        };
+        p.kv(b"depth", depth);
+        p.kv(b"depth_errno", errno as i64);
+        if depth == 0 {
+            return 5;
+        }
+        put_i64(r_w, readlink_num(c"/proc/self"));
+        let mut b = [0u8; 1];
+        let _ = raw::read_full(go_r, &mut b);
+        raw::exit(0)
+    })
+    .unwrap();
+    out.assert_ok();
+    assert_eq!(out.num("depth_errno"), libc::ENOSPC as i64, "{}", out.text());
+    assert_eq!(
+        out.num("depth") + level,
+        32,
+        "32 levels below the initial one: {}",
+        out.text()
+    );
+    assert_eq!(out.num("walk_steps"), out.num("depth"), "{}", out.text());
+    assert_eq!(
+        out.num("walk_top_ino"),
+        host,
+        "the walk ends at our namespace: {}",
+        out.text()
+    );
+    assert_eq!(out.num("walk_end_errno"), libc::EPERM as i64, "{}", out.text());
+}
