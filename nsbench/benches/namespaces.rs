@@ -320,11 +320,11 @@ fn memory_table() {
     let fds = measure::open_files_limit().saturating_sub(64).max(1) as u32;
     let rounds = if quick() { 1 } else { 3 };
     println!(
-        "\nkernel memory per live namespace (held by one child; growth of /proc/meminfo Slab and Percpu, system-wide, median of {rounds}; noisy on a busy machine):"
+        "\nkernel memory per live namespace (held by one child; growth of /proc/meminfo SUnreclaim, Slab, Percpu; system-wide, median of {rounds}; noisy on a busy machine):"
     );
     println!(
-        "  {:<8} {:>6} {:>12} {:>12}",
-        "kind", "held", "Slab B/ns", "Percpu B/ns"
+        "  {:<8} {:>6} {:>16} {:>12} {:>12}",
+        "kind", "held", "SUnreclaim B/ns", "Slab B/ns", "Percpu B/ns"
     );
     let mut json = Vec::new();
     for kind in [
@@ -344,15 +344,17 @@ fn memory_table() {
         match measure::kernel_memory(kind, count, rounds) {
             Ok(m) => {
                 println!(
-                    "  {:<8} {:>6} {:>12.0} {:>12.0}",
+                    "  {:<8} {:>6} {:>16.0} {:>12.0} {:>12.0}",
                     kind.name(),
                     count,
+                    m.unreclaimable_per_ns,
                     m.slab_per_ns,
                     m.percpu_per_ns
                 );
                 json.push(format!(
-                    "\"{}\": {{\"count\": {count}, \"slab_bytes\": {:.0}, \"percpu_bytes\": {:.0}}}",
+                    "\"{}\": {{\"count\": {count}, \"sunreclaim_bytes\": {:.0}, \"slab_bytes\": {:.0}, \"percpu_bytes\": {:.0}}}",
                     kind.name(),
+                    m.unreclaimable_per_ns,
                     m.slab_per_ns,
                     m.percpu_per_ns
                 ));

@@ -99,11 +99,11 @@ fn measurer() -> Spawn {
 /// Number of `u64` values a measuring child reports.
 const REPORT: usize = 4;
 
-/// Error codes of a child body: (step, errno) packed into the exit path.
+/// What a child body returns: on failure, the step (one of [`STEPS`]) and its errno.
 type ChildResult = std::result::Result<(), (&'static str, Errno)>;
 
-/// Names of the steps a child body can fail in; the child returns an index into this table in
-/// its exit code (`STEP_BASE + i`), the errno goes over the pipe.
+/// Names of the steps a child body can fail in; the child sends `1 + index` into this table
+/// and the errno over its report pipe.
 const STEPS: [&str; 12] = [
     "unshare",
     "setns",
@@ -996,14 +996,18 @@ pub fn teardown_loop(kind: Kind, iters: u64) -> Result<Duration> {
 }
 
 /// System-wide kernel memory before and while a [`Holder`] keeps `count` namespaces of one
-/// kind alive, from `/proc/meminfo` (`Slab` and `Percpu`, in kB). Noisy on a busy machine:
-/// everything else running changes these too.
+/// kind alive, from `/proc/meminfo` (`SUnreclaim`, `Slab` and `Percpu`). Noisy on a busy
+/// machine: everything else running changes these too; `SUnreclaim` (where namespace
+/// structures live) is the least noisy, `Slab` also counts the reclaimable dentry and inode
+/// caches, which other work churns.
 #[derive(Debug, Clone, Copy)]
 pub struct KernelMemory {
     /// The kind.
     pub kind: Kind,
     /// How many were held.
     pub count: u32,
+    /// `SUnreclaim` growth in bytes per namespace.
+    pub unreclaimable_per_ns: f64,
     /// `Slab` growth in bytes per namespace.
     pub slab_per_ns: f64,
     /// `Percpu` growth in bytes per namespace.
@@ -1027,24 +1031,29 @@ pub fn kernel_memory(kind: Kind, count: u32, rounds: u32) -> Result<KernelMemory
     if count == 0 || rounds == 0 {
         return Err(MeasureError::Other("count and rounds must be at least 1".into()));
     }
-    let (mut slab, mut percpu) = (Vec::new(), Vec::new());
+    const FIELDS: [&str; 3] = ["SUnreclaim", "Slab", "Percpu"];
+    let read = || -> Result<[i64; 3]> { Ok([meminfo_kb(FIELDS[0])?, meminfo_kb(FIELDS[1])?, meminfo_kb(FIELDS[2])?]) };
+    let mut growth: [Vec<f64>; 3] = Default::default();
     for _ in 0..rounds {
-        let (s0, p0) = (meminfo_kb("Slab")?, meminfo_kb("Percpu")?);
+        let before = read()?;
         let holder = Holder::new(kind, count)?;
-        let (s1, p1) = (meminfo_kb("Slab")?, meminfo_kb("Percpu")?);
+        let during = read()?;
         drop(holder);
-        slab.push((s1 - s0) as f64 * 1024.0 / count as f64);
-        percpu.push((p1 - p0) as f64 * 1024.0 / count as f64);
+        for i in 0..3 {
+            growth[i].push((during[i] - before[i]) as f64 * 1024.0 / count as f64);
+        }
     }
-    let median = |v: &mut Vec<f64>| {
+    let mut median = |i: usize| {
+        let v = &mut growth[i];
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
     Ok(KernelMemory {
         kind,
         count,
-        slab_per_ns: median(&mut slab),
-        percpu_per_ns: median(&mut percpu),
+        unreclaimable_per_ns: median(0),
+        slab_per_ns: median(1),
+        percpu_per_ns: median(2),
     })
 }
 
