@@ -348,7 +348,12 @@ impl Live {
         let (grd, gwr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe2");
         let probe = Rep { fd: wr.as_raw_fd() };
         let gate = Gate { fd: grd.as_raw_fd() };
-        let child = spawn.run(move || body(&probe, gate))?;
+        let gate_w = gwr.as_raw_fd();
+        let child = spawn.run(move || {
+            // the child's copy of the gate's write end would keep the gate from closing
+            raw::close(gate_w);
+            body(&probe, gate)
+        })?;
         drop(wr);
         drop(grd);
         Ok(Live {
@@ -372,7 +377,14 @@ impl Live {
         String::from_utf8_lossy(&self.data).into_owned()
     }
 
-    /// Opens the gate.
+    /// Lets the child pass one `Gate::wait`.
+    pub fn go_once(&mut self) {
+        if let Some(fd) = &self.go {
+            let _ = raw::write_all(fd.as_raw_fd(), b"x");
+        }
+    }
+
+    /// Opens the gate for good (closes it).
     pub fn go(&mut self) {
         self.go.take();
     }

@@ -1,0 +1,295 @@
+//! User namespaces (checklist U1–U3), each isolation property with its control.
+
+mod h5util;
+
+use std::os::fd::AsRawFd;
+
+use h5util::*;
+use nscore::idmap::{write_gid_map, write_setgroups, write_uid_map};
+use nscore::{raw, Errno, IdMap, Kind, KindSet, NsHandle, Setgroups, Spawn};
+use nstests::{is_root, run_spawn, skip, Mode};
+use rstest::rstest;
+
+/// The uid in the `Uid:` line of `/proc/<pid>/status` (as the test's user namespace sees it).
+fn status_uid(pid: nscore::Pid) -> u32 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = s.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// U1: in a new user namespace the ids read as 65534 until maps are written; after the
+/// parent writes them the child is uid 0 inside and the mapped uid outside; `setgroups`
+/// `allow` after `deny` gives EPERM. Control: without the namespace, the ids are the
+/// parent's, the same inside and out.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn u1_unmapped_ids_then_maps(#[case] mode: Mode) {
+    let spawn = match mode {
+        Mode::Clone => Spawn::new(Kind::User),
+        _ => Spawn::new(KindSet::new()),
+    };
+    let mut live = Live::start(spawn, |r, gate| {
+        if mode == Mode::Unshare {
+            if let Err(e) = raw::unshare(Kind::User.into()) {
+                r.kv(b"unshare_errno", e as i64);
+                return 1;
+            }
+        }
+        // SAFETY: getuid/getgid have no arguments.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        r.kv(b"uid1", uid as i64);
+        r.kv(b"gid1", gid as i64);
+        r.put(b"stage1\n");
+        gate.wait();
+        // SAFETY: as above.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        r.kv(b"uid2", uid as i64);
+        r.kv(b"gid2", gid as i64);
+        if mode.isolates() {
+            let e = write_file(c"/proc/self/setgroups", b"allow\n")
+                .err()
+                .map_or(0, |e| e as i64);
+            r.kv(b"allow_errno", e);
+        }
+        r.put(b"stage2\n");
+        gate.wait();
+        0
+    })
+    .unwrap();
+    let text = live.until("stage1");
+    let pid = live.child.pid();
+    let me = nix::unistd::getuid().as_raw();
+    // Root inside is the child's own uid outside: its credentials do not change, the map
+    // only names them inside.
+    let outside = me;
+    let outside_gid = nix::unistd::getgid().as_raw();
+    if mode.isolates() {
+        assert!(
+            text.contains("uid1=65534\n") && text.contains("gid1=65534\n"),
+            "mode {mode}: unmapped: {text}"
+        );
+        write_setgroups(pid, Setgroups::Deny).unwrap();
+        write_uid_map(pid, &[IdMap::single(0, outside)]).unwrap();
+        write_gid_map(pid, &[IdMap::single(0, outside_gid)]).unwrap();
+    } else {
+        assert!(
+            text.contains(&format!("uid1={me}\n")),
+            "control: the parent's uid: {text}"
+        );
+    }
+    live.go_once();
+    let text = live.until("stage2");
+    let seen_outside = status_uid(pid);
+    let out = live.finish();
+    out.assert_ok();
+    if mode.isolates() {
+        assert_eq!(out.num("uid2"), 0, "mode {mode}: root inside: {text}");
+        assert_eq!(out.num("gid2"), 0, "mode {mode}: {text}");
+        assert_eq!(seen_outside, outside, "mode {mode}: the mapped uid outside");
+        assert_eq!(out.num("allow_errno"), libc::EPERM as i64, "deny then allow: {text}");
+    } else {
+        assert_eq!(out.num("uid2"), me as i64, "{text}");
+        assert_eq!(seen_outside, me, "control: one uid inside and out");
+    }
+}
+
+/// U2: a user namespace lets an unprivileged process (uid 65534, no capabilities) create
+/// every other kind in the same call, rootless. Control: without the user namespace the same
+/// call is EPERM.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn u2_rootless_creates_every_kind(#[case] mode: Mode) {
+    let others = KindSet::ALL.without(Kind::User);
+    let kinds = if mode.isolates() { KindSet::ALL } else { others };
+    let host: Vec<i64> = Kind::ALL.iter().map(|k| host_ino(*k)).collect();
+    let paths: Vec<std::ffi::CString> = Kind::ALL
+        .iter()
+        .map(|k| nstests::cstr(&format!("/proc/self/ns/{}", k.name())))
+        .collect();
+    let out = run_spawn(Spawn::new(KindSet::new()), |p| {
+        if is_root() {
+            if let Err(e) = drop_to_nobody() {
+                p.kv(b"drop_errno", e as i64);
+                return 1;
+            }
+        }
+        // SAFETY: geteuid has no arguments.
+        p.kv(b"euid", unsafe { libc::geteuid() } as i64);
+        if mode == Mode::None {
+            p.kv(b"unshare_errno", raw::unshare(kinds).err().map_or(0, |e| e as i64));
+        }
+        let m = if mode == Mode::None { Mode::Clone } else { mode };
+        match nsfork(m, kinds) {
+            Ok(0) => {
+                let mut differ = 0;
+                for (i, path) in paths.iter().enumerate() {
+                    if ino(path) != host[i] {
+                        differ += 1;
+                    }
+                }
+                p.kv(b"differ", differ);
+                raw::exit(0)
+            }
+            Ok(c) => {
+                // report after the child did (one writer at a time)
+                let code = raw::reap(c).unwrap_or(99);
+                p.kv(b"create_errno", 0);
+                code
+            }
+            Err(e) => {
+                p.kv(b"create_errno", e as i64);
+                0
+            }
+        }
+    })
+    .unwrap();
+    out.assert_ok();
+    if is_root() {
+        assert_eq!(out.num("euid"), 65534, "{}", out.text());
+    }
+    if mode.isolates() {
+        if !is_root() && out.num("create_errno") == libc::EPERM as i64 {
+            skip(
+                "u2_rootless_creates_every_kind",
+                "this system forbids unprivileged user namespaces",
+            );
+            return;
+        }
+        assert_eq!(out.num("create_errno"), 0, "mode {mode}: {}", out.text());
+        assert_eq!(out.num("differ"), 8, "mode {mode}: all eight are new: {}", out.text());
+    } else {
+        assert_eq!(out.num("unshare_errno"), libc::EPERM as i64, "control: {}", out.text());
+        assert_eq!(out.num("create_errno"), libc::EPERM as i64, "control: {}", out.text());
+    }
+}
+
+/// U3 (first part): `setns` into a sibling user namespace is EPERM (no capability in it).
+/// Control: a process with CAP_SYS_ADMIN in the parent namespace may join it.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn u3_setns_into_sibling_user_ns_is_eperm(#[case] mode: Mode) {
+    if mode == Mode::None
+        && !nstests::require_root("u3_setns_into_sibling_user_ns_is_eperm", "the control joins as root")
+    {
+        return;
+    }
+    let target = scaffold(KindSet::new()).map_root().run(|| pause_forever()).unwrap();
+    let ns = target.ns(Kind::User).unwrap();
+    let fd = ns.as_raw_fd();
+    let spawn = match mode {
+        Mode::Clone => Spawn::new(KindSet::new()).map_root(),
+        _ => Spawn::new(KindSet::new()),
+    };
+    let out = run_spawn(spawn, |p| {
+        if mode == Mode::Unshare {
+            if let Err(e) = raw::unshare(Kind::User.into()) {
+                p.kv(b"unshare_errno", e as i64);
+                return 1;
+            }
+        }
+        p.kv(
+            b"setns_errno",
+            raw::setns(fd, Kind::User.into()).err().map_or(0, |e| e as i64),
+        );
+        0
+    })
+    .unwrap();
+    drop(target);
+    out.assert_ok();
+    let want = if mode.isolates() { libc::EPERM as i64 } else { 0 };
+    assert_eq!(out.num("setns_errno"), want, "mode {mode}: {}", out.text());
+}
+
+/// U3 (second part): user namespaces nest to the kernel's depth (33 below the initial one
+/// on 6.18; the next `unshare` gives ENOSPC). Each level writes its own maps, as an
+/// unmapped caller cannot create the next one (EPERM).
+#[test]
+fn u3_nesting_stops_at_kernel_depth() {
+    // our own level: how many parents NS_GET_PARENT shows
+    let mut level = 0;
+    let mut ns = NsHandle::current(Kind::User).unwrap();
+    while let Ok(up) = ns.parent() {
+        ns = up;
+        level += 1;
+    }
+    let start = if is_root() { level } else { level + 1 };
+    let out = run_spawn(scaffold(KindSet::new()), |p| {
+        let mut depth = 0i64;
+        let errno = loop {
+            if let Err(e) = raw::unshare(Kind::User.into()) {
+                break e;
+            }
+            depth += 1;
+            if depth == 1 {
+                // an unmapped caller may not nest: EPERM
+                p.kv(
+                    b"unmapped_errno",
+                    raw::unshare(Kind::User.into()).err().map_or(0, |e| e as i64),
+                );
+            }
+            let steps: [(&std::ffi::CStr, &[u8]); 3] = [
+                (c"/proc/self/setgroups", b"deny\n"),
+                (c"/proc/self/uid_map", b"0 0 1\n"),
+                (c"/proc/self/gid_map", b"0 0 1\n"),
+            ];
+            for (path, text) in steps {
+                if let Err(e) = write_file(path, text) {
+                    p.kv(b"map_errno", e as i64);
+                    p.kv(b"depth", depth);
+                    return 2;
+                }
+            }
+        };
+        p.kv(b"depth", depth);
+        p.kv(b"depth_errno", errno as i64);
+        0
+    })
+    .unwrap();
+    out.assert_ok();
+    assert_eq!(out.num("unmapped_errno"), libc::EPERM as i64, "{}", out.text());
+    assert_eq!(out.num("depth_errno"), libc::ENOSPC as i64, "{}", out.text());
+    assert_eq!(
+        out.num("depth") + start,
+        33,
+        "33 levels below the initial one: {}",
+        out.text()
+    );
+}
+
+/// U3 (third part): a multithreaded caller's `unshare(CLONE_NEWUSER)` is EINVAL, nscore says
+/// why, and nothing changes (the call fails without effect, so this runs in the test thread
+/// with a second thread alive to be sure the process is multithreaded).
+#[test]
+fn u3_multithreaded_unshare_is_einval() {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let other = std::thread::spawn(move || {
+        let _ = rx.recv();
+    });
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let threads: usize = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(threads > 1, "the process must be multithreaded here");
+    let before = NsHandle::current(Kind::User).unwrap().id().unwrap();
+    let err = nscore::unshare(Kind::User.into()).expect_err("a multithreaded unshare(CLONE_NEWUSER) must fail");
+    let after = NsHandle::current(Kind::User).unwrap().id().unwrap();
+    tx.send(()).unwrap();
+    other.join().unwrap();
+    assert_eq!(err.errno(), Some(Errno::EINVAL), "{err}");
+    assert_eq!(before, after, "nothing changed");
+    let hint = err.hint().unwrap_or_default();
+    assert!(
+        hint.contains("multithreaded") && hint.contains("child"),
+        "a clear hint: {err}"
+    );
+}
