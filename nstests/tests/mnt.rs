@@ -1,0 +1,262 @@
+//! Mount namespaces (checklist M1–M3). Every mount happens inside a scratch mount namespace
+//! that a child made (private, so nothing reaches the host), or below it.
+
+mod h5util;
+
+use std::ffi::CStr;
+
+use h5util::*;
+use nscore::{raw, Errno, Kind};
+use nstests::{cstr, run_spawn, skip, Mode};
+use rstest::rstest;
+
+/// `mount(NULL, target, NULL, flags, NULL)`: a propagation change.
+fn set_propagation(target: &CStr, flags: libc::c_ulong) -> Result<(), Errno> {
+    // SAFETY: `target` is NUL-terminated; null source, type and data as mount(2) allows.
+    let r = unsafe {
+        libc::mount(
+            std::ptr::null(),
+            target.as_ptr(),
+            std::ptr::null(),
+            flags,
+            std::ptr::null(),
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(Errno::last())
+    }
+}
+
+/// `mkdir(path, 0755)`.
+fn mkdir(path: &CStr) -> Result<(), Errno> {
+    // SAFETY: `path` is NUL-terminated.
+    if unsafe { libc::mkdir(path.as_ptr(), 0o755) } == 0 {
+        Ok(())
+    } else {
+        Err(Errno::last())
+    }
+}
+
+/// The st_dev of `path` (0 on error).
+fn dev(path: &CStr) -> u64 {
+    stat(path).map(|s| s.0).unwrap_or(0)
+}
+
+/// Counts the lines of a small /proc file (async-signal-safe).
+fn count_lines(path: &CStr) -> i64 {
+    let Ok(fd) = raw::open(path) else {
+        return -1;
+    };
+    let mut buf = [0u8; 4096];
+    let mut n = 0;
+    loop {
+        // SAFETY: `buf` is a valid buffer of its length.
+        let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if r <= 0 {
+            break;
+        }
+        n += buf[..r as usize].iter().filter(|&&c| c == b'\n').count() as i64;
+    }
+    raw::close(fd);
+    n
+}
+
+/// M1: a tmpfs mounted in a new mount namespace (root made private first) is invisible to
+/// the namespace it came from. Control: mounted without a new namespace, it is seen.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn m1_tmpfs_inside_is_invisible_outside(#[case] mode: Mode) {
+    let dir = tempfile::tempdir().unwrap();
+    let target = cstr(dir.path().to_str().unwrap());
+    let out = run_spawn(scaffold(Kind::Mnt.into()), |p| {
+        let (Ok((r, w)), Ok((go_r, go_w))) = (pipe(), pipe()) else {
+            return 1;
+        };
+        let before = dev(&target);
+        match nsfork(mode, Kind::Mnt.into()) {
+            Ok(0) => {
+                if mode.isolates() {
+                    if let Err(e) = make_private() {
+                        p.kv(b"private_errno", e as i64);
+                    }
+                }
+                let e = mount_fs(c"tmpfs", &target).err().map_or(0, |e| e as i64);
+                put_i64(w, e);
+                put_i64(w, (dev(&target) != before) as i64);
+                let mut b = [0u8; 1];
+                let _ = raw::read_full(go_r, &mut b);
+                raw::exit(0)
+            }
+            Ok(child) => {
+                let (mount_errno, inside) = (get_i64(r), get_i64(r));
+                let outside = dev(&target) != before;
+                let _ = raw::write_all(go_w, b"x");
+                let code = raw::reap(child).unwrap_or(99);
+                p.kv(b"mount_errno", mount_errno.unwrap_or(-1));
+                p.kv(b"seen_inside", inside.unwrap_or(-1));
+                p.kv(b"seen_outside", outside as i64);
+                code
+            }
+            Err(e) => {
+                p.kv(b"fork_errno", e as i64);
+                1
+            }
+        }
+    })
+    .unwrap();
+    out.assert_ok();
+    assert_eq!(out.num("mount_errno"), 0, "{}", out.text());
+    assert_eq!(out.num("seen_inside"), 1, "{}", out.text());
+    assert_eq!(
+        out.num("seen_outside"),
+        !mode.isolates() as i64,
+        "mode {mode}: {}",
+        out.text()
+    );
+    // and never on the host
+    let host_dev = std::fs::metadata(dir.path()).map(|m| std::os::unix::fs::MetadataExt::dev(&m));
+    let parent_dev = std::fs::metadata(dir.path().parent().unwrap()).map(|m| std::os::unix::fs::MetadataExt::dev(&m));
+    assert_eq!(host_dev.unwrap(), parent_dev.unwrap(), "no mount reached the host");
+}
+
+/// How the child's copy of the shared mount is set in M2.
+#[derive(Debug, Clone, Copy)]
+enum Prop {
+    Shared,
+    Private,
+    Slave,
+}
+
+/// M2: propagation. A tmpfs made shared in a scratch namespace is copied into a child's new
+/// mount namespace; a mount below it propagates both ways (shared), not at all (private),
+/// or only into the child (slave).
+#[rstest]
+#[case::shared(Prop::Shared)]
+#[case::private(Prop::Private)]
+#[case::slave(Prop::Slave)]
+fn m2_propagation_shared_private_slave(#[case] prop: Prop) {
+    let dir = tempfile::tempdir().unwrap();
+    let top = cstr(dir.path().to_str().unwrap());
+    let sub1 = cstr(dir.path().join("from_child").to_str().unwrap());
+    let sub2 = cstr(dir.path().join("from_parent").to_str().unwrap());
+    let flag = match prop {
+        Prop::Shared => 0,
+        Prop::Private => libc::MS_PRIVATE,
+        Prop::Slave => libc::MS_SLAVE,
+    };
+    let out = run_spawn(scaffold(Kind::Mnt.into()), |p| {
+        let (Ok((r, w)), Ok((go_r, go_w))) = (pipe(), pipe()) else {
+            return 1;
+        };
+        // the shared mount point, in the scratch namespace only
+        if let Err(e) = mount_fs(c"tmpfs", &top) {
+            p.kv(b"prep_errno", e as i64);
+            return 2;
+        }
+        if let Err(e) = set_propagation(&top, libc::MS_SHARED) {
+            p.kv(b"prep_errno", e as i64);
+            return 2;
+        }
+        if mkdir(&sub1).is_err() || mkdir(&sub2).is_err() {
+            p.kv(b"prep_errno", Errno::last() as i64);
+            return 2;
+        }
+        let (d1, d2) = (dev(&sub1), dev(&sub2));
+        match clone_into(Kind::Mnt.into()) {
+            Ok(0) => {
+                if flag != 0 {
+                    if let Err(e) = set_propagation(&top, flag) {
+                        put_i64(w, -(e as i64));
+                        raw::exit(1);
+                    }
+                }
+                put_i64(w, mount_fs(c"tmpfs", &sub1).err().map_or(0, |e| e as i64));
+                let mut b = [0u8; 1];
+                let _ = raw::read_full(go_r, &mut b);
+                put_i64(w, (dev(&sub2) != d2) as i64);
+                raw::exit(0)
+            }
+            Ok(child) => {
+                let child_mount = get_i64(r).unwrap_or(-1);
+                let parent_mount = mount_fs(c"tmpfs", &sub2).err().map_or(0, |e| e as i64);
+                let child_to_parent = (dev(&sub1) != d1) as i64;
+                let _ = raw::write_all(go_w, b"x");
+                let parent_to_child = get_i64(r).unwrap_or(-1);
+                let code = raw::reap(child).unwrap_or(99);
+                p.kv(b"child_mount_errno", child_mount);
+                p.kv(b"parent_mount_errno", parent_mount);
+                p.kv(b"child_to_parent", child_to_parent);
+                p.kv(b"parent_to_child", parent_to_child);
+                code
+            }
+            Err(e) => {
+                p.kv(b"clone_errno", e as i64);
+                1
+            }
+        }
+    })
+    .unwrap();
+    out.assert_ok();
+    assert_eq!(out.num("child_mount_errno"), 0, "{}", out.text());
+    assert_eq!(out.num("parent_mount_errno"), 0, "{}", out.text());
+    let want = match prop {
+        Prop::Shared => (1, 1),
+        Prop::Private => (0, 0),
+        Prop::Slave => (0, 1),
+    };
+    assert_eq!(
+        (out.num("child_to_parent"), out.num("parent_to_child")),
+        want,
+        "{prop:?}: (child->parent, parent->child): {}",
+        out.text()
+    );
+}
+
+/// M3: `NS_MNT_GET_INFO` (Linux 6.12) reports the namespace's mount count: the lines of its
+/// `/proc/self/mountinfo`, one more after a mount inside. Skipped cleanly on older kernels.
+#[test]
+fn m3_mnt_get_info_counts_mounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = cstr(dir.path().to_str().unwrap());
+    let mut live = Live::start(scaffold(Kind::Mnt.into()), |r, gate| {
+        r.kv(b"lines1", count_lines(c"/proc/self/mountinfo"));
+        r.put(b"stage1\n");
+        gate.wait();
+        r.kv(
+            b"mount_errno",
+            mount_fs(c"tmpfs", &target).err().map_or(0, |e| e as i64),
+        );
+        r.kv(b"lines2", count_lines(c"/proc/self/mountinfo"));
+        r.put(b"stage2\n");
+        gate.wait();
+        0
+    })
+    .unwrap();
+    live.until("stage1");
+    let ns = live.child.ns(Kind::Mnt).unwrap();
+    let info1 = match ns.mnt_info() {
+        Ok(i) => i,
+        Err(e) if e.is_unsupported() => {
+            skip(
+                "m3_mnt_get_info_counts_mounts",
+                &format!("kernel lacks NS_MNT_GET_INFO: {e}"),
+            );
+            return;
+        }
+        Err(e) => panic!("NS_MNT_GET_INFO: {e}"),
+    };
+    live.go_once();
+    live.until("stage2");
+    let info2 = ns.mnt_info().unwrap();
+    let out = live.finish();
+    out.assert_ok();
+    assert_eq!(out.num("mount_errno"), 0, "{}", out.text());
+    assert_eq!(info1.nr_mounts as i64, out.num("lines1"), "{}", out.text());
+    assert_eq!(info2.nr_mounts as i64, out.num("lines2"), "{}", out.text());
+    assert_eq!(info2.nr_mounts, info1.nr_mounts + 1);
+    assert_eq!(info1.mnt_ns_id, ns.mnt_ns_id().unwrap());
+}
