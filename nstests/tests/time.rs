@@ -1,0 +1,217 @@
+//! Time namespaces (checklist T1–T2). Offsets are only ever written for new time namespaces
+//! that a child made; the host's clocks are read, never set.
+
+mod h5util;
+
+use std::time::Duration;
+
+use h5util::*;
+use nscore::timens::write_offsets;
+use nscore::{raw, Errno, Kind, KindSet, Op, TimeOffsets};
+use nstests::{run_spawn, Mode};
+use rstest::rstest;
+
+/// The offset the tests use: ten days, far beyond any scheduling delay.
+const OFF_SECS: i64 = 864_000;
+const OFF_NS: i64 = OFF_SECS * 1_000_000_000;
+
+fn ts_ns(ts: &libc::timespec) -> i64 {
+    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+}
+
+/// `clock_gettime` through the vDSO (libc).
+fn vdso_ns(clock: libc::clockid_t) -> i64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid out-buffer.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts_ns(&ts)
+}
+
+/// `clock_gettime` as a real system call (no vDSO).
+fn sys_ns(clock: libc::clockid_t) -> i64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid out-buffer for the raw system call.
+    unsafe { libc::syscall(libc::SYS_clock_gettime, clock, &mut ts as *mut libc::timespec) };
+    ts_ns(&ts)
+}
+
+/// T1: offsets written before the first process enters shift CLOCK_MONOTONIC and
+/// CLOCK_BOOTTIME in the child (vDSO and system call alike), not CLOCK_REALTIME, and not the
+/// parent's clocks. Control: without the namespace the child's clocks are the parent's.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn t1_offsets_shift_monotonic_and_boottime_only(#[case] mode: Mode) {
+    let spawn = match mode {
+        // nscore's runner: unshare(CLONE_NEWTIME), write the offsets, enter by setns
+        Mode::Clone => {
+            scaffold(Kind::Time.into()).time_offsets(TimeOffsets::forward(Duration::from_secs(OFF_SECS as u64)))
+        }
+        _ => scaffold(KindSet::new()),
+    };
+    let (m0, b0, r0) = (
+        vdso_ns(libc::CLOCK_MONOTONIC),
+        vdso_ns(libc::CLOCK_BOOTTIME),
+        vdso_ns(libc::CLOCK_REALTIME),
+    );
+    let out = run_spawn(spawn, |p| {
+        if mode == Mode::Unshare {
+            if let Err(e) = raw::unshare(Kind::Time.into()) {
+                p.kv(b"unshare_errno", e as i64);
+                return 1;
+            }
+            if let Err(e) = write_file(c"/proc/self/timens_offsets", b"monotonic 864000 0\nboottime 864000 0\n") {
+                p.kv(b"offsets_errno", e as i64);
+                return 1;
+            }
+        }
+        let measure = |p: &nstests::Probe| {
+            p.kv(b"mono_vdso", vdso_ns(libc::CLOCK_MONOTONIC));
+            p.kv(b"mono_sys", sys_ns(libc::CLOCK_MONOTONIC));
+            p.kv(b"boot_vdso", vdso_ns(libc::CLOCK_BOOTTIME));
+            p.kv(b"boot_sys", sys_ns(libc::CLOCK_BOOTTIME));
+            p.kv(b"real_vdso", vdso_ns(libc::CLOCK_REALTIME));
+            p.kv(b"real_sys", sys_ns(libc::CLOCK_REALTIME));
+        };
+        if mode == Mode::Unshare {
+            // the time namespace is for the children: the grandchild measures
+            match fork() {
+                Ok(0) => {
+                    measure(p);
+                    raw::exit(0)
+                }
+                Ok(c) => raw::reap(c).unwrap_or(99),
+                Err(e) => {
+                    p.kv(b"fork_errno", e as i64);
+                    1
+                }
+            }
+        } else {
+            measure(p);
+            0
+        }
+    })
+    .unwrap();
+    let (m1, b1, r1) = (
+        vdso_ns(libc::CLOCK_MONOTONIC),
+        vdso_ns(libc::CLOCK_BOOTTIME),
+        vdso_ns(libc::CLOCK_REALTIME),
+    );
+    out.assert_ok();
+    let off = if mode.isolates() { OFF_NS } else { 0 };
+    for (key, lo, hi) in [
+        ("mono_vdso", m0 + off, m1 + off),
+        ("mono_sys", m0 + off, m1 + off),
+        ("boot_vdso", b0 + off, b1 + off),
+        ("boot_sys", b0 + off, b1 + off),
+        ("real_vdso", r0, r1),
+        ("real_sys", r0, r1),
+    ] {
+        let v = out.num(key);
+        assert!(
+            (lo..=hi).contains(&v),
+            "mode {mode}: {key}={v} not in [{lo}, {hi}]: {}",
+            out.text()
+        );
+    }
+    assert!(m1 - m0 < OFF_NS, "the parent's clock did not move");
+}
+
+/// T1 (exec): the offsets hold across `execve`: `/proc/uptime` (CLOCK_BOOTTIME) read by a
+/// program run in the namespace is ten days later. Control: without the namespace it is not.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+fn t1_offsets_hold_across_exec(#[case] mode: Mode) {
+    let spawn = match mode {
+        Mode::Clone => {
+            scaffold(Kind::Time.into()).time_offsets(TimeOffsets::forward(Duration::from_secs(OFF_SECS as u64)))
+        }
+        _ => scaffold(KindSet::new()),
+    };
+    let host_up: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let out = spawn.output("/bin/cat", ["/proc/uptime"]).unwrap();
+    assert!(out.status.success(), "{:?}", out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let up: f64 = text.split_whitespace().next().unwrap().parse().unwrap();
+    let shift = up - host_up;
+    if mode.isolates() {
+        assert!(
+            shift >= OFF_SECS as f64 && shift < OFF_SECS as f64 + 60.0,
+            "uptime {up} vs host {host_up}"
+        );
+    } else {
+        assert!((0.0..60.0).contains(&shift), "control: uptime {up} vs host {host_up}");
+    }
+}
+
+/// T2: offsets can be written after `unshare(CLONE_NEWTIME)` until the first process enters
+/// (then EACCES, also through nscore with a hint); bad lines are refused: an unknown clock
+/// or nanoseconds out of range give EINVAL, a clock pushed out of range gives ERANGE.
+#[test]
+fn t2_offsets_after_entry_and_bad_lines_are_refused() {
+    let out = run_spawn(scaffold(KindSet::new()), |p| {
+        if let Err(e) = raw::unshare(Kind::Time.into()) {
+            p.kv(b"unshare_errno", e as i64);
+            return 1;
+        }
+        let cases: [(&[u8], &[u8]); 5] = [
+            (b"bad_clock", b"realtime 1 0\n"),
+            (b"bad_nanos", b"monotonic 1 1000000000\n"),
+            (b"too_far", b"monotonic 9000000000 0\n"),
+            (b"too_far_back", b"boottime -9000000000 0\n"),
+            (b"good_before", b"monotonic 1 0\n"),
+        ];
+        for (key, line) in cases {
+            let e = write_file(c"/proc/self/timens_offsets", line)
+                .err()
+                .map_or(0, |e| e as i64);
+            p.kv(key, e);
+        }
+        match fork() {
+            Ok(0) => raw::exit(0),
+            Ok(c) => {
+                let _ = raw::reap(c);
+            }
+            Err(e) => {
+                p.kv(b"fork_errno", e as i64);
+                return 1;
+            }
+        }
+        let e = write_file(c"/proc/self/timens_offsets", b"monotonic 2 0\n")
+            .err()
+            .map_or(0, |e| e as i64);
+        p.kv(b"after_entry", e);
+        0
+    })
+    .unwrap();
+    out.assert_ok();
+    assert_eq!(out.num("bad_clock"), libc::EINVAL as i64, "{}", out.text());
+    assert_eq!(out.num("bad_nanos"), libc::EINVAL as i64, "{}", out.text());
+    assert_eq!(out.num("too_far"), libc::ERANGE as i64, "{}", out.text());
+    assert_eq!(out.num("too_far_back"), libc::ERANGE as i64, "{}", out.text());
+    assert_eq!(
+        out.num("good_before"),
+        0,
+        "control: a good line before entry: {}",
+        out.text()
+    );
+    assert_eq!(out.num("after_entry"), libc::EACCES as i64, "{}", out.text());
+
+    // through nscore: a child made in a new time namespace has entered it
+    let child = scaffold(Kind::Time.into()).run(|| pause_forever()).unwrap();
+    let err = write_offsets(child.pid(), &TimeOffsets::forward(Duration::from_secs(1))).unwrap_err();
+    assert_eq!(err.op(), Op::WriteTimeOffsets, "{err}");
+    assert_eq!(err.errno(), Some(Errno::EACCES), "{err}");
+    assert!(
+        err.hint().unwrap_or_default().contains("before the first process"),
+        "{err}"
+    );
+}
