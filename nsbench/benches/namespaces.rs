@@ -391,7 +391,7 @@ fn quick() -> bool {
 }
 
 /// True when no benchmark name filter was given (the memory table is not a criterion
-/// benchmark and runs only in whole runs).
+/// benchmark: it runs in whole runs, or alone with the filter `kernel_memory`).
 fn filter_is_empty() -> bool {
     !std::env::args().skip(1).any(|a| !a.starts_with('-'))
 }
@@ -420,7 +420,7 @@ fn main() {
     spawn_benches(&mut c);
     scaling_benches(&mut c);
     c.final_summary();
-    if filter_is_empty() {
+    if filter_is_empty() || std::env::args().any(|a| a == "kernel_memory") {
         memory_table();
     }
     write_extra();

@@ -1035,6 +1035,7 @@ pub fn kernel_memory(kind: Kind, count: u32, rounds: u32) -> Result<KernelMemory
     let read = || -> Result<[i64; 3]> { Ok([meminfo_kb(FIELDS[0])?, meminfo_kb(FIELDS[1])?, meminfo_kb(FIELDS[2])?]) };
     let mut growth: [Vec<f64>; 3] = Default::default();
     for _ in 0..rounds {
+        settle(Duration::from_secs(4))?;
         let before = read()?;
         let holder = Holder::new(kind, count)?;
         let during = read()?;
@@ -1055,6 +1056,23 @@ pub fn kernel_memory(kind: Kind, count: u32, rounds: u32) -> Result<KernelMemory
         slab_per_ns: median(1),
         percpu_per_ns: median(2),
     })
+}
+
+/// Waits (at most `max`) until `SUnreclaim` stops moving: the deferred teardown of earlier
+/// namespaces (network namespaces above all) frees memory for a while after they are dropped,
+/// and would make the next reading come out negative.
+pub fn settle(max: Duration) -> Result<()> {
+    let start = std::time::Instant::now();
+    let mut last = meminfo_kb("SUnreclaim")?;
+    while start.elapsed() < max {
+        std::thread::sleep(Duration::from_millis(250));
+        let now = meminfo_kb("SUnreclaim")?;
+        if (now - last).abs() < 256 {
+            return Ok(());
+        }
+        last = now;
+    }
+    Ok(())
 }
 
 /// The soft limit on open files (`RLIMIT_NOFILE`): a [`Holder`] needs one fd per namespace.
