@@ -1,0 +1,491 @@
+//! Across kinds (checklist L1–L5): lifetime, limits, privilege, setns errors, cleanup.
+
+mod h5util;
+
+use std::collections::BTreeSet;
+use std::ffi::CStr;
+use std::path::Path;
+
+use h5util::*;
+use nscore::{join, limits, raw, Errno, Error, Kind, KindSet, NsHandle, Op, Spawn};
+use nstests::{cstr, is_root, require_root, run_spawn, Probe};
+use rstest::rstest;
+
+/// `nanosleep` for `ms` milliseconds (async-signal-safe).
+fn sleep_ms(ms: i64) {
+    let ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: ms * 1_000_000,
+    };
+    // SAFETY: `ts` is a valid timespec; a null remainder is allowed.
+    unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
+}
+
+/// Tries to create a namespace of `kind` (a clone that exits at once) until it works or
+/// `tries` attempts of 10 ms have passed (namespace teardown is asynchronous): the number of
+/// attempts used, or -errno of the last one.
+fn create_until_ok(kind: Kind, tries: i64) -> i64 {
+    let mut last = Errno::UnknownErrno;
+    for i in 0..tries {
+        match raw::clone_exit(kind.into(), None) {
+            Ok(_) => return i + 1,
+            Err(e) => last = e,
+        }
+        sleep_ms(10);
+    }
+    -(last as i64)
+}
+
+/// `mount(src, target, NULL, MS_BIND, NULL)`.
+fn bind(src: &CStr, target: &CStr) -> Result<(), Errno> {
+    // SAFETY: NUL-terminated strings; null type and data.
+    let r = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND,
+            std::ptr::null(),
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(Errno::last())
+    }
+}
+
+/// `umount2(target, MNT_DETACH)`.
+fn detach(target: &CStr) -> Result<(), Errno> {
+    // SAFETY: NUL-terminated string.
+    if unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) } == 0 {
+        Ok(())
+    } else {
+        Err(Errno::last())
+    }
+}
+
+/// `shmget(key, 4096, flags)`: the id or -errno.
+fn shmget(key: i32, flags: i32) -> i64 {
+    // SAFETY: shmget with plain integer arguments.
+    let r = unsafe { libc::shmget(key, 4096, flags) };
+    if r < 0 {
+        -(Errno::last() as i64)
+    } else {
+        r as i64
+    }
+}
+
+/// A SysV key from the test's pid and a salt (unique enough among parallel tests).
+fn ipc_key(salt: i32) -> i32 {
+    0x4835_0000 ^ ((std::process::id() as i32) << 4) ^ salt
+}
+
+/// What holds the namespace in L1 after its last process is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holder {
+    /// Nothing (control): the namespace ends with its process.
+    Nothing,
+    /// An open fd on its nsfs file.
+    Fd,
+    /// A bind mount of its nsfs file (what `ip netns add` and nscore::persist do).
+    BindMount,
+}
+
+/// L1: an IPC namespace outlives its last process while an fd or a bind mount holds it (a
+/// SysV segment made in it is still found by a process that joins it through the holder),
+/// and ends when the last holder goes. Observed through the per-user-namespace count: in a
+/// scratch user namespace with `max_ipc_namespaces` = 1, a new IPC namespace gives ENOSPC
+/// exactly while the old one lives. Control: without a holder, it ends with its process.
+#[rstest]
+#[case::nothing(Holder::Nothing)]
+#[case::fd(Holder::Fd)]
+#[case::bind_mount(Holder::BindMount)]
+fn l1_namespace_lives_while_held(#[case] holder: Holder) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ipcns");
+    std::fs::write(&file, b"").unwrap();
+    let target = cstr(file.to_str().unwrap());
+    let limit = cstr(Kind::Ipc.limit_file());
+    let key = ipc_key(holder as i32);
+    let spawn = Spawn::new(Kind::User | Kind::Mnt).map_root();
+    let out = run_spawn(spawn, |p| {
+        if let Err(e) = write_file(&limit, b"1\n") {
+            p.kv(b"limit_errno", e as i64);
+            return 1;
+        }
+        let (Ok((r, w)), Ok((go_r, go_w))) = (pipe(), pipe()) else {
+            return 1;
+        };
+        let first = match fork() {
+            Ok(0) => {
+                if let Err(e) = raw::unshare(Kind::Ipc.into()) {
+                    put_i64(w, -(e as i64));
+                    raw::exit(1);
+                }
+                put_i64(w, shmget(key, libc::IPC_CREAT | 0o600));
+                put_i64(w, readlink_num(c"/proc/self"));
+                let mut b = [0u8; 1];
+                let _ = raw::read_full(go_r, &mut b);
+                raw::exit(0)
+            }
+            Ok(pid) => pid,
+            Err(e) => {
+                p.kv(b"fork_errno", e as i64);
+                return 1;
+            }
+        };
+        let shm = get_i64(r).unwrap_or(-1);
+        let pid = get_i64(r).unwrap_or(-1);
+        let mut buf = [0u8; 64];
+        let nspath = proc_path(&mut buf, pid, b"/ns/ipc");
+        let mut fd = -1;
+        match holder {
+            Holder::Nothing => {}
+            Holder::Fd => fd = raw::open(nspath).unwrap_or(-1),
+            Holder::BindMount => {
+                if let Err(e) = bind(nspath, &target) {
+                    p.kv(b"bind_errno", e as i64);
+                }
+            }
+        }
+        let _ = raw::write_all(go_w, b"x");
+        let code = raw::reap(first).unwrap_or(99);
+        p.kv(b"first_exit", code as i64);
+        p.kv(b"shm", shm);
+        if holder == Holder::Nothing {
+            // it ends with its process: a new one can be made (after the async teardown)
+            p.kv(b"create_after_exit", create_until_ok(Kind::Ipc, 300));
+            return 0;
+        }
+        // still alive: the limit is taken, and the segment is found by joining
+        p.kv(
+            b"create_while_held",
+            raw::clone_exit(Kind::Ipc.into(), None).err().map_or(0, |e| e as i64),
+        );
+        match fork() {
+            Ok(0) => {
+                let jfd = if fd >= 0 { fd } else { raw::open(&target).unwrap_or(-1) };
+                if let Err(e) = raw::setns(jfd, Kind::Ipc.into()) {
+                    put_i64(w, -(e as i64));
+                    raw::exit(1);
+                }
+                put_i64(w, shmget(key, 0));
+                raw::exit(0)
+            }
+            Ok(c) => {
+                let found = get_i64(r).unwrap_or(-1);
+                let _ = raw::reap(c);
+                p.kv(b"found_after_join", (found == shm) as i64);
+            }
+            Err(e) => p.kv(b"fork_errno", e as i64),
+        }
+        // release the last holder: then it ends
+        if fd >= 0 {
+            raw::close(fd);
+        }
+        if holder == Holder::BindMount {
+            p.kv(b"detach_errno", detach(&target).err().map_or(0, |e| e as i64));
+        }
+        p.kv(b"create_after_release", create_until_ok(Kind::Ipc, 300));
+        0
+    })
+    .unwrap();
+    out.assert_ok();
+    assert_eq!(out.num("first_exit"), 0, "{}", out.text());
+    assert!(out.num("shm") >= 0, "{}", out.text());
+    if holder == Holder::Nothing {
+        assert!(out.num("create_after_exit") > 0, "control: it ended: {}", out.text());
+    } else {
+        assert_eq!(
+            out.num("create_while_held"),
+            libc::ENOSPC as i64,
+            "{holder:?} holds it: {}",
+            out.text()
+        );
+        assert_eq!(out.num("found_after_join"), 1, "{holder:?}: {}", out.text());
+        assert!(
+            out.num("create_after_release") > 0,
+            "{holder:?}: ended on release: {}",
+            out.text()
+        );
+    }
+    // the bind mount was only ever in the child's mount namespace
+    assert!(
+        NsHandle::open(&file).is_err(),
+        "no namespace mounted on the host's file"
+    );
+}
+
+/// L2: in a fresh user namespace (root inside it), `max_<kind>_namespaces` = 2 lets two
+/// namespaces of the kind live and the third creation gives ENOSPC, which nscore explains;
+/// the host's limits are never touched.
+#[rstest]
+#[case::cgroup(Kind::Cgroup)]
+#[case::ipc(Kind::Ipc)]
+#[case::net(Kind::Net)]
+#[case::mnt(Kind::Mnt)]
+#[case::pid(Kind::Pid)]
+#[case::time(Kind::Time)]
+#[case::user(Kind::User)]
+#[case::uts(Kind::Uts)]
+fn l2_limit_gives_enospc(#[case] kind: Kind) {
+    const K: i64 = 2;
+    let before = limits::Limits::read().unwrap();
+    let limit = cstr(kind.limit_file());
+    let out = run_spawn(Spawn::new(Kind::User).map_root(), |p| {
+        if let Err(e) = write_file(&limit, b"2\n") {
+            p.kv(b"limit_errno", e as i64);
+            return 1;
+        }
+        let mut buf = [0u8; 32];
+        p.kv(b"limit_inside", parse_num(nstests::read_small(&limit, &mut buf)));
+        let mut holders = [0 as libc::pid_t; K as usize];
+        let mut made = 0;
+        let mut errno = 0;
+        for _ in 0..=K {
+            match clone_into(kind.into()) {
+                Ok(0) => pause_forever(),
+                Ok(pid) => {
+                    if (made as usize) < holders.len() {
+                        holders[made as usize] = pid;
+                    }
+                    made += 1;
+                }
+                Err(e) => {
+                    errno = e as i64;
+                    break;
+                }
+            }
+        }
+        for pid in holders.iter().filter(|p| **p > 0) {
+            let _ = kill(*pid as i64, libc::SIGKILL);
+            let _ = raw::reap(*pid);
+        }
+        p.kv(b"made", made);
+        p.kv(b"errno", errno);
+        0
+    })
+    .unwrap();
+    let after = limits::Limits::read().unwrap();
+    out.assert_ok();
+    assert_eq!(before, after, "the host's limits are untouched");
+    assert_eq!(out.num("limit_inside"), K, "{}", out.text());
+    assert_eq!(out.num("made"), K, "{kind}: {}", out.text());
+    assert_eq!(out.num("errno"), libc::ENOSPC as i64, "{kind}: {}", out.text());
+    let err = Error::sys(Op::Clone3, kind.into(), Errno::from_raw(out.num("errno") as i32));
+    let text = err.to_string();
+    assert!(text.contains("ENOSPC") && text.contains(kind.flag_name()), "{text}");
+    assert!(
+        err.hint().unwrap_or_default().contains("max_<kind>_namespaces"),
+        "{text}"
+    );
+}
+
+/// L3: without CAP_SYS_ADMIN (uid 65534, no capabilities) creating any kind but user gives
+/// EPERM, and nscore's error says what is missing. Control: the same process with its
+/// privilege creates them.
+#[test]
+fn l3_unprivileged_creation_is_eperm() {
+    let kinds: Vec<Kind> = KindSet::ALL.without(Kind::User).iter().collect();
+    let root = is_root();
+    let out = run_spawn(Spawn::new(KindSet::new()), |p: &Probe| {
+        if root {
+            for k in &kinds {
+                p.kvs(b"priv", k.name().as_bytes());
+                p.kv(
+                    b"priv_errno",
+                    raw::clone_exit((*k).into(), None).err().map_or(0, |e| e as i64),
+                );
+            }
+            if let Err(e) = drop_to_nobody() {
+                p.kv(b"drop_errno", e as i64);
+                return 1;
+            }
+        }
+        for k in &kinds {
+            p.put(k.name().as_bytes());
+            p.kv(b"_errno", raw::unshare((*k).into()).err().map_or(0, |e| e as i64));
+        }
+        0
+    })
+    .unwrap();
+    out.assert_ok();
+    let text = out.text();
+    if root {
+        assert!(
+            text.lines()
+                .filter(|l| l.starts_with("priv_errno="))
+                .all(|l| l == "priv_errno=0"),
+            "control: {text}"
+        );
+    }
+    for k in kinds {
+        let errno = out.num(&format!("{}_errno", k.name()));
+        assert_eq!(errno, libc::EPERM as i64, "{k}: {text}");
+        let err = Error::sys(Op::Unshare, k.into(), Errno::from_raw(errno as i32));
+        assert!(err.is_permission(), "{err}");
+        assert!(
+            err.hint().unwrap_or_default().contains("CAP_SYS_ADMIN"),
+            "says what is missing: {err}"
+        );
+        assert!(err.to_string().contains(k.flag_name()), "{err}");
+    }
+}
+
+/// L4: setns errors (EBADF for a closed fd, EINVAL for another kind and for a file that is
+/// no namespace, EPERM without privilege) and ENOTTY from an nsfs ioctl on a non-namespace
+/// fd; each maps to a clear nscore error.
+#[test]
+fn l4_setns_and_ioctl_errors_are_clear() {
+    let root = is_root();
+    let out = run_spawn(Spawn::new(KindSet::new()), |p| {
+        p.kv(
+            b"ebadf",
+            raw::setns(1_000_000, KindSet::new()).err().map_or(0, |e| e as i64),
+        );
+        let (Ok(uts), Ok(null)) = (raw::open(c"/proc/self/ns/uts"), raw::open(c"/dev/null")) else {
+            return 1;
+        };
+        p.kv(
+            b"wrong_kind",
+            raw::setns(uts, Kind::Net.into()).err().map_or(0, |e| e as i64),
+        );
+        p.kv(
+            b"not_ns",
+            raw::setns(null, KindSet::new()).err().map_or(0, |e| e as i64),
+        );
+        p.kv(b"ioctl", ns_ioctl_fd(null, NS_GET_USERNS).err().map_or(0, |e| e as i64));
+        if root {
+            if let Err(e) = drop_to_nobody() {
+                p.kv(b"drop_errno", e as i64);
+                return 1;
+            }
+        }
+        p.kv(
+            b"eperm",
+            raw::setns(uts, Kind::Uts.into()).err().map_or(0, |e| e as i64),
+        );
+        0
+    })
+    .unwrap();
+    out.assert_ok();
+    let cases = [
+        ("ebadf", Op::Setns, KindSet::new(), Errno::EBADF, "not open"),
+        ("wrong_kind", Op::Setns, Kind::Net.into(), Errno::EINVAL, "another kind"),
+        ("not_ns", Op::Setns, KindSet::new(), Errno::EINVAL, "another kind"),
+        (
+            "ioctl",
+            Op::Ioctl("NS_GET_USERNS"),
+            KindSet::new(),
+            Errno::ENOTTY,
+            "not a namespace",
+        ),
+        ("eperm", Op::Setns, Kind::Uts.into(), Errno::EPERM, "CAP_SYS_ADMIN"),
+    ];
+    for (key, op, kinds, errno, words) in cases {
+        assert_eq!(out.num(key), errno as i64, "{key}: {}", out.text());
+        let err = Error::sys(op, kinds, errno);
+        assert!(err.hint().unwrap_or_default().contains(words), "{key}: {err}");
+        assert!(err.to_string().contains(&format!("{errno:?}")), "{err}");
+    }
+    // nscore's own calls, made here: they fail before any setns
+    let err = NsHandle::from_fd(std::fs::File::open("/dev/null").unwrap().into()).unwrap_err();
+    assert_eq!(err.errno(), Some(Errno::ENOTTY), "{err}");
+    assert!(err.to_string().contains("not a namespace"), "{err}");
+    let err = join::join_path("/proc/self/ns/uts", Kind::Net).unwrap_err();
+    assert_eq!((err.op(), err.errno()), (Op::Setns, Some(Errno::EINVAL)), "{err}");
+    assert!(err.to_string().contains("uts namespace, not net"), "{err}");
+}
+
+/// What the host shows: mounts, SysV objects, interfaces.
+fn host_state() -> (String, String, BTreeSet<String>) {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let ipc = ["shm", "msg", "sem"]
+        .iter()
+        .map(|f| std::fs::read_to_string(format!("/proc/sysvipc/{f}")).unwrap_or_default())
+        .collect();
+    let links = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    (mounts, ipc, links)
+}
+
+/// L5: everything a test makes is gone after it, whether the child ends normally or is
+/// killed in the middle: no mounts (tmpfs, bind mount of a namespace file), no bind-mount
+/// file left mounted, no processes (the child, grandchildren in its PID namespace), no IPC
+/// objects, no interfaces on the host.
+#[rstest]
+#[case::pass(false)]
+#[case::killed(true)]
+fn l5_nothing_left_behind(#[case] killed: bool) {
+    if !require_root(
+        "l5_nothing_left_behind",
+        "mounts a tmpfs and binds a namespace file in a child",
+    ) {
+        return;
+    }
+    let (mounts0, _, links0) = host_state();
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("tmpfs");
+    std::fs::create_dir(&mnt).unwrap();
+    let file = dir.path().join("netns");
+    std::fs::write(&file, b"").unwrap();
+    let (mnt_c, file_c) = (cstr(mnt.to_str().unwrap()), cstr(file.to_str().unwrap()));
+    let key = ipc_key(0x100 + killed as i32);
+    let spawn = Spawn::new(Kind::Pid | Kind::Mnt | Kind::Ipc | Kind::Net | Kind::Uts).loopback_up(true);
+    let mut live = Live::start(spawn, |r, gate| {
+        r.kv(b"pid", readlink_num(c"/proc/self"));
+        r.kv(b"tmpfs", mount_fs(c"tmpfs", &mnt_c).err().map_or(0, |e| e as i64));
+        r.kv(
+            b"bind",
+            bind(c"/proc/self/ns/net", &file_c).err().map_or(0, |e| e as i64),
+        );
+        r.kv(b"shm", shmget(key, libc::IPC_CREAT | 0o600));
+        for _ in 0..2 {
+            match fork() {
+                Ok(0) => {
+                    r.kv(b"pid", readlink_num(c"/proc/self"));
+                    pause_forever();
+                }
+                Ok(_) => {}
+                Err(e) => r.kv(b"fork_errno", e as i64),
+            }
+        }
+        sleep_ms(20);
+        r.put(b"ready\n");
+        gate.wait();
+        0
+    })
+    .unwrap();
+    let text = live.until("ready");
+    let pids: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("pid="))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(pids.len(), 3, "{text}");
+    assert!(text.contains("tmpfs=0\n") && text.contains("bind=0\n"), "{text}");
+    let ipc_during = host_state().1;
+    let hex = format!("{key:10}");
+    assert!(!ipc_during.contains(&hex), "the segment is not on the host: {key}");
+    if killed {
+        live.child.kill().unwrap();
+    }
+    let out = live.finish();
+    if !killed {
+        out.assert_ok();
+    }
+    let (mounts1, ipc1, links1) = host_state();
+    assert_eq!(mounts0, mounts1, "no mounts left on the host");
+    assert_eq!(links0, links1, "no interfaces left on the host");
+    assert!(!ipc1.contains(&hex), "no IPC object left on the host");
+    for pid in &pids {
+        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "process {pid} is gone");
+    }
+    assert!(NsHandle::open(&file).is_err(), "the bind-mount file holds no namespace");
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), 0);
+    drop(dir);
+    assert!(!file.exists(), "the bind-mount file is gone");
+}
