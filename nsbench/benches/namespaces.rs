@@ -72,8 +72,7 @@ fn bench<M>(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, id: &s
 where
     M: FnMut(u64) -> Result<Duration, MeasureError>,
 {
-    let (group, name) = id.split_once('/').unwrap_or((id, ""));
-    let _ = group;
+    let name = id.split_once('/').map_or(id, |(_, name)| name);
     if !check(id, f(1)) {
         return;
     }
