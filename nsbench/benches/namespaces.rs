@@ -73,6 +73,9 @@ where
     M: FnMut(u64) -> Result<Duration, MeasureError>,
 {
     let name = id.split_once('/').map_or(id, |(_, name)| name);
+    if !wanted(id) {
+        return;
+    }
     if !check(id, f(1)) {
         return;
     }
@@ -120,7 +123,7 @@ fn clone_benches(c: &mut Criterion) {
         for k in &kinds {
             let id = format!("{group}/{}", kind_name(*k));
             let set = k.map_or(KindSet::new(), Kind::set);
-            if !check(&id, measure::verify_clone(set)) {
+            if !wanted(&id) || !check(&id, measure::verify_clone(set)) {
                 continue;
             }
             bench(&mut g, &id, |n| measure::clone_loop(set, vfork, n));
@@ -209,10 +212,14 @@ fn spawn_benches(c: &mut Criterion) {
             }
             ok
         })
-        .filter(|m| check(&format!("spawn/{}", m.name()), m.verify()))
+        .filter(|m| {
+            let any = wanted(&format!("spawn/{}", m.name())) || wanted(&format!("spawn_1g/{}", m.name()));
+            any && check(&format!("spawn/{}", m.name()), m.verify())
+        })
         .collect();
     for (group, memory) in [("spawn", 0usize), ("spawn_1g", 1 << 30)] {
-        let ballast = (memory > 0).then(|| measure::touched_memory(memory));
+        let used = methods.iter().any(|m| wanted(&format!("{group}/{}", m.name())));
+        let ballast = (memory > 0 && used).then(|| measure::touched_memory(memory));
         let mut g = c.benchmark_group(group);
         g.measurement_time(Duration::from_secs(1)).sample_size(10);
         for m in &methods {
@@ -228,7 +235,12 @@ fn spawn_benches(c: &mut Criterion) {
         g.finish();
         drop(ballast);
     }
-    println!("\nspawn from a parent holding 1 GiB of touched memory, against a plain parent (same run):");
+    let measured = methods
+        .iter()
+        .any(|m| mean_ns(&format!("spawn_1g/{}", m.name())).is_some());
+    if measured {
+        println!("\nspawn from a parent holding 1 GiB of touched memory, against a plain parent (same run):");
+    }
     let mut json = Vec::new();
     for m in &methods {
         let (Some(a), Some(b)) = (
@@ -296,6 +308,9 @@ fn scaling_benches(c: &mut Criterion) {
     g.measurement_time(Duration::from_millis(700)).sample_size(10);
     for alive in [0u32, 100, 1000] {
         let id = format!("scale_net/{alive}");
+        if !wanted(&id) {
+            continue;
+        }
         let holder = if alive > 0 {
             match measure::Holder::new(Kind::Net, alive) {
                 Ok(h) => Some(h),
@@ -389,10 +404,54 @@ fn quick() -> bool {
     std::env::args().any(|a| a == "--quick")
 }
 
+/// The benchmark name filters given on the command line (criterion's positional argument),
+/// skipping the values of criterion's options that take one.
+fn filters() -> Vec<String> {
+    const WITH_VALUE: [&str; 16] = [
+        "--measurement-time",
+        "--warm-up-time",
+        "--sample-size",
+        "--nresamples",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--save-baseline",
+        "--baseline",
+        "--baseline-lenient",
+        "--load-baseline",
+        "--plotting-backend",
+        "--output-format",
+        "--format",
+        "--color",
+        "--profile-time",
+    ];
+    let mut out = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if WITH_VALUE.contains(&a.as_str()) || ["-s", "-b", "-c"].contains(&a.as_str()) {
+            args.next();
+        } else if !a.starts_with('-') {
+            out.push(a);
+        }
+    }
+    out
+}
+
 /// True when no benchmark name filter was given (the memory table is not a criterion
 /// benchmark: it runs in whole runs, or alone with the filter `kernel_memory`).
 fn filter_is_empty() -> bool {
-    !std::env::args().skip(1).any(|a| !a.starts_with('-'))
+    filters().is_empty()
+}
+
+/// Whether a benchmark id can pass the filters, so that costly set-up (holders of 1000
+/// namespaces, 1 GiB of memory, checks) is skipped for benchmarks criterion would skip.
+/// Criterion takes the filter as a regular expression: a filter with regex syntax in it is
+/// assumed to match.
+fn wanted(id: &str) -> bool {
+    let f = filters();
+    f.is_empty()
+        || f.iter()
+            .any(|f| id.contains(f.as_str()) || f.chars().any(|c| "^$.*+?()[]{}|\\".contains(c)))
 }
 
 fn main() {
