@@ -532,7 +532,16 @@ pub fn summary_rows(r: &Results) -> Vec<[String; 6]> {
         let marginal = get("clone_vfork")
             .and_then(|b| b.marginal.as_ref())
             .or_else(|| get("clone").and_then(|b| b.marginal.as_ref()))
-            .map(|m| format!("{} ({})", fmt_ns(m.value), m.baseline.split('/').next().unwrap_or("")))
+            .map(|m| {
+                format!(
+                    "{} [{}, {}] ({}){}",
+                    fmt_ns(m.value),
+                    fmt_ns(m.lower),
+                    fmt_ns(m.upper),
+                    m.baseline.split('/').next().unwrap_or(""),
+                    if m.lower <= 0.0 && m.upper >= 0.0 { " ~0" } else { "" }
+                )
+            })
             .unwrap_or_else(|| "-".into());
         rows.push([
             kind.to_string(),
@@ -590,7 +599,7 @@ pub fn summary_text(r: &Results) -> String {
     let mut rows: Vec<Vec<String>> = vec![SUMMARY_HEAD.iter().map(|s| s.to_string()).collect()];
     rows.extend(summary_rows(r).into_iter().map(|r| r.to_vec()));
     let mut out = format!(
-        "Median time per operation (± half the {:.0}% CI); marginal = cost over <op>/none of the same run\n",
+        "Median time per operation (± half the {:.0}% CI); marginal = cost over <op>/none of the same run [interval], ~0: indistinguishable from zero\n",
         r.benchmarks
             .values()
             .next()
@@ -644,7 +653,7 @@ fn align(rows: &[Vec<String>]) -> String {
 pub fn summary_markdown(r: &Results) -> String {
     let mut out = String::from("# Namespace costs\n\n");
     out.push_str(&format!("{}\n\n", provenance_line(&r.provenance)));
-    out.push_str("Median time per operation (± half the confidence interval). `marginal` is the cost over the same run's `<op>/none` (vfork-clone if measured, else clone).\n\n");
+    out.push_str("Median time per operation (± half the confidence interval). `marginal` is the cost over the same run's `<op>/none` (vfork-clone if measured, else clone) with its conservative interval; `~0` marks an interval that contains zero (no cost distinguishable from noise).\n\n");
     out.push_str(&format!("| {} |\n", SUMMARY_HEAD.join(" | ")));
     out.push_str(&format!("|{}\n", "---|".repeat(SUMMARY_HEAD.len())));
     for row in summary_rows(r) {
