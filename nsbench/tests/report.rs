@@ -482,3 +482,16 @@ fn compare_says_when_intervals_come_from_quick_runs() {
     assert!(stdout.contains("criterion --quick"), "{stdout}");
     assert!(stdout.contains("0 regressed, 0 improved"), "{stdout}");
 }
+
+#[test]
+fn dates_and_thresholds() {
+    use nsbench::report::{parse_threshold, rfc3339};
+    assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+    assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    assert_eq!(rfc3339(1_798_761_599), "2026-12-31T23:59:59Z");
+    assert_eq!(parse_threshold("10%").unwrap(), 0.10);
+    assert_eq!(parse_threshold("25").unwrap(), 0.25);
+    assert_eq!(parse_threshold("0.2").unwrap(), 0.2);
+    assert!(parse_threshold("-5%").is_err());
+    assert!(parse_threshold("ten").is_err());
+}
