@@ -22,8 +22,8 @@ cd "$(dirname "$0")/.."
 target=${target:-$PWD/target}
 export CARGO_TARGET_DIR="$target"
 
-# `--bench namespaces`: the library's and the binary's libtest harnesses would reject
-# criterion's options (--quick, --save-baseline ...).
+# `--bench namespaces`: only the criterion bench, whose harness understands criterion's options
+# (--quick, --save-baseline ...); a libtest harness would reject them.
 cargo bench -p nsbench --bench namespaces -- "$@"
 
 echo
