@@ -59,7 +59,8 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-fn header(title: &str, x_label: &str, y_label: &str) -> String {
+/// The frame of a figure; `x_label_low` puts the x label below rotated tick labels.
+fn header(title: &str, x_label: &str, y_label: &str, x_label_low: bool) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
@@ -73,7 +74,7 @@ fn header(title: &str, x_label: &str, y_label: &str) -> String {
 "#,
         t = escape(title),
         cx = LEFT + (W - LEFT - RIGHT) / 2.0,
-        xl = H - 12.0,
+        xl = if x_label_low { H - 12.0 } else { H - BOTTOM + 45.0 },
         cy = TOP + (H - TOP - BOTTOM) / 2.0,
         x = escape(x_label),
         y = escape(y_label),
@@ -214,7 +215,7 @@ pub fn bar_chart(
     y_label: &str,
     log: bool,
 ) -> String {
-    let mut s = header(title, x_label, y_label);
+    let mut s = header(title, x_label, y_label, false);
     let ys = YScale::new(
         series
             .iter()
@@ -280,7 +281,7 @@ pub fn line_chart(title: &str, x_axis: &XAxis, series: &[LineSeries], x_label: &
     } else {
         y_label.to_string()
     };
-    let mut s = header(title, x_label, &y_label);
+    let mut s = header(title, x_label, &y_label, matches!(x_axis, XAxis::Categories(_)));
     let ys = YScale::new(ys_vals(), log);
     ys.draw(&mut s);
     let xs: Vec<f64> = series.iter().flat_map(|se| se.points.iter().map(|p| p.0)).collect();
