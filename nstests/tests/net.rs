@@ -864,6 +864,20 @@ fn n1_new_netns_has_only_lo_down_no_addresses_no_routes(#[case] mode: Mode) {
     }
 }
 
+/// Serializes the tests that hold a child alive until their thread releases it.
+///
+/// A fork-like child gets a copy of every fd of the test process, close-on-exec or not, so a
+/// held child also holds the pipes of spawns that other test threads have in flight; a
+/// spawn that waits for end of file on such a pipe then waits for the held child. Two holders
+/// at once could each wait for the other's held child: a deadlock. One holder at a time
+/// cannot (every other child ends on its own).
+static HOLDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Takes [`HOLDING`] (a panic in another holder does not matter here).
+fn holding() -> std::sync::MutexGuard<'static, ()> {
+    HOLDING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A child held alive until released (dropping it kills and reaps it).
 struct Held {
     child: nscore::Child,
@@ -965,6 +979,7 @@ fn n2_loopback_tcp_udp_and_same_port_in_two_namespaces(#[case] mode: Mode) {
         0
     };
     // A first namespace binds the port and holds it while a second one does the same.
+    let _one_holder = holding();
     let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     let (rel_r, rel_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     let (rw, rr) = (ready_w.as_raw_fd(), rel_r.as_raw_fd());

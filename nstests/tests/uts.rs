@@ -413,6 +413,20 @@ fn h3_children_without_newuts_share_the_name() {
     assert_eq!(host_names(), host_before, "the host's names changed");
 }
 
+/// Serializes the tests that hold a child alive until their thread releases it.
+///
+/// A fork-like child gets a copy of every fd of the test process, close-on-exec or not, so a
+/// held child also holds the pipes of spawns that other test threads have in flight; a
+/// spawn that waits for end of file on such a pipe then waits for the held child. Two holders
+/// at once could each wait for the other's held child: a deadlock. One holder at a time
+/// cannot (every other child ends on its own).
+static HOLDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Takes [`HOLDING`] (a panic in another holder does not matter here).
+fn holding() -> std::sync::MutexGuard<'static, ()> {
+    HOLDING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A child held alive in `mode`/`kinds` until released (dropping it kills and reaps it).
 struct Held {
     child: nscore::Child,
@@ -560,6 +574,7 @@ fn h4_setns_into_child_uts_sees_its_name_and_back(#[case] mode: Mode) {
 #[case::unshare(Mode::Unshare)]
 fn h5_identity_differs_no_parent_owner_is_userns(#[case] mode: Mode) {
     let own = NsHandle::current(Kind::Uts).expect("own uts");
+    let _one_holder = holding();
     let held = hold(mode, Kind::Uts.into(), None);
     let ns = held.child.ns(Kind::Uts).expect("child uts");
     let (a, b) = (own.id().expect("id"), ns.id().expect("id"));
