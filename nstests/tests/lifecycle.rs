@@ -443,17 +443,24 @@ fn l5_nothing_left_behind(#[case] killed: bool) {
             bind(c"/proc/self/ns/net", &file_c).err().map_or(0, |e| e as i64),
         );
         r.kv(b"shm", shmget(key, libc::IPC_CREAT | 0o600));
+        let Ok((sync_r, sync_w)) = pipe() else {
+            return 1;
+        };
         for _ in 0..2 {
             match fork() {
                 Ok(0) => {
                     r.kv(b"pid", readlink_num(c"/proc/self"));
+                    let _ = raw::write_all(sync_w, b"x");
                     pause_forever();
                 }
-                Ok(_) => {}
+                Ok(_) => {
+                    // one writer at a time: wait until this one has reported
+                    let mut b = [0u8; 1];
+                    let _ = raw::read_full(sync_r, &mut b);
+                }
                 Err(e) => r.kv(b"fork_errno", e as i64),
             }
         }
-        sleep_ms(20);
         r.put(b"ready\n");
         gate.wait();
         0

@@ -294,8 +294,32 @@ pub const NS_GET_USERNS: u64 = 0xb701;
 /// `NS_GET_PARENT` (`_IO(0xb7, 2)`).
 pub const NS_GET_PARENT: u64 = 0xb702;
 
-/// Blocks until a signal arrives (the child is killed by its parent).
+/// Closes every fd from 3 up except those in `keep` (`close_range(2)`), so that a child
+/// which lives until the test thread ends it holds no copy of the pipes of tests running in
+/// parallel (a copied write end would keep their readers from seeing end of file).
+pub fn close_others(keep: &[RawFd]) {
+    let mut keep_sorted = [RawFd::MAX; 4];
+    let n = keep.len().min(4);
+    keep_sorted[..n].copy_from_slice(&keep[..n]);
+    keep_sorted.sort_unstable();
+    let mut first: u32 = 3;
+    for &k in &keep_sorted[..n] {
+        if k < 3 {
+            continue;
+        }
+        if (k as u32) > first {
+            // SAFETY: close_range with plain integer arguments.
+            unsafe { libc::syscall(libc::SYS_close_range, first, k as u32 - 1, 0) };
+        }
+        first = k as u32 + 1;
+    }
+    // SAFETY: as above.
+    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
+}
+
+/// Closes every fd but 0, 1 and 2, then blocks until a signal ends the process.
 pub fn pause_forever() -> ! {
+    close_others(&[]);
     loop {
         // SAFETY: pause(2) has no arguments.
         unsafe { libc::pause() };
@@ -352,6 +376,7 @@ impl Live {
         let child = spawn.run(move || {
             // the child's copy of the gate's write end would keep the gate from closing
             raw::close(gate_w);
+            close_others(&[probe.fd(), gate.fd]);
             body(&probe, gate)
         })?;
         drop(wr);
@@ -392,14 +417,24 @@ impl Live {
     /// Opens the gate, waits for the child (killing it after [`CHILD_TIMEOUT`]) and returns
     /// all it reported.
     pub fn finish(mut self) -> Outcome {
+        // an explicit byte, then close: a copy of the write end in some other process must
+        // not keep the child waiting
+        self.go_once();
         self.go();
         let status = match self.child.wait_timeout(CHILD_TIMEOUT).expect("wait") {
             Some(s) => s,
             None => {
                 let _ = self.child.kill();
-                panic!("child did not finish in time; it reported:\n{}", self.until("\0"));
+                let _ = self.child.wait();
+                panic!(
+                    "child did not finish in time; it reported:\n{}",
+                    String::from_utf8_lossy(&self.data)
+                );
             }
         };
+        // what the child wrote is in the pipe now; read it without waiting for end of file
+        // (a process of a parallel test may hold a copy of the write end for a while)
+        let _ = nix::fcntl::fcntl(&self.rd, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
         let _ = self.rd.read_to_end(&mut self.data);
         Outcome {
             status,
