@@ -468,6 +468,10 @@ impl Spawn {
 
         // Everything the child needs is prepared here, before the clone.
         let prep = |e: Errno| Error::sys(Op::Prepare, self.kinds, e);
+        // Pipes, clone and closing the child's ends happen under one lock, so that no child of
+        // another thread's spawn gets a copy of this spawn's child-side fds (see
+        // `sys::child::spawn_lock`).
+        let lock = child::spawn_lock();
         let (report_r, report_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(prep)?;
         let go = if self.needs_parent() {
             Some(nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(prep)?)
@@ -536,6 +540,7 @@ impl Spawn {
         let (pid, pidfd) = res.map_err(|e| Error::sys(Op::Clone3, self.kinds, e))?;
         drop(report_w);
         drop((stdin_child, stdout_child, stderr_child));
+        drop(lock);
         let mut child = Child {
             pid: Pid::from_raw(pid),
             pidfd,

@@ -397,3 +397,17 @@ pub(crate) fn clone_exit(flags: u64, stack: Option<&Stack>) -> Result<libc::pid_
     // in a fork, and with CLONE_VFORK this thread waits until it has exited.
     unsafe { super::clone3(&args, exit_at_once, std::ptr::null_mut()) }
 }
+
+/// The lock under which every [`crate::Spawn`] makes its pipes, clones, and closes the
+/// child's ends.
+///
+/// A fork-like child of a multithreaded parent gets a copy of every fd the parent had at the
+/// clone, close-on-exec ones included, and keeps them until it execs or exits. A function
+/// child ([`crate::Spawn::run`]) may never exec; if it got the write end of another spawn's
+/// report pipe, that spawn (in another thread) would wait for end of file until this child
+/// exits, and two tests that each hold a child would deadlock. Under this lock no clone can
+/// happen while another spawn's child-side fds are open in the parent.
+pub(crate) fn spawn_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
