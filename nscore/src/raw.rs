@@ -72,3 +72,21 @@ pub fn clone_exit(kinds: KindSet, stack: Option<&Stack>) -> Result<i32, Errno> {
 pub fn loopback_up() -> Result<(), Errno> {
     sys::child::loopback_up()
 }
+
+/// A fork-like child in new namespaces of `kinds` (empty: a plain fork), by one `clone3(2)`
+/// system call: returns 0 in the child and the child's pid in the caller, like `fork(2)`.
+///
+/// For code that already runs in a child (a [`crate::Spawn::run`] body) and needs a
+/// grandchild, e.g. to enter the PID or time namespace that `unshare` made for the caller's
+/// children. Unlike glibc's `fork`, it runs no `atfork` handlers and takes no lock. The child
+/// must keep to async-signal-safe code and end with [`exit`]; the caller reaps it with [`reap`].
+/// A new user namespace needs a single-threaded caller (a child is).
+pub fn fork(kinds: KindSet) -> Result<libc::pid_t, Errno> {
+    sys::child::fork(kinds.clone_flags() as u64)
+}
+
+/// Asks for `signal` when the parent thread exits (`prctl(PR_SET_PDEATHSIG)`), so that a
+/// grandchild never outlives the child that made it.
+pub fn set_death_signal(signal: libc::c_int) -> Result<(), Errno> {
+    sys::child::set_death_signal(signal)
+}

@@ -411,3 +411,40 @@ pub(crate) fn spawn_lock() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// A fork-like `clone3(2)` into new namespaces of `flags` that returns in both processes: 0 in
+/// the child, the child's pid in the parent (see [`crate::raw::fork`]).
+pub(crate) fn fork(flags: u64) -> Result<libc::pid_t, Errno> {
+    let args = CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: `args` is a valid `clone_args` of the size passed. Without CLONE_VM and without
+    // a stack, the child gets a copy of this address space and returns from the system call
+    // here, as with fork(2); the caller's contract (see `raw::fork`) keeps it to
+    // async-signal-safe code.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if ret < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(ret as libc::pid_t)
+    }
+}
+
+/// `prctl(PR_SET_PDEATHSIG, signal)`.
+pub(crate) fn set_death_signal(signal: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: prctl with plain integer arguments.
+    let ret = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong, 0, 0, 0) };
+    if ret < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,33 @@
+//! `raw::fork`: a grandchild from inside a child, plain or into new namespaces.
+
+use nscore::{raw, Kind, KindSet, Spawn};
+
+fn in_child(kinds: KindSet) -> Option<i32> {
+    let mut child = Spawn::new(KindSet::new())
+        .run(move || match raw::fork(kinds) {
+            Ok(0) => {
+                let _ = raw::set_death_signal(libc::SIGKILL);
+                // SAFETY: getpid(2) has no arguments and cannot fail.
+                let pid = unsafe { libc::getpid() };
+                raw::exit(if pid == 1 { 11 } else { 12 })
+            }
+            Ok(pid) => raw::reap(pid).unwrap_or(99),
+            Err(e) => 100 + e as i32 % 100,
+        })
+        .expect("spawn");
+    child.wait().expect("wait").code()
+}
+
+#[test]
+fn fork_plain_gives_an_ordinary_grandchild() {
+    assert_eq!(in_child(KindSet::new()), Some(12));
+}
+
+#[test]
+fn fork_into_a_pid_namespace_makes_the_grandchild_pid_1() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED fork_into_a_pid_namespace_makes_the_grandchild_pid_1: needs root: CLONE_NEWPID");
+        return;
+    }
+    assert_eq!(in_child(Kind::Pid.into()), Some(11));
+}
