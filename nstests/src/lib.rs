@@ -12,11 +12,15 @@
 
 use std::ffi::CStr;
 use std::fmt;
-use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use nscore::{raw, ExitStatus, Kind, KindSet, Spawn};
+
+pub mod child;
+pub mod live;
 
 /// How long a child may run before the test kills it and fails.
 pub const CHILD_TIMEOUT: Duration = Duration::from_secs(20);
@@ -78,6 +82,11 @@ pub struct Probe {
 }
 
 impl Probe {
+    /// A probe writing to `fd` (the write end of a pipe the reader holds the other end of).
+    pub fn new(fd: RawFd) -> Probe {
+        Probe { fd }
+    }
+
     /// Writes raw bytes.
     pub fn put(&self, bytes: &[u8]) {
         let _ = raw::write_all(self.fd, bytes);
@@ -86,43 +95,41 @@ impl Probe {
     /// Writes a signed decimal number (no allocation).
     pub fn num(&self, n: i64) {
         let mut buf = [0u8; 24];
-        let mut i = buf.len();
-        let neg = n < 0;
-        let mut v = n.unsigned_abs();
-        loop {
-            i -= 1;
-            buf[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        if neg {
-            i -= 1;
-            buf[i] = b'-';
-        }
-        self.put(&buf[i..]);
+        self.put(child::decimal(n, &mut buf));
     }
 
-    /// Writes `key=value\n` with a numeric value.
+    /// Writes `key=value\n` in one `write(2)` (truncated to 256 bytes), so that the lines of
+    /// processes writing to the same probe do not mix.
+    pub fn line(&self, key: &[u8], value: &[u8]) {
+        let mut buf = [0u8; 256];
+        let mut n = 0;
+        for part in [key, b"=", value, b"\n"] {
+            let m = part.len().min(buf.len() - n);
+            buf[n..n + m].copy_from_slice(&part[..m]);
+            n += m;
+        }
+        self.put(&buf[..n]);
+    }
+
+    /// Writes `key=<n>\n` in one `write(2)`.
+    pub fn line_num(&self, key: &[u8], n: i64) {
+        let mut buf = [0u8; 24];
+        self.line(key, child::decimal(n, &mut buf));
+    }
+
+    /// Writes `key=value\n` with a numeric value, in one `write(2)` (same as [`Probe::line_num`]).
     pub fn kv(&self, key: &[u8], value: i64) {
-        self.put(key);
-        self.put(b"=");
-        self.num(value);
-        self.put(b"\n");
+        self.line_num(key, value);
     }
 
-    /// Writes `key=value\n` with a byte-string value.
+    /// Writes `key=value\n` with a byte-string value, in one `write(2)` (same as [`Probe::line`]).
     pub fn kvs(&self, key: &[u8], value: &[u8]) {
-        self.put(key);
-        self.put(b"=");
-        self.put(value);
-        self.put(b"\n");
+        self.line(key, value);
     }
 
     /// Writes `key=<errno of the last failed libc call>\n` (0 when none).
     pub fn errno(&self, key: &[u8]) {
-        self.kv(key, nix::errno::Errno::last_raw() as i64);
+        self.line_num(key, child::errno());
     }
 
     /// The raw write end, for code that writes itself.
@@ -238,15 +245,17 @@ where
     let (rd, wr): (OwnedFd, OwnedFd) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(std::io::Error::from)
         .expect("pipe2");
-    let probe = Probe { fd: wr.as_raw_fd() };
+    let probe = Probe::new(wr.as_raw_fd());
     let mut child = spawn.run(move || body(&probe))?;
     drop(wr);
-    let reader = std::thread::spawn(move || {
-        let mut data = Vec::new();
-        let _ = std::fs::File::from(rd).read_to_end(&mut data);
-        data
-    });
-    let status = match child.wait_timeout(CHILD_TIMEOUT)? {
+    let exited = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let exited = Arc::clone(&exited);
+        std::thread::spawn(move || read_until_drained(&rd, &exited))
+    };
+    let status = child.wait_timeout(CHILD_TIMEOUT);
+    exited.store(true, Ordering::Release);
+    let status = match status? {
         Some(s) => s,
         None => {
             let _ = child.kill();
@@ -256,6 +265,38 @@ where
     };
     let data = reader.join().expect("probe reader");
     Ok(Outcome { status, data })
+}
+
+/// Reads `rd` until end of file, or, once `exited` is set (the child has exited, so all it
+/// wrote is in the pipe), until the pipe is empty: a process of a parallel test that was
+/// cloned while the write end was open may hold a copy of it for long, and end of file would
+/// come only when that process exits. Writers below the child (grandchildren) end before it.
+fn read_until_drained(rd: &OwnedFd, exited: &AtomicBool) -> Vec<u8> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        // read before polling: once set, everything the child wrote is already in the pipe
+        let done = exited.load(Ordering::Acquire);
+        let timeout = if done {
+            PollTimeout::ZERO
+        } else {
+            PollTimeout::from(50u16)
+        };
+        let mut fds = [PollFd::new(rd.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, timeout) {
+            Ok(0) if done => break,
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break,
+            Ok(_) => match nix::unistd::read(rd, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => data.extend_from_slice(&buf[..n]),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => break,
+            },
+        }
+    }
+    data
 }
 
 /// Like [`run_in`], but prints a `SKIPPED` line and returns `None` when the namespaces cannot
@@ -311,4 +352,17 @@ pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     format!("{prefix}{}x{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The caller's level in the PID namespace tree (0 in the initial one): the number of
+/// `NSpid:` fields in `/proc/self/status` minus one. Test thread only (allocates).
+pub fn pid_level() -> i64 {
+    let s = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    let line = s.lines().find(|l| l.starts_with("NSpid:")).expect("NSpid line");
+    line.split_whitespace().count() as i64 - 2
+}
+
+/// The inode of the test process's namespace of `kind` (test thread).
+pub fn host_ino(kind: Kind) -> i64 {
+    nscore::NsHandle::current(kind).unwrap().id().unwrap().ino as i64
 }

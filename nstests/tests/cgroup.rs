@@ -1,10 +1,8 @@
 //! Cgroup namespaces (checklist C1–C2). Nothing is created in the host's cgroup trees: the
 //! child stays in the cgroup it was born in, which becomes its namespace's root.
 
-mod h5util;
-
-use h5util::*;
 use nscore::{raw, Kind, KindSet, NsHandle, Spawn};
+use nstests::live::*;
 use nstests::{skip, Mode};
 use rstest::rstest;
 

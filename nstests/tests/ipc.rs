@@ -8,156 +8,14 @@
 //! Mounts happen only in new, private mount namespaces, on temporary directories.
 
 use nscore::{raw, Kind, KindSet, Spawn};
+use nstests::child::*;
 use nstests::{cstr, run_spawn, spawn_for, Mode, Probe};
 use rstest::rstest;
 
-/// Child-side helpers: raw system calls only (async-signal-safe, no allocation).
-mod kit {
-    use nscore::raw;
-    use nstests::Probe;
-
-    /// A fork-like child by the raw `clone` system call (glibc's `fork` takes locks that a
-    /// thread of the test harness may have held at the time of our own clone). `flags` may
-    /// hold `CLONE_NEW*` flags. The grandchild gets `SIGKILL` when its parent dies, runs `f`
-    /// and exits with its result. Returns the pid, or -1.
-    pub fn fork_with(flags: libc::c_int, f: impl FnOnce() -> i32) -> libc::pid_t {
-        // SAFETY: raw clone with a null stack behaves like fork: the child continues on a
-        // copy of this stack; it only makes raw system calls and then `_exit`s.
-        let pid = unsafe {
-            libc::syscall(
-                libc::SYS_clone,
-                (flags | libc::SIGCHLD) as libc::c_ulong,
-                0usize,
-                0usize,
-                0usize,
-                0usize,
-            )
-        } as libc::pid_t;
-        if pid == 0 {
-            // SAFETY: prctl with integer arguments.
-            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-            let code = f();
-            raw::exit(code);
-        }
-        pid
-    }
-
-    /// A pipe `[read, write]` (no close-on-exec: used only between forks), or `[-1, -1]`.
-    pub fn pipe() -> [libc::c_int; 2] {
-        let mut fds = [-1; 2];
-        // SAFETY: `fds` is a valid two-int out-buffer.
-        unsafe { libc::pipe(fds.as_mut_ptr()) };
-        fds
-    }
-
-    /// Writes one byte.
-    pub fn signal(fd: libc::c_int) {
-        let _ = raw::write_all(fd, b"!");
-    }
-
-    /// In the parent: closes its copy of the write end of `pipe` (so that a child's death
-    /// shows as end of file) and waits for one byte.
-    pub fn wait_ready(pipe: &mut [libc::c_int; 2]) -> bool {
-        if pipe[1] >= 0 {
-            raw::close(pipe[1]);
-            pipe[1] = -1;
-        }
-        wait(pipe[0])
-    }
-
-    /// Waits for one byte; `false` at end of file or on error.
-    pub fn wait(fd: libc::c_int) -> bool {
-        let mut b = [0u8; 1];
-        matches!(raw::read_full(fd, &mut b), Ok(1))
-    }
-
-    /// Writes `key=value\n` in one `write(2)`, so lines of concurrent writers do not mix.
-    pub fn line(p: &Probe, key: &[u8], value: &[u8]) {
-        let mut buf = [0u8; 256];
-        let mut n = 0;
-        for part in [key, b"=", value, b"\n"] {
-            let m = part.len().min(buf.len() - n);
-            buf[n..n + m].copy_from_slice(&part[..m]);
-            n += m;
-        }
-        p.put(&buf[..n]);
-    }
-
-    /// Writes `key=<n>\n` in one `write(2)`.
-    pub fn line_num(p: &Probe, key: &[u8], n: i64) {
-        let mut digits = [0u8; 24];
-        let mut i = digits.len();
-        let neg = n < 0;
-        let mut v = n.unsigned_abs();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        if neg {
-            i -= 1;
-            digits[i] = b'-';
-        }
-        line(p, key, &digits[i..]);
-    }
-
-    /// Writes `/proc/<pid>/ns/<kind>` NUL-terminated into `buf` and returns it.
-    pub fn proc_ns_path<'a>(pid: libc::pid_t, kind: &[u8], buf: &'a mut [u8; 64]) -> &'a std::ffi::CStr {
-        let mut digits = [0u8; 12];
-        let mut i = digits.len();
-        let mut v = pid.unsigned_abs();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        let mut n = 0;
-        for part in [b"/proc/".as_slice(), &digits[i..], b"/ns/", kind, b"\0"] {
-            buf[n..n + part.len()].copy_from_slice(part);
-            n += part.len();
-        }
-        std::ffi::CStr::from_bytes_with_nul(&buf[..n]).unwrap_or(c"/")
-    }
-
-    /// The errno of the last failed call.
-    pub fn errno() -> i64 {
-        nix::errno::Errno::last_raw() as i64
-    }
-
-    /// Whether `hay` contains `needle`.
-    pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
-        !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
-    }
-
-    /// Writes the decimal form of `n` into `buf`; returns it.
-    pub fn decimal(n: i64, buf: &mut [u8; 24]) -> &[u8] {
-        let mut i = buf.len();
-        let neg = n < 0;
-        let mut v = n.unsigned_abs();
-        loop {
-            i -= 1;
-            buf[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        if neg {
-            i -= 1;
-            buf[i] = b'-';
-        }
-        &buf[i..]
-    }
-}
-
 /// System V and POSIX IPC calls for child bodies (raw, no allocation).
 mod ipc {
+    use nstests::child::errno;
+
     /// `shmget(2)`.
     pub fn shmget(key: libc::key_t, size: usize, flags: libc::c_int) -> libc::c_int {
         // SAFETY: integer arguments only.
@@ -179,7 +37,7 @@ mod ipc {
     pub fn shmat_peek(id: libc::c_int) -> i64 {
         let m = shmat(id);
         if m.is_null() {
-            return -super::kit::errno();
+            return -errno();
         }
         // SAFETY: `m` is an attached segment of at least one byte.
         (unsafe { *m }) as i64
@@ -241,7 +99,7 @@ mod ipc {
         if unsafe { libc::semop(id, &mut op, 1) } == 0 {
             0
         } else {
-            super::kit::errno()
+            errno()
         }
     }
 
@@ -272,45 +130,9 @@ mod ipc {
         if r == 0 {
             0
         } else {
-            super::kit::errno()
+            errno()
         }
     }
-
-    /// Reports every entry of directory `dir` but `.` and `..` as `key=name` lines; returns
-    /// the count, or -1.
-    pub fn list_dir(p: &nstests::Probe, key: &[u8], dir: &std::ffi::CStr) -> i64 {
-        // SAFETY: `dir` is NUL-terminated.
-        let fd = unsafe { libc::open(dir.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
-        if fd < 0 {
-            return -1;
-        }
-        let mut buf = [0u8; 4096];
-        let mut count = 0;
-        loop {
-            // SAFETY: `buf` is valid for its length.
-            let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) };
-            if n <= 0 {
-                break;
-            }
-            let mut off = 0usize;
-            while off < n as usize {
-                // linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name.
-                let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
-                let name = &buf[off + 19..off + reclen];
-                let len = name.iter().position(|&c| c == 0).unwrap_or(name.len());
-                let name = &name[..len];
-                if name != b"." && name != b".." {
-                    super::kit::line(p, key, name);
-                    count += 1;
-                }
-                off += reclen;
-            }
-        }
-        raw::close(fd);
-        count
-    }
-
-    use nscore::raw;
 }
 
 /// A scratch child in a new IPC namespace (plus kinds `extra`; a mapped user namespace when
@@ -319,9 +141,13 @@ fn scratch(extra: KindSet) -> Spawn {
     spawn_for(Mode::Clone, KindSet::new().with(Kind::Ipc) | extra)
 }
 
-/// The clone flags for a grandchild made in `mode`, plus `always`.
-fn flags_for(mode: Mode, always: libc::c_int) -> libc::c_int {
-    always | if mode == Mode::Clone { libc::CLONE_NEWIPC } else { 0 }
+/// The namespaces of a grandchild made in `mode`, plus `always`.
+fn kinds_for(mode: Mode, always: KindSet) -> KindSet {
+    if mode == Mode::Clone {
+        always | Kind::Ipc
+    } else {
+        always
+    }
 }
 
 /// In the grandchild: `unshare(CLONE_NEWIPC)` in `Unshare` mode. Returns `false` (after
@@ -329,7 +155,7 @@ fn flags_for(mode: Mode, always: libc::c_int) -> libc::c_int {
 fn enter(mode: Mode, p: &Probe) -> bool {
     if mode == Mode::Unshare {
         if let Err(e) = raw::unshare(Kind::Ipc.into()) {
-            kit::line_num(p, b"unshare_errno", e as i64);
+            p.line_num(b"unshare_errno", e as i64);
             return false;
         }
     }
@@ -348,10 +174,10 @@ fn i1_sysv_objects_of_parent_not_found_in_child(#[case] mode: Mode) {
     let out = run_spawn(scratch(KindSet::new()), |p| {
         let c = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
         if ipc::shmget(KEY, 4096, c) < 0 || ipc::msgget(KEY, c) < 0 || ipc::semget(KEY, 1, c) < 0 {
-            kit::line_num(p, b"create_errno", kit::errno());
+            p.line_num(b"create_errno", errno());
             return 2;
         }
-        let gc = kit::fork_with(flags_for(mode, 0), || {
+        let gc = fork_with(kinds_for(mode, KindSet::new()), || {
             if !enter(mode, p) {
                 return 4;
             }
@@ -360,11 +186,11 @@ fn i1_sysv_objects_of_parent_not_found_in_child(#[case] mode: Mode) {
                 (b"msg", ipc::msgget(KEY, 0)),
                 (b"sem", ipc::semget(KEY, 0, 0)),
             ] {
-                kit::line_num(p, key, if r < 0 { kit::errno() } else { 0 });
+                p.line_num(key, if r < 0 { errno() } else { 0 });
             }
             0
         });
-        kit::line_num(p, b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
+        p.line_num(b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
         0
     })
     .expect("spawn scratch IPC child");
@@ -384,9 +210,9 @@ fn i1_sysv_objects_of_parent_not_found_in_child(#[case] mode: Mode) {
 #[case::unshare(Mode::Unshare)]
 fn i2_siblings_same_key_do_not_share(#[case] mode: Mode) {
     let out = run_spawn(scratch(KindSet::new()), |p| {
-        let mut a_ready = kit::pipe();
-        let mut b_ready = kit::pipe();
-        let go = kit::pipe();
+        let mut a_ready = pipe();
+        let mut b_ready = pipe();
+        let go = pipe();
         let sibling = |me: u8, lock: bool, ready: libc::c_int| {
             move || -> i32 {
                 if !enter(mode, p) {
@@ -402,18 +228,18 @@ fn i2_siblings_same_key_do_not_share(#[case] mode: Mode) {
                     sem = ipc::semget(KEY, 1, 0);
                 }
                 if mem.is_null() || msg < 0 || sem < 0 {
-                    kit::line_num(p, b"create_errno", kit::errno());
-                    kit::signal(ready);
+                    p.line_num(b"create_errno", errno());
+                    signal(ready);
                     return 5;
                 }
                 // SAFETY: `mem` is an attached segment of 4096 bytes.
                 unsafe { *mem = me };
                 ipc::msgsnd(msg, me);
                 if lock {
-                    kit::line_num(p, b"a_lock", ipc::semtrylock(sem));
+                    p.line_num(b"a_lock", ipc::semtrylock(sem));
                 }
-                kit::signal(ready);
-                if !kit::wait(go[0]) {
+                signal(ready);
+                if !wait(go[0]) {
                     return 6;
                 }
                 let tag = [me, b'_'];
@@ -421,7 +247,7 @@ fn i2_siblings_same_key_do_not_share(#[case] mode: Mode) {
                 let mut put = |what: &[u8], v: i64| {
                     key[..2].copy_from_slice(&tag);
                     key[2..2 + what.len()].copy_from_slice(what);
-                    kit::line_num(p, &key[..2 + what.len()], v);
+                    p.line_num(&key[..2 + what.len()], v);
                 };
                 // SAFETY: as above.
                 put(b"shm", unsafe { *mem } as i64);
@@ -432,18 +258,18 @@ fn i2_siblings_same_key_do_not_share(#[case] mode: Mode) {
                 0
             }
         };
-        let a = kit::fork_with(flags_for(mode, 0), sibling(b'a', true, a_ready[1]));
-        if a < 0 || !kit::wait_ready(&mut a_ready) {
+        let a = fork_with(kinds_for(mode, KindSet::new()), sibling(b'a', true, a_ready[1]));
+        if a < 0 || !wait_ready(&mut a_ready) {
             return 2;
         }
-        let b = kit::fork_with(flags_for(mode, 0), sibling(b'b', false, b_ready[1]));
-        if b < 0 || !kit::wait_ready(&mut b_ready) {
+        let b = fork_with(kinds_for(mode, KindSet::new()), sibling(b'b', false, b_ready[1]));
+        if b < 0 || !wait_ready(&mut b_ready) {
             return 3;
         }
-        kit::signal(go[1]);
-        kit::signal(go[1]);
-        kit::line_num(p, b"a_exit", raw::reap(a).unwrap_or(-1) as i64);
-        kit::line_num(p, b"b_exit", raw::reap(b).unwrap_or(-1) as i64);
+        signal(go[1]);
+        signal(go[1]);
+        p.line_num(b"a_exit", raw::reap(a).unwrap_or(-1) as i64);
+        p.line_num(b"b_exit", raw::reap(b).unwrap_or(-1) as i64);
         0
     })
     .expect("spawn scratch IPC child");
@@ -480,20 +306,20 @@ fn i3_posix_mqueue_of_parent_not_found_in_child(#[case] mode: Mode) {
     let q = cstr("q");
     let out = run_spawn(scratch(KindSet::new()), |p| {
         if ipc::mq_open(&q, libc::O_CREAT | libc::O_EXCL | libc::O_RDWR) < 0 {
-            kit::line_num(p, b"create_errno", kit::errno());
+            p.line_num(b"create_errno", errno());
             return 2;
         }
-        let gc = kit::fork_with(flags_for(mode, 0), || {
+        let gc = fork_with(kinds_for(mode, KindSet::new()), || {
             if !enter(mode, p) {
                 return 4;
             }
             let r = ipc::mq_open(&q, libc::O_RDWR);
-            kit::line_num(p, b"open", if r < 0 { kit::errno() } else { 0 });
+            p.line_num(b"open", if r < 0 { errno() } else { 0 });
             let r = ipc::mq_open(&q, libc::O_CREAT | libc::O_EXCL | libc::O_RDWR);
-            kit::line_num(p, b"excl", if r < 0 { kit::errno() } else { 0 });
+            p.line_num(b"excl", if r < 0 { errno() } else { 0 });
             0
         });
-        kit::line_num(p, b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
+        p.line_num(b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
         0
     })
     .expect("spawn scratch IPC child");
@@ -526,57 +352,57 @@ fn i4_mqueue_mount_lists_own_queues_and_keeps_ns_alive(#[case] mode: Mode) {
     let out = run_spawn(scratch(Kind::Mnt.into()), |p| {
         let rw = libc::O_CREAT | libc::O_RDWR;
         if ipc::mq_open(&qp, rw) < 0 {
-            kit::line_num(p, b"create_errno", kit::errno());
+            p.line_num(b"create_errno", errno());
             return 2;
         }
-        kit::line_num(p, b"mount1", ipc::mount(&mqfs, &c1));
+        p.line_num(b"mount1", ipc::mount(&mqfs, &c1));
         // A grandchild in a new mount namespace (always) and, unless `none`, a new IPC one.
-        let gc = kit::fork_with(flags_for(mode, libc::CLONE_NEWNS), || {
+        let gc = fork_with(kinds_for(mode, Kind::Mnt.into()), || {
             if !enter(mode, p) {
                 return 4;
             }
             if ipc::mq_open(&qc, rw) < 0 {
-                kit::line_num(p, b"create_errno", kit::errno());
+                p.line_num(b"create_errno", errno());
                 return 5;
             }
-            kit::line_num(p, b"mount2", ipc::mount(&mqfs, &c2));
-            ipc::list_dir(p, b"gc_sees", &c2);
+            p.line_num(b"mount2", ipc::mount(&mqfs, &c2));
+            list_dir(p, b"gc_sees", &c2);
             0
         });
-        kit::line_num(p, b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
-        ipc::list_dir(p, b"parent_sees", &c1);
+        p.line_num(b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
+        list_dir(p, b"parent_sees", &c1);
         // Lifetime: a grandchild in a new IPC namespace (same mount namespace) makes a queue
         // and mounts its mqueue; the parent holds an nsfd too; then the grandchild exits.
-        let mut ready = kit::pipe();
-        let go = kit::pipe();
-        let gk = kit::fork_with(libc::CLONE_NEWIPC, || {
+        let mut ready = pipe();
+        let go = pipe();
+        let gk = fork_with(Kind::Ipc.into(), || {
             if ipc::mq_open(&qk, rw) < 0 {
-                kit::line_num(p, b"create_errno", kit::errno());
-                kit::signal(ready[1]);
+                p.line_num(b"create_errno", errno());
+                signal(ready[1]);
                 return 5;
             }
-            kit::line_num(p, b"mount3", ipc::mount(&mqfs, &c3));
-            kit::signal(ready[1]);
-            kit::wait(go[0]);
+            p.line_num(b"mount3", ipc::mount(&mqfs, &c3));
+            signal(ready[1]);
+            wait(go[0]);
             0
         });
-        if gk < 0 || !kit::wait_ready(&mut ready) {
+        if gk < 0 || !wait_ready(&mut ready) {
             return 6;
         }
         let mut path = [0u8; 64];
-        let nsfd = raw::open(kit::proc_ns_path(gk, b"ipc", &mut path)).unwrap_or(-1);
-        kit::signal(go[1]);
-        kit::line_num(p, b"gk_exit", raw::reap(gk).unwrap_or(-1) as i64);
+        let nsfd = raw::open(proc_path(&mut path, gk as i64, b"/ns/ipc")).unwrap_or(-1);
+        signal(go[1]);
+        p.line_num(b"gk_exit", raw::reap(gk).unwrap_or(-1) as i64);
         // The mount still shows the dead grandchild's queue.
-        ipc::list_dir(p, b"kept_by_mount", &c3);
+        list_dir(p, b"kept_by_mount", &c3);
         // And the nsfd still joins a namespace that has it.
-        let gj = kit::fork_with(0, || {
+        let gj = fork_with(KindSet::new(), || {
             if raw::setns(nsfd, Kind::Ipc.into()).is_err() {
                 return 7;
             }
             (ipc::mq_open(&qk, libc::O_RDWR) < 0) as i32
         });
-        kit::line_num(p, b"kept_by_nsfd", raw::reap(gj).unwrap_or(-1) as i64);
+        p.line_num(b"kept_by_nsfd", raw::reap(gj).unwrap_or(-1) as i64);
         0
     })
     .expect("spawn scratch IPC+mount child");
@@ -634,22 +460,22 @@ fn i5_ipc_sysctls_and_sysvipc_listing_per_namespace(#[case] mode: Mode) {
     let sysvipc = cstr("/proc/sysvipc/shm");
     const K5: libc::key_t = 0x4e53_4935;
     let mut kbuf = [0u8; 24];
-    let kdec: Vec<u8> = kit::decimal(K5 as i64, &mut kbuf).to_vec();
+    let kdec: Vec<u8> = decimal(K5 as i64, &mut kbuf).to_vec();
     let out = run_spawn(scratch(KindSet::new()), |p| {
-        let mut ready = kit::pipe();
-        let go = kit::pipe();
+        let mut ready = pipe();
+        let go = pipe();
         let report = |prefix: u8| {
             let mut key = [prefix, b'0'];
             for (i, path) in paths.iter().enumerate() {
                 let mut buf = [0u8; 64];
                 key[1] = b'0' + i as u8;
-                kit::line(p, &key, nstests::read_small(path, &mut buf));
+                p.line(&key, nstests::read_small(path, &mut buf));
             }
             let mut big = [0u8; 16384];
             let listing = nstests::read_small(&sysvipc, &mut big);
-            kit::line_num(p, &[prefix, b'l'], kit::contains(listing, &kdec) as i64);
+            p.line_num(&[prefix, b'l'], contains(listing, &kdec) as i64);
         };
-        let gc = kit::fork_with(flags_for(mode, 0), || {
+        let gc = fork_with(kinds_for(mode, KindSet::new()), || {
             if !enter(mode, p) {
                 return 4;
             }
@@ -657,27 +483,27 @@ fn i5_ipc_sysctls_and_sysvipc_listing_per_namespace(#[case] mode: Mode) {
                 // SAFETY: `path` is NUL-terminated.
                 let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
                 if fd < 0 || raw::write_all(fd, v).is_err() {
-                    kit::line_num(p, b"write_errno", kit::errno());
-                    kit::signal(ready[1]);
+                    p.line_num(b"write_errno", errno());
+                    signal(ready[1]);
                     return 5;
                 }
                 raw::close(fd);
             }
             if ipc::shmget(K5, 4096, libc::IPC_CREAT | 0o600) < 0 {
-                kit::signal(ready[1]);
+                signal(ready[1]);
                 return 6;
             }
             report(b'c');
-            kit::signal(ready[1]);
-            kit::wait(go[0]);
+            signal(ready[1]);
+            wait(go[0]);
             0
         });
-        if gc < 0 || !kit::wait_ready(&mut ready) {
+        if gc < 0 || !wait_ready(&mut ready) {
             return 2;
         }
         report(b'p');
-        kit::signal(go[1]);
-        kit::line_num(p, b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
+        signal(go[1]);
+        p.line_num(b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
         0
     })
     .expect("spawn scratch IPC child");
@@ -708,29 +534,29 @@ fn i5_ipc_sysctls_and_sysvipc_listing_per_namespace(#[case] mode: Mode) {
 fn i6_objects_live_with_the_namespace_joined_by_held_fd() {
     let q = cstr("i6q");
     let out = run_spawn(scratch(KindSet::new()), |p| {
-        let mut ready = kit::pipe();
-        let go = kit::pipe();
-        let maker = kit::fork_with(libc::CLONE_NEWIPC, || {
+        let mut ready = pipe();
+        let go = pipe();
+        let maker = fork_with(Kind::Ipc.into(), || {
             let c = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
             let o = libc::O_CREAT | libc::O_EXCL | libc::O_RDWR;
             if ipc::shmget(KEY, 4096, c) < 0 || ipc::mq_open(&q, o) < 0 {
-                kit::line_num(p, b"create_errno", kit::errno());
+                p.line_num(b"create_errno", errno());
                 return 5;
             }
-            kit::signal(ready[1]);
-            kit::wait(go[0]);
+            signal(ready[1]);
+            wait(go[0]);
             0
         });
-        if maker < 0 || !kit::wait_ready(&mut ready) {
+        if maker < 0 || !wait_ready(&mut ready) {
             return 2;
         }
         let mut path = [0u8; 64];
-        let nsfd = raw::open(kit::proc_ns_path(maker, b"ipc", &mut path)).unwrap_or(-1);
-        kit::signal(go[1]);
-        kit::line_num(p, b"maker_exit", raw::reap(maker).unwrap_or(-1) as i64);
+        let nsfd = raw::open(proc_path(&mut path, maker as i64, b"/ns/ipc")).unwrap_or(-1);
+        signal(go[1]);
+        p.line_num(b"maker_exit", raw::reap(maker).unwrap_or(-1) as i64);
         // The maker is gone; the nsfd holds the namespace.
         let joiner = |p: &Probe, tag: &[u8]| {
-            let j = kit::fork_with(0, || {
+            let j = fork_with(KindSet::new(), || {
                 if raw::setns(nsfd, Kind::Ipc.into()).is_err() {
                     return 7;
                 }
@@ -738,11 +564,11 @@ fn i6_objects_live_with_the_namespace_joined_by_held_fd() {
                 let mq = (ipc::mq_open(&q, libc::O_RDWR) >= 0) as i32;
                 shm + 2 * mq
             });
-            kit::line_num(p, tag, raw::reap(j).unwrap_or(-1) as i64);
+            p.line_num(tag, raw::reap(j).unwrap_or(-1) as i64);
         };
         joiner(p, b"found");
         // Control: the scratch namespace itself does not have them.
-        kit::line_num(p, b"own_shm", (ipc::shmget(KEY, 0, 0) >= 0) as i64);
+        p.line_num(b"own_shm", (ipc::shmget(KEY, 0, 0) >= 0) as i64);
         raw::close(nsfd);
         0
     })
@@ -770,21 +596,21 @@ fn i7_shmat_parent_segment_only_after_setns(#[case] mode: Mode) {
         // SAFETY: `mem` is an attached 4096-byte segment.
         unsafe { *mem = 0x5a };
         let nsfd = raw::open(&own).unwrap_or(-1);
-        let gc = kit::fork_with(flags_for(mode, 0), || {
+        let gc = fork_with(kinds_for(mode, KindSet::new()), || {
             if !enter(mode, p) {
                 return 4;
             }
             let before = ipc::shmat_peek(id);
-            kit::line_num(p, b"before", before);
+            p.line_num(b"before", before);
             if let Err(e) = raw::setns(nsfd, Kind::Ipc.into()) {
-                kit::line_num(p, b"setns_errno", e as i64);
+                p.line_num(b"setns_errno", e as i64);
                 return 5;
             }
             let after = ipc::shmat_peek(id);
-            kit::line_num(p, b"after", after);
+            p.line_num(b"after", after);
             0
         });
-        kit::line_num(p, b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
+        p.line_num(b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
         0
     })
     .expect("spawn scratch IPC child");

@@ -1,13 +1,12 @@
 //! Across kinds (checklist L1–L5): lifetime, limits, privilege, setns errors, cleanup.
 
-mod h5util;
-
 use std::collections::BTreeSet;
 use std::ffi::CStr;
 use std::path::Path;
 
-use h5util::*;
 use nscore::{join, limits, raw, Errno, Error, Kind, KindSet, NsHandle, Op, Spawn};
+use nstests::child::*;
+use nstests::live::*;
 use nstests::{cstr, is_root, require_root, run_spawn, Probe};
 use rstest::rstest;
 
@@ -114,9 +113,10 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
             p.kv(b"limit_errno", e as i64);
             return 1;
         }
-        let (Ok((r, w)), Ok((go_r, go_w))) = (pipe(), pipe()) else {
+        let ([r, w], [go_r, go_w]) = (pipe(), pipe());
+        if r < 0 || go_r < 0 {
             return 1;
-        };
+        }
         let first = match fork() {
             Ok(0) => {
                 if let Err(e) = raw::unshare(Kind::Ipc.into()) {
@@ -244,7 +244,7 @@ fn l2_limit_gives_enospc(#[case] kind: Kind) {
         let mut made = 0;
         let mut errno = 0;
         for _ in 0..=K {
-            match clone_into(kind.into()) {
+            match raw::fork(kind.into()) {
                 Ok(0) => pause_forever(),
                 Ok(pid) => {
                     if (made as usize) < holders.len() {
@@ -443,9 +443,10 @@ fn l5_nothing_left_behind(#[case] killed: bool) {
             bind(c"/proc/self/ns/net", &file_c).err().map_or(0, |e| e as i64),
         );
         r.kv(b"shm", shmget(key, libc::IPC_CREAT | 0o600));
-        let Ok((sync_r, sync_w)) = pipe() else {
+        let [sync_r, sync_w] = pipe();
+        if sync_r < 0 {
             return 1;
-        };
+        }
         for _ in 0..2 {
             match fork() {
                 Ok(0) => {

@@ -1,12 +1,11 @@
 //! Mount namespaces (checklist M1–M3). Every mount happens inside a scratch mount namespace
 //! that a child made (private, so nothing reaches the host), or below it.
 
-mod h5util;
-
 use std::ffi::CStr;
 
-use h5util::*;
 use nscore::{raw, Errno, Kind};
+use nstests::child::*;
+use nstests::live::*;
 use nstests::{cstr, run_spawn, skip, Mode};
 use rstest::rstest;
 
@@ -73,9 +72,10 @@ fn m1_tmpfs_inside_is_invisible_outside(#[case] mode: Mode) {
     let dir = tempfile::tempdir().unwrap();
     let target = cstr(dir.path().to_str().unwrap());
     let out = run_spawn(scaffold(Kind::Mnt.into()), |p| {
-        let (Ok((r, w)), Ok((go_r, go_w))) = (pipe(), pipe()) else {
+        let ([r, w], [go_r, go_w]) = (pipe(), pipe());
+        if r < 0 || go_r < 0 {
             return 1;
-        };
+        }
         let before = dev(&target);
         match nsfork(mode, Kind::Mnt.into()) {
             Ok(0) => {
@@ -149,9 +149,10 @@ fn m2_propagation_shared_private_slave(#[case] prop: Prop) {
         Prop::Slave => libc::MS_SLAVE,
     };
     let out = run_spawn(scaffold(Kind::Mnt.into()), |p| {
-        let (Ok((r, w)), Ok((go_r, go_w))) = (pipe(), pipe()) else {
+        let ([r, w], [go_r, go_w]) = (pipe(), pipe());
+        if r < 0 || go_r < 0 {
             return 1;
-        };
+        }
         // the shared mount point, in the scratch namespace only
         if let Err(e) = mount_fs(c"tmpfs", &top) {
             p.kv(b"prep_errno", e as i64);
@@ -166,7 +167,7 @@ fn m2_propagation_shared_private_slave(#[case] prop: Prop) {
             return 2;
         }
         let (d1, d2) = (dev(&sub1), dev(&sub2));
-        match clone_into(Kind::Mnt.into()) {
+        match raw::fork(Kind::Mnt.into()) {
             Ok(0) => {
                 if flag != 0 {
                     if let Err(e) = set_propagation(&top, flag) {

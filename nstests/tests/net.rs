@@ -12,202 +12,14 @@ use std::ffi::CString;
 use std::time::Duration;
 
 use nscore::{raw, Kind, KindSet};
+use nstests::child::*;
 use nstests::{cstr, effective_kinds, is_root, run_spawn, spawn_for, Mode, Probe};
 use rstest::rstest;
 
-/// Child-side helpers: raw system calls only (async-signal-safe, no allocation).
-mod kit {
-    use nscore::raw;
-    use nstests::Probe;
-
-    /// A fork-like child by the raw `clone` system call (glibc's `fork` takes locks that a
-    /// thread of the test harness may have held at the time of our own clone). `flags` may
-    /// hold `CLONE_NEW*` flags. The grandchild gets `SIGKILL` when its parent dies, runs `f`
-    /// and exits with its result. Returns the pid, or -1.
-    pub fn fork_with(flags: libc::c_int, f: impl FnOnce() -> i32) -> libc::pid_t {
-        // SAFETY: raw clone with a null stack behaves like fork: the child continues on a
-        // copy of this stack; it only makes raw system calls and then `_exit`s.
-        let pid = unsafe {
-            libc::syscall(
-                libc::SYS_clone,
-                (flags | libc::SIGCHLD) as libc::c_ulong,
-                0usize,
-                0usize,
-                0usize,
-                0usize,
-            )
-        } as libc::pid_t;
-        if pid == 0 {
-            // SAFETY: prctl with integer arguments.
-            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-            let code = f();
-            raw::exit(code);
-        }
-        pid
-    }
-
-    /// A pipe `[read, write]` (no close-on-exec: used only between forks), or `[-1, -1]`.
-    pub fn pipe() -> [libc::c_int; 2] {
-        let mut fds = [-1; 2];
-        // SAFETY: `fds` is a valid two-int out-buffer.
-        unsafe { libc::pipe(fds.as_mut_ptr()) };
-        fds
-    }
-
-    /// Writes one byte.
-    pub fn signal(fd: libc::c_int) {
-        let _ = raw::write_all(fd, b"!");
-    }
-
-    /// In the parent: closes its copy of the write end of `pipe` (so that a child's death
-    /// shows as end of file) and waits for one byte.
-    pub fn wait_ready(pipe: &mut [libc::c_int; 2]) -> bool {
-        if pipe[1] >= 0 {
-            raw::close(pipe[1]);
-            pipe[1] = -1;
-        }
-        wait(pipe[0])
-    }
-
-    /// Waits for one byte; `false` at end of file or on error.
-    pub fn wait(fd: libc::c_int) -> bool {
-        let mut b = [0u8; 1];
-        matches!(raw::read_full(fd, &mut b), Ok(1))
-    }
-
-    /// Writes `key=value\n` in one `write(2)`, so lines of concurrent writers do not mix.
-    pub fn line(p: &Probe, key: &[u8], value: &[u8]) {
-        let mut buf = [0u8; 256];
-        let mut n = 0;
-        for part in [key, b"=", value, b"\n"] {
-            let m = part.len().min(buf.len() - n);
-            buf[n..n + m].copy_from_slice(&part[..m]);
-            n += m;
-        }
-        p.put(&buf[..n]);
-    }
-
-    /// Writes `key=<n>\n` in one `write(2)`.
-    pub fn line_num(p: &Probe, key: &[u8], n: i64) {
-        let mut digits = [0u8; 24];
-        let mut i = digits.len();
-        let neg = n < 0;
-        let mut v = n.unsigned_abs();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        if neg {
-            i -= 1;
-            digits[i] = b'-';
-        }
-        line(p, key, &digits[i..]);
-    }
-
-    /// Writes `/proc/<pid>/ns/<kind>` NUL-terminated into `buf` and returns it.
-    pub fn proc_ns_path<'a>(pid: libc::pid_t, kind: &[u8], buf: &'a mut [u8; 64]) -> &'a std::ffi::CStr {
-        let mut digits = [0u8; 12];
-        let mut i = digits.len();
-        let mut v = pid.unsigned_abs();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        let mut n = 0;
-        for part in [b"/proc/".as_slice(), &digits[i..], b"/ns/", kind, b"\0"] {
-            buf[n..n + part.len()].copy_from_slice(part);
-            n += part.len();
-        }
-        std::ffi::CStr::from_bytes_with_nul(&buf[..n]).unwrap_or(c"/")
-    }
-
-    /// The errno of the last failed call.
-    pub fn errno() -> i64 {
-        nix::errno::Errno::last_raw() as i64
-    }
-
-    /// Sets 5 s send and receive timeouts on socket `fd`, so no step waits forever.
-    pub fn timeouts(fd: libc::c_int) {
-        let tv = libc::timeval { tv_sec: 5, tv_usec: 0 };
-        for opt in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
-            // SAFETY: `tv` is a valid timeval of the given size.
-            unsafe {
-                libc::setsockopt(
-                    fd,
-                    libc::SOL_SOCKET,
-                    opt,
-                    (&tv as *const libc::timeval).cast(),
-                    std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-                )
-            };
-        }
-    }
-
-    /// Sleeps `ms` milliseconds (`nanosleep(2)`).
-    pub fn sleep_ms(ms: i64) {
-        let ts = libc::timespec {
-            tv_sec: ms / 1000,
-            tv_nsec: (ms % 1000) * 1_000_000,
-        };
-        // SAFETY: `ts` is valid; the remainder is not wanted.
-        unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
-    }
-
-    /// `base` followed by `tail`, NUL-terminated, in `buf`.
-    pub fn join_path<'a>(base: &std::ffi::CStr, tail: &[u8], buf: &'a mut [u8; 256]) -> &'a std::ffi::CStr {
-        let b = base.to_bytes();
-        let n = (b.len() + tail.len()).min(255);
-        buf[..b.len().min(n)].copy_from_slice(&b[..b.len().min(n)]);
-        buf[b.len().min(n)..n].copy_from_slice(&tail[..n - b.len().min(n)]);
-        buf[n] = 0;
-        std::ffi::CStr::from_bytes_with_nul(&buf[..=n]).unwrap_or(c"/")
-    }
-
-    /// Reports every entry of directory `dir` but `.` and `..` as `key=name` lines; returns
-    /// the count, or -1.
-    pub fn list_dir(p: &Probe, key: &[u8], dir: &std::ffi::CStr) -> i64 {
-        // SAFETY: `dir` is NUL-terminated.
-        let fd = unsafe { libc::open(dir.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
-        if fd < 0 {
-            return -1;
-        }
-        let mut buf = [0u8; 4096];
-        let mut count = 0;
-        loop {
-            // SAFETY: `buf` is valid for its length.
-            let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) };
-            if n <= 0 {
-                break;
-            }
-            let mut off = 0usize;
-            while off < n as usize {
-                // linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name.
-                let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
-                let name = &buf[off + 19..off + reclen];
-                let len = name.iter().position(|&c| c == 0).unwrap_or(name.len());
-                let name = &name[..len];
-                if name != b"." && name != b".." {
-                    line(p, key, name);
-                    count += 1;
-                }
-                off += reclen;
-            }
-        }
-        raw::close(fd);
-        count
-    }
-}
 /// rtnetlink by hand: messages built in a fixed buffer, sent and acknowledged.
 mod nl {
-    use super::kit;
+    use super::timeouts;
+    use nstests::child::*;
 
     pub const NLM_F_REQUEST: u16 = 1;
     pub const NLM_F_ACK: u16 = 4;
@@ -333,7 +145,7 @@ mod nl {
         // SAFETY: plain socket call.
         let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
         if fd >= 0 {
-            kit::timeouts(fd);
+            timeouts(fd);
         }
         fd
     }
@@ -342,7 +154,7 @@ mod nl {
     pub fn request(msg: &mut Msg) -> i64 {
         let fd = socket();
         if fd < 0 {
-            return kit::errno();
+            return errno();
         }
         let r = send(fd, msg.finish());
         if r != 0 {
@@ -355,7 +167,7 @@ mod nl {
             // SAFETY: `buf` is valid for its length.
             let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
             if n <= 0 {
-                result = kit::errno();
+                result = errno();
                 break;
             }
             let mut off = 0usize;
@@ -380,7 +192,7 @@ mod nl {
     fn send(fd: libc::c_int, msg: &[u8]) -> i64 {
         // SAFETY: `msg` is valid for its length; the kernel is the default destination.
         if unsafe { libc::send(fd, msg.as_ptr().cast(), msg.len(), 0) } < 0 {
-            kit::errno()
+            errno()
         } else {
             0
         }
@@ -391,7 +203,7 @@ mod nl {
     pub fn dump(ty: u16, mut f: impl FnMut(u16, &[u8])) -> i64 {
         let fd = socket();
         if fd < 0 {
-            return kit::errno();
+            return errno();
         }
         let mut m = Msg::new(ty, NLM_F_DUMP);
         if ty == RTM_GETLINK {
@@ -410,7 +222,7 @@ mod nl {
             // SAFETY: `buf` is valid for its length.
             let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
             if n <= 0 {
-                break kit::errno();
+                break errno();
             }
             let n = n as usize;
             let mut off = 0usize;
@@ -497,7 +309,8 @@ mod nl {
 
 /// Sockets and interfaces for child bodies (raw calls, no allocation).
 mod so {
-    use super::kit;
+    use super::timeouts;
+    use nstests::child::*;
 
     /// A socket address on the stack.
     pub struct Sa {
@@ -568,7 +381,7 @@ mod so {
         // SAFETY: plain socket call.
         let fd = unsafe { libc::socket(sa.family(), ty | libc::SOCK_CLOEXEC, 0) };
         if fd >= 0 {
-            kit::timeouts(fd);
+            timeouts(fd);
         }
         fd
     }
@@ -577,7 +390,7 @@ mod so {
     pub fn bound(sa: &Sa, ty: libc::c_int) -> libc::c_int {
         let fd = socket(sa, ty);
         if fd < 0 {
-            return -(kit::errno() as libc::c_int);
+            return -(errno() as libc::c_int);
         }
         // SAFETY: `sa` holds a valid address of `sa.len` bytes.
         let ok = unsafe { libc::bind(fd, sa.ptr(), sa.len) } == 0
@@ -586,7 +399,7 @@ mod so {
         if ok {
             fd
         } else {
-            let e = kit::errno() as libc::c_int;
+            let e = errno() as libc::c_int;
             nscore::raw::close(fd);
             -e
         }
@@ -596,13 +409,13 @@ mod so {
     pub fn connected(sa: &Sa, ty: libc::c_int) -> libc::c_int {
         let fd = socket(sa, ty);
         if fd < 0 {
-            return -(kit::errno() as libc::c_int);
+            return -(errno() as libc::c_int);
         }
         // SAFETY: `sa` holds a valid address of `sa.len` bytes.
         if unsafe { libc::connect(fd, sa.ptr(), sa.len) } == 0 {
             fd
         } else {
-            let e = kit::errno() as libc::c_int;
+            let e = errno() as libc::c_int;
             nscore::raw::close(fd);
             -e
         }
@@ -613,14 +426,14 @@ mod so {
         // SAFETY: null address out-parameters are allowed.
         let c = unsafe { libc::accept4(listener, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) };
         if c < 0 {
-            return kit::errno();
+            return errno();
         }
-        kit::timeouts(c);
+        timeouts(c);
         let mut buf = [0u8; 64];
         // SAFETY: `buf` is valid for its length.
         let n = unsafe { libc::read(c, buf.as_mut_ptr().cast(), buf.len()) };
         let r = if n <= 0 || nscore::raw::write_all(c, &buf[..n as usize]).is_err() {
-            kit::errno()
+            errno()
         } else {
             0
         };
@@ -645,12 +458,12 @@ mod so {
             )
         };
         if n < 0 {
-            return kit::errno();
+            return errno();
         }
         // SAFETY: `buf[..n]` and `from` are valid.
         let m = unsafe { libc::sendto(fd, buf.as_ptr().cast(), n as usize, 0, from.ptr(), from.len) };
         if m < 0 {
-            kit::errno()
+            errno()
         } else {
             0
         }
@@ -664,13 +477,13 @@ mod so {
         }
         // SAFETY: `msg` is valid for its length.
         let r = if unsafe { libc::send(fd, msg.as_ptr().cast(), msg.len(), 0) } < 0 {
-            -kit::errno()
+            -errno()
         } else {
             let mut buf = [0u8; 64];
             // SAFETY: `buf` is valid for its length.
             let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
             if n < 0 {
-                -kit::errno()
+                -errno()
             } else {
                 (&buf[..n as usize] == msg) as i64
             }
@@ -712,7 +525,7 @@ mod so {
         if ioctl(0x8933, &mut r) {
             i32::from_ne_bytes([r.data[0], r.data[1], r.data[2], r.data[3]]) as i64
         } else {
-            -kit::errno()
+            -errno()
         }
     }
 
@@ -722,7 +535,7 @@ mod so {
         if ioctl(0x8913, &mut r) {
             i16::from_ne_bytes([r.data[0], r.data[1]]) as u16 as i64
         } else {
-            -kit::errno()
+            -errno()
         }
     }
 
@@ -746,7 +559,7 @@ fn report_links(p: &Probe, key: &[u8]) -> i64 {
         if ty == nl::RTM_NEWLINK && payload.len() >= 16 {
             if let Some(name) = nl::find_attr(&payload[16..], nl::IFLA_IFNAME) {
                 let n = name.iter().position(|&c| c == 0).unwrap_or(name.len());
-                kit::line(p, key, &name[..n]);
+                p.line(key, &name[..n]);
                 count += 1;
             }
         }
@@ -815,28 +628,28 @@ fn n1_new_netns_has_only_lo_down_no_addresses_no_routes(#[case] mode: Mode) {
     let out = run_spawn(spawn_for(Mode::Clone, kinds), |p| {
         if mode == Mode::Unshare {
             if let Err(e) = raw::unshare(Kind::Net.into()) {
-                kit::line_num(p, b"unshare_errno", e as i64);
+                p.line_num(b"unshare_errno", e as i64);
                 return 90;
             }
         }
-        kit::line_num(p, b"links", report_links(p, b"link"));
-        kit::line_num(p, b"lo_flags", so::ifflags(b"lo"));
-        kit::line_num(p, b"addrs", count_dump(nl::RTM_GETADDR, nl::RTM_NEWADDR));
-        kit::line_num(p, b"routes", count_dump(nl::RTM_GETROUTE, nl::RTM_NEWROUTE));
+        p.line_num(b"links", report_links(p, b"link"));
+        p.line_num(b"lo_flags", so::ifflags(b"lo"));
+        p.line_num(b"addrs", count_dump(nl::RTM_GETADDR, nl::RTM_NEWADDR));
+        p.line_num(b"routes", count_dump(nl::RTM_GETROUTE, nl::RTM_NEWROUTE));
         let mut name = [0u8; 16];
         for index in 1..256 {
             if let Some(n) = so::ifname(index, &mut name) {
-                kit::line(p, b"by_index", n);
+                p.line(b"by_index", n);
             }
         }
         // SAFETY: all strings are NUL-terminated.
         let r = unsafe { libc::mount(sysfs.as_ptr(), target.as_ptr(), sysfs.as_ptr(), 0, std::ptr::null()) };
         if r == 0 {
             let mut path = [0u8; 256];
-            let class = kit::join_path(&target, b"/class/net", &mut path);
-            kit::line_num(p, b"sysfs", kit::list_dir(p, b"sys", class));
+            let class = path_in(&mut path, &[target.to_bytes(), b"/class/net"]);
+            p.line_num(b"sysfs", list_dir(p, b"sys", class));
         } else {
-            kit::line_num(p, b"sysfs_errno", kit::errno());
+            p.line_num(b"sysfs_errno", errno());
         }
         0
     })
@@ -935,7 +748,7 @@ fn n2_loopback_tcp_udp_and_same_port_in_two_namespaces(#[case] mode: Mode) {
         key[..2].copy_from_slice(&[tag, b'_']);
         let mut put = |what: &[u8], v: i64| {
             key[2..2 + what.len()].copy_from_slice(what);
-            kit::line_num(p, &key[..2 + what.len()], v);
+            p.line_num(&key[..2 + what.len()], v);
         };
         if mode.isolates() {
             put(b"lo_up", raw::loopback_up().map_or_else(|e| e as i64, |_| 0));
@@ -987,16 +800,16 @@ fn n2_loopback_tcp_udp_and_same_port_in_two_namespaces(#[case] mode: Mode) {
     let first = spawn_for(mode, kinds)
         .run(move || {
             if mode == Mode::Unshare && raw::unshare(unshare_kinds).is_err() {
-                kit::signal(rw);
+                signal(rw);
                 return 90;
             }
             if mode.isolates() && raw::loopback_up().is_err() {
-                kit::signal(rw);
+                signal(rw);
                 return 91;
             }
             let t = so::bound(&so::Sa::v4([127, 0, 0, 1], port), libc::SOCK_STREAM);
-            kit::signal(rw);
-            kit::wait(rr);
+            signal(rw);
+            wait(rr);
             if t >= 0 {
                 0
             } else {
@@ -1071,63 +884,63 @@ fn configure(name: &[u8], v4: [u8; 4], v6: [u8; 16]) -> i64 {
 #[test]
 fn n3_veth_between_two_namespaces() {
     let out = run_spawn(spawn_for(Mode::Clone, Kind::Net.into()), |p| {
-        let mut b_ready = kit::pipe();
-        let b_go = kit::pipe();
-        let mut b_serving = kit::pipe();
+        let mut b_ready = pipe();
+        let b_go = pipe();
+        let mut b_serving = pipe();
         // B: the second namespace: configures its end and serves four echoes.
-        let b = kit::fork_with(libc::CLONE_NEWNET, || {
-            kit::signal(b_ready[1]);
-            if !kit::wait(b_go[0]) {
+        let b = fork_with(Kind::Net.into(), || {
+            signal(b_ready[1]);
+            if !wait(b_go[0]) {
                 return 3;
             }
-            kit::line_num(p, b"b_sees_peer", (so::ifindex(b"n3b") > 0) as i64);
-            kit::line_num(p, b"b_sees_a_end", (so::ifindex(b"n3a") > 0) as i64);
+            p.line_num(b"b_sees_peer", (so::ifindex(b"n3b") > 0) as i64);
+            p.line_num(b"b_sees_a_end", (so::ifindex(b"n3a") > 0) as i64);
             let r = configure(b"n3b", IP_B, IP6_B);
-            kit::line_num(p, b"b_config", r);
+            p.line_num(b"b_config", r);
             let t4 = so::bound(&so::Sa::v4(IP_B, 7000), libc::SOCK_STREAM);
             let t6 = so::bound(&so::Sa::v6(IP6_B, 7000), libc::SOCK_STREAM);
             let u4 = so::bound(&so::Sa::v4(IP_B, 7001), libc::SOCK_DGRAM);
             let u6 = so::bound(&so::Sa::v6(IP6_B, 7001), libc::SOCK_DGRAM);
-            kit::line_num(p, b"b_bind", [t4, t6, u4, u6].iter().filter(|&&f| f < 0).count() as i64);
-            kit::signal(b_serving[1]);
+            p.line_num(b"b_bind", [t4, t6, u4, u6].iter().filter(|&&f| f < 0).count() as i64);
+            signal(b_serving[1]);
             if r != 0 || t4 < 0 || t6 < 0 || u4 < 0 || u6 < 0 {
                 return 4;
             }
-            kit::line_num(p, b"b_tcp4", so::serve_tcp_once(t4));
-            kit::line_num(p, b"b_tcp6", so::serve_tcp_once(t6));
-            kit::line_num(p, b"b_udp4", so::serve_udp_once(u4));
-            kit::line_num(p, b"b_udp6", so::serve_udp_once(u6));
+            p.line_num(b"b_tcp4", so::serve_tcp_once(t4));
+            p.line_num(b"b_tcp6", so::serve_tcp_once(t6));
+            p.line_num(b"b_udp4", so::serve_udp_once(u4));
+            p.line_num(b"b_udp6", so::serve_udp_once(u6));
             0
         });
-        if b < 0 || !kit::wait_ready(&mut b_ready) {
+        if b < 0 || !wait_ready(&mut b_ready) {
             return 2;
         }
         let mut path = [0u8; 64];
-        let bfd = raw::open(kit::proc_ns_path(b, b"net", &mut path)).unwrap_or(-1);
-        kit::line_num(p, b"add_veth", nl::add_veth(b"n3a", b"n3b", bfd));
+        let bfd = raw::open(proc_path(&mut path, b as i64, b"/ns/net")).unwrap_or(-1);
+        p.line_num(b"add_veth", nl::add_veth(b"n3a", b"n3b", bfd));
         raw::close(bfd);
-        kit::line_num(p, b"a_sees_own", (so::ifindex(b"n3a") > 0) as i64);
-        kit::line_num(p, b"a_sees_peer", (so::ifindex(b"n3b") > 0) as i64);
-        kit::line_num(p, b"a_config", configure(b"n3a", IP_A, IP6_A));
-        kit::signal(b_go[1]);
-        if !kit::wait_ready(&mut b_serving) {
+        p.line_num(b"a_sees_own", (so::ifindex(b"n3a") > 0) as i64);
+        p.line_num(b"a_sees_peer", (so::ifindex(b"n3b") > 0) as i64);
+        p.line_num(b"a_config", configure(b"n3a", IP_A, IP6_A));
+        signal(b_go[1]);
+        if !wait_ready(&mut b_serving) {
             return 5;
         }
         // C: a third namespace sees neither end.
-        let c = kit::fork_with(libc::CLONE_NEWNET, || {
-            kit::line_num(p, b"c_links", report_links(p, b"c_link"));
-            kit::line_num(p, b"c_a", so::ifindex(b"n3a"));
-            kit::line_num(p, b"c_b", so::ifindex(b"n3b"));
+        let c = fork_with(Kind::Net.into(), || {
+            p.line_num(b"c_links", report_links(p, b"c_link"));
+            p.line_num(b"c_a", so::ifindex(b"n3a"));
+            p.line_num(b"c_b", so::ifindex(b"n3b"));
             0
         });
-        kit::line_num(p, b"c_exit", raw::reap(c).unwrap_or(-1) as i64);
+        p.line_num(b"c_exit", raw::reap(c).unwrap_or(-1) as i64);
         let st = libc::SOCK_STREAM;
         let dg = libc::SOCK_DGRAM;
-        kit::line_num(p, b"tcp4", so::echo(so::connected(&so::Sa::v4(IP_B, 7000), st), b"t4"));
-        kit::line_num(p, b"tcp6", so::echo(so::connected(&so::Sa::v6(IP6_B, 7000), st), b"t6"));
-        kit::line_num(p, b"udp4", so::echo(so::connected(&so::Sa::v4(IP_B, 7001), dg), b"u4"));
-        kit::line_num(p, b"udp6", so::echo(so::connected(&so::Sa::v6(IP6_B, 7001), dg), b"u6"));
-        kit::line_num(p, b"b_exit", raw::reap(b).unwrap_or(-1) as i64);
+        p.line_num(b"tcp4", so::echo(so::connected(&so::Sa::v4(IP_B, 7000), st), b"t4"));
+        p.line_num(b"tcp6", so::echo(so::connected(&so::Sa::v6(IP6_B, 7000), st), b"t6"));
+        p.line_num(b"udp4", so::echo(so::connected(&so::Sa::v4(IP_B, 7001), dg), b"u4"));
+        p.line_num(b"udp6", so::echo(so::connected(&so::Sa::v6(IP6_B, 7001), dg), b"u6"));
+        p.line_num(b"b_exit", raw::reap(b).unwrap_or(-1) as i64);
         0
     })
     .expect("spawn scratch network namespace");
@@ -1164,42 +977,46 @@ fn n4_net_sysctls_per_namespace(#[case] mode: Mode) {
     // Values different from the scratch namespace's defaults (ip_forward 0, port start 1024).
     const VALUES: [&[u8]; 2] = [b"1", b"777"];
     let out = run_spawn(spawn_for(Mode::Clone, Kind::Net.into()), |p| {
-        let mut ready = kit::pipe();
-        let go = kit::pipe();
+        let mut ready = pipe();
+        let go = pipe();
         let report = |prefix: u8| {
             for (i, path) in paths.iter().enumerate() {
                 let mut buf = [0u8; 64];
-                kit::line(p, &[prefix, b'0' + i as u8], nstests::read_small(path, &mut buf));
+                p.line(&[prefix, b'0' + i as u8], nstests::read_small(path, &mut buf));
             }
         };
-        let flags = if mode == Mode::Clone { libc::CLONE_NEWNET } else { 0 };
-        let gc = kit::fork_with(flags, || {
+        let kinds = if mode == Mode::Clone {
+            Kind::Net.into()
+        } else {
+            KindSet::new()
+        };
+        let gc = fork_with(kinds, || {
             if mode == Mode::Unshare && raw::unshare(Kind::Net.into()).is_err() {
-                kit::line_num(p, b"unshare_errno", kit::errno());
-                kit::signal(ready[1]);
+                p.line_num(b"unshare_errno", errno());
+                signal(ready[1]);
                 return 4;
             }
             for (path, v) in paths.iter().zip(VALUES) {
                 // SAFETY: `path` is NUL-terminated.
                 let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
                 if fd < 0 || raw::write_all(fd, v).is_err() {
-                    kit::line_num(p, b"write_errno", kit::errno());
-                    kit::signal(ready[1]);
+                    p.line_num(b"write_errno", errno());
+                    signal(ready[1]);
                     return 5;
                 }
                 raw::close(fd);
             }
             report(b'c');
-            kit::signal(ready[1]);
-            kit::wait(go[0]);
+            signal(ready[1]);
+            wait(go[0]);
             0
         });
-        if gc < 0 || !kit::wait_ready(&mut ready) {
+        if gc < 0 || !wait_ready(&mut ready) {
             return 2;
         }
         report(b'p');
-        kit::signal(go[1]);
-        kit::line_num(p, b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
+        signal(go[1]);
+        p.line_num(b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
         0
     })
     .expect("spawn scratch network namespace");
@@ -1236,20 +1053,24 @@ fn n5_abstract_unix_sockets_per_namespace_pathname_not(#[case] mode: Mode) {
     let out = run_spawn(spawn_for(Mode::Clone, Kind::Net.into()), |p| {
         let la = so::bound(&so::Sa::unix(&abs, true), libc::SOCK_STREAM);
         let lp = so::bound(&so::Sa::unix(&path_b, false), libc::SOCK_STREAM);
-        kit::line_num(p, b"bind_abstract", la.min(0) as i64);
-        kit::line_num(p, b"bind_path", lp.min(0) as i64);
-        let flags = if mode == Mode::Clone { libc::CLONE_NEWNET } else { 0 };
-        let gc = kit::fork_with(flags, || {
+        p.line_num(b"bind_abstract", la.min(0) as i64);
+        p.line_num(b"bind_path", lp.min(0) as i64);
+        let kinds = if mode == Mode::Clone {
+            Kind::Net.into()
+        } else {
+            KindSet::new()
+        };
+        let gc = fork_with(kinds, || {
             if mode == Mode::Unshare && raw::unshare(Kind::Net.into()).is_err() {
                 return 4;
             }
             let a = so::connected(&so::Sa::unix(&abs, true), libc::SOCK_STREAM);
-            kit::line_num(p, b"abstract", a.min(0) as i64);
+            p.line_num(b"abstract", a.min(0) as i64);
             let b = so::connected(&so::Sa::unix(&path_b, false), libc::SOCK_STREAM);
-            kit::line_num(p, b"path", b.min(0) as i64);
+            p.line_num(b"path", b.min(0) as i64);
             0
         });
-        kit::line_num(p, b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
+        p.line_num(b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
         0
     })
     .expect("spawn scratch network namespace");
@@ -1273,7 +1094,7 @@ fn wait_gone(name: &[u8]) -> bool {
         if so::ifindex(name) < 0 {
             return true;
         }
-        kit::sleep_ms(10);
+        sleep_ms(10);
     }
     false
 }
@@ -1296,20 +1117,20 @@ fn n6_veth_end_shows_namespace_lifetime() {
             key[..2].copy_from_slice(&[round, b'_']);
             let mut put = |what: &[u8], v: i64| {
                 key[2..2 + what.len()].copy_from_slice(what);
-                kit::line_num(p, &key[..2 + what.len()], v);
+                p.line_num(&key[..2 + what.len()], v);
             };
-            let mut ready = kit::pipe();
-            let go = kit::pipe();
-            let b = kit::fork_with(libc::CLONE_NEWNET, || {
-                kit::signal(ready[1]);
-                kit::wait(go[0]);
+            let mut ready = pipe();
+            let go = pipe();
+            let b = fork_with(Kind::Net.into(), || {
+                signal(ready[1]);
+                wait(go[0]);
                 0
             });
-            if b < 0 || !kit::wait_ready(&mut ready) {
+            if b < 0 || !wait_ready(&mut ready) {
                 return 2;
             }
             let mut path = [0u8; 64];
-            let bfd = raw::open(kit::proc_ns_path(b, b"net", &mut path)).unwrap_or(-1);
+            let bfd = raw::open(proc_path(&mut path, b as i64, b"/ns/net")).unwrap_or(-1);
             put(b"add", nl::add_veth(name, peer, bfd));
             let mut sock = -1;
             if round == b's' {
@@ -1324,12 +1145,12 @@ fn n6_veth_end_shows_namespace_lifetime() {
             if round != b'f' {
                 raw::close(bfd);
             }
-            kit::signal(go[1]);
+            signal(go[1]);
             put(b"exit", raw::reap(b).unwrap_or(-1) as i64);
             if round == b'n' {
                 put(b"gone", wait_gone(name) as i64);
             } else {
-                kit::sleep_ms(200);
+                sleep_ms(200);
                 put(b"survives", (so::ifindex(name) > 0) as i64);
                 raw::close(if round == b'f' { bfd } else { sock });
                 put(b"gone_after_release", wait_gone(name) as i64);
@@ -1359,39 +1180,39 @@ fn n7_move_device_in_and_back_address_only_where_it_is() {
     let own = cstr("/proc/self/ns/net");
     let out = run_spawn(spawn_for(Mode::Clone, Kind::Net.into()), |p| {
         let own_fd = raw::open(&own).unwrap_or(-1);
-        kit::line_num(p, b"add", nl::add_veth(b"n7a", b"n7b", -1));
+        p.line_num(b"add", nl::add_veth(b"n7a", b"n7b", -1));
         let index = so::ifindex(b"n7a");
-        kit::line_num(p, b"index_pos", (index > 0) as i64);
-        let mut ready = kit::pipe();
-        let mut moved = kit::pipe();
-        let go = kit::pipe();
-        let b = kit::fork_with(libc::CLONE_NEWNET, || {
-            kit::signal(ready[1]);
-            if !kit::wait(go[0]) {
+        p.line_num(b"index_pos", (index > 0) as i64);
+        let mut ready = pipe();
+        let mut moved = pipe();
+        let go = pipe();
+        let b = fork_with(Kind::Net.into(), || {
+            signal(ready[1]);
+            if !wait(go[0]) {
                 return 3;
             }
-            kit::line_num(p, b"b_sees", (so::ifindex(b"n7a") > 0) as i64);
-            kit::line_num(p, b"b_move_back", nl::move_link(b"n7a", own_fd));
-            kit::line_num(p, b"b_sees_after", so::ifindex(b"n7a"));
-            kit::signal(moved[1]);
+            p.line_num(b"b_sees", (so::ifindex(b"n7a") > 0) as i64);
+            p.line_num(b"b_move_back", nl::move_link(b"n7a", own_fd));
+            p.line_num(b"b_sees_after", so::ifindex(b"n7a"));
+            signal(moved[1]);
             0
         });
-        if b < 0 || !kit::wait_ready(&mut ready) {
+        if b < 0 || !wait_ready(&mut ready) {
             return 2;
         }
         let mut path = [0u8; 64];
-        let bfd = raw::open(kit::proc_ns_path(b, b"net", &mut path)).unwrap_or(-1);
-        kit::line_num(p, b"move", nl::move_link(b"n7a", bfd));
+        let bfd = raw::open(proc_path(&mut path, b as i64, b"/ns/net")).unwrap_or(-1);
+        p.line_num(b"move", nl::move_link(b"n7a", bfd));
         raw::close(bfd);
-        kit::line_num(p, b"a_sees_away", so::ifindex(b"n7a"));
+        p.line_num(b"a_sees_away", so::ifindex(b"n7a"));
         let addr = [10, 231, 7, 1];
-        kit::line_num(p, b"addr_away", nl::add_addr(index as u32, &addr, 24));
-        kit::signal(go[1]);
-        kit::wait_ready(&mut moved);
-        kit::line_num(p, b"b_exit", raw::reap(b).unwrap_or(-1) as i64);
+        p.line_num(b"addr_away", nl::add_addr(index as u32, &addr, 24));
+        signal(go[1]);
+        wait_ready(&mut moved);
+        p.line_num(b"b_exit", raw::reap(b).unwrap_or(-1) as i64);
         let back = so::ifindex(b"n7a");
-        kit::line_num(p, b"a_sees_back", (back > 0) as i64);
-        kit::line_num(p, b"addr_back", nl::add_addr(back as u32, &addr, 24));
+        p.line_num(b"a_sees_back", (back > 0) as i64);
+        p.line_num(b"addr_back", nl::add_addr(back as u32, &addr, 24));
         0
     })
     .expect("spawn scratch network namespace");
@@ -1406,4 +1227,31 @@ fn n7_move_device_in_and_back_address_only_where_it_is() {
     assert_eq!(out.num("a_sees_away"), -(libc::ENODEV as i64), "{t}");
     assert_eq!(out.num("b_sees_after"), -(libc::ENODEV as i64), "{t}");
     assert_eq!(out.num("addr_away"), libc::ENODEV as i64, "{t}");
+}
+
+/// Sets 5 s send and receive timeouts on socket `fd`, so no step waits forever.
+fn timeouts(fd: libc::c_int) {
+    let tv = libc::timeval { tv_sec: 5, tv_usec: 0 };
+    for opt in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
+        // SAFETY: `tv` is a valid timeval of the given size.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                opt,
+                (&tv as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+    }
+}
+
+/// Sleeps `ms` milliseconds (`nanosleep(2)`).
+fn sleep_ms(ms: i64) {
+    let ts = libc::timespec {
+        tv_sec: ms / 1000,
+        tv_nsec: (ms % 1000) * 1_000_000,
+    };
+    // SAFETY: `ts` is valid; the remainder is not wanted.
+    unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
 }

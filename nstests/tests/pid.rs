@@ -5,11 +5,10 @@
 //! `CLONE_NEWPID`, or `unshare` + fork since `unshare(CLONE_NEWPID)` acts on the caller's
 //! children) and reports what the process inside saw.
 
-mod h5util;
-
-use h5util::*;
 use nscore::{raw, Kind, KindSet, NsHandle, Spawn};
-use nstests::{require_root, run_spawn, Mode};
+use nstests::child::*;
+use nstests::live::*;
+use nstests::{host_ino, pid_level, require_root, run_spawn, Mode};
 use rstest::rstest;
 
 /// P1: the first process in a new PID namespace is PID 1 with parent 0; outside it has
@@ -130,9 +129,10 @@ fn p3_init_death_kills_the_namespace(#[case] mode: Mode) {
     }
     let out = run_spawn(Spawn::new(KindSet::new()), |p| {
         become_subreaper();
-        let (Ok((b_r, b_w)), Ok((go_r, go_w))) = (pipe(), pipe()) else {
+        let ([b_r, b_w], [go_r, go_w]) = (pipe(), pipe());
+        if b_r < 0 || go_r < 0 {
             return 1;
-        };
+        }
         let first = match nsfork(mode, Kind::Pid.into()) {
             Ok(0) => {
                 // "init" (or the control's first process)
@@ -316,9 +316,10 @@ fn p5_nesting_stops_at_kernel_depth() {
     let host = host_ino(Kind::Pid);
     let level = pid_level();
     let out = run_spawn(scaffold(KindSet::new()), |p| {
-        let (Ok((r_r, r_w)), Ok((go_r, go_w))) = (pipe(), pipe()) else {
+        let ([r_r, r_w], [go_r, go_w]) = (pipe(), pipe());
+        if r_r < 0 || go_r < 0 {
             return 1;
-        };
+        }
         let mut depth = 0i64;
         let errno = loop {
             if let Err(e) = raw::unshare(Kind::Pid.into()) {

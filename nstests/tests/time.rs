@@ -1,13 +1,12 @@
 //! Time namespaces (checklist T1–T2). Offsets are only ever written for new time namespaces
 //! that a child made; the host's clocks are read, never set.
 
-mod h5util;
-
 use std::time::Duration;
 
-use h5util::*;
 use nscore::timens::write_offsets;
 use nscore::{raw, Errno, Kind, KindSet, Op, TimeOffsets};
+use nstests::child::*;
+use nstests::live::*;
 use nstests::{run_spawn, Mode};
 use rstest::rstest;
 

@@ -1,13 +1,12 @@
 //! User namespaces (checklist U1–U3), each isolation property with its control.
 
-mod h5util;
-
 use std::os::fd::AsRawFd;
 
-use h5util::*;
 use nscore::idmap::{write_gid_map, write_setgroups, write_uid_map};
 use nscore::{raw, Errno, IdMap, Kind, KindSet, NsHandle, Setgroups, Spawn};
-use nstests::{is_root, run_spawn, skip, Mode};
+use nstests::child::*;
+use nstests::live::*;
+use nstests::{host_ino, is_root, run_spawn, skip, Mode};
 use rstest::rstest;
 
 /// The uid in the `Uid:` line of `/proc/<pid>/status` (as the test's user namespace sees it).

@@ -9,167 +9,9 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use nscore::{raw, Kind, KindSet, NsHandle, Spawn};
+use nstests::child::*;
 use nstests::{cstr, effective_kinds, is_root, run_spawn, spawn_for, unique, Mode, Probe};
 use rstest::rstest;
-
-/// Child-side helpers: raw system calls only (async-signal-safe, no allocation).
-mod kit {
-    use nscore::raw;
-    use nstests::Probe;
-
-    /// A fork-like child by the raw `clone` system call (glibc's `fork` takes locks that a
-    /// thread of the test harness may have held at the time of our own clone). `flags` may
-    /// hold `CLONE_NEW*` flags. The grandchild gets `SIGKILL` when its parent dies, runs `f`
-    /// and exits with its result. Returns the pid, or -1.
-    pub fn fork_with(flags: libc::c_int, f: impl FnOnce() -> i32) -> libc::pid_t {
-        // SAFETY: raw clone with a null stack behaves like fork: the child continues on a
-        // copy of this stack; it only makes raw system calls and then `_exit`s.
-        let pid = unsafe {
-            libc::syscall(
-                libc::SYS_clone,
-                (flags | libc::SIGCHLD) as libc::c_ulong,
-                0usize,
-                0usize,
-                0usize,
-                0usize,
-            )
-        } as libc::pid_t;
-        if pid == 0 {
-            // SAFETY: prctl with integer arguments.
-            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-            let code = f();
-            raw::exit(code);
-        }
-        pid
-    }
-
-    /// A pipe `[read, write]` (no close-on-exec: used only between forks), or `[-1, -1]`.
-    pub fn pipe() -> [libc::c_int; 2] {
-        let mut fds = [-1; 2];
-        // SAFETY: `fds` is a valid two-int out-buffer.
-        unsafe { libc::pipe(fds.as_mut_ptr()) };
-        fds
-    }
-
-    /// Writes one byte.
-    pub fn signal(fd: libc::c_int) {
-        let _ = raw::write_all(fd, b"!");
-    }
-
-    /// In the parent: closes its copy of the write end of `pipe` (so that a child's death
-    /// shows as end of file) and waits for one byte.
-    pub fn wait_ready(pipe: &mut [libc::c_int; 2]) -> bool {
-        if pipe[1] >= 0 {
-            raw::close(pipe[1]);
-            pipe[1] = -1;
-        }
-        wait(pipe[0])
-    }
-
-    /// Waits for one byte; `false` at end of file or on error.
-    pub fn wait(fd: libc::c_int) -> bool {
-        let mut b = [0u8; 1];
-        matches!(raw::read_full(fd, &mut b), Ok(1))
-    }
-
-    /// Writes `key=value\n` in one `write(2)`, so lines of concurrent writers do not mix.
-    pub fn line(p: &Probe, key: &[u8], value: &[u8]) {
-        let mut buf = [0u8; 256];
-        let mut n = 0;
-        for part in [key, b"=", value, b"\n"] {
-            let m = part.len().min(buf.len() - n);
-            buf[n..n + m].copy_from_slice(&part[..m]);
-            n += m;
-        }
-        p.put(&buf[..n]);
-    }
-
-    /// Writes `key=<n>\n` in one `write(2)`.
-    pub fn line_num(p: &Probe, key: &[u8], n: i64) {
-        let mut digits = [0u8; 24];
-        let mut i = digits.len();
-        let neg = n < 0;
-        let mut v = n.unsigned_abs();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        if neg {
-            i -= 1;
-            digits[i] = b'-';
-        }
-        line(p, key, &digits[i..]);
-    }
-
-    /// The bytes of a NUL-terminated C char array.
-    pub fn field(chars: &[libc::c_char]) -> &[u8] {
-        let n = chars.iter().position(|&c| c == 0).unwrap_or(chars.len());
-        // SAFETY: c_char and u8 have the same size and alignment; `n` is in bounds.
-        unsafe { std::slice::from_raw_parts(chars.as_ptr().cast::<u8>(), n) }
-    }
-
-    /// Writes `/proc/<pid>/ns/<kind>` NUL-terminated into `buf` and returns it.
-    pub fn proc_ns_path<'a>(pid: libc::pid_t, kind: &[u8], buf: &'a mut [u8; 64]) -> &'a std::ffi::CStr {
-        let mut digits = [0u8; 12];
-        let mut i = digits.len();
-        let mut v = pid.unsigned_abs();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        let mut n = 0;
-        for part in [b"/proc/".as_slice(), &digits[i..], b"/ns/", kind, b"\0"] {
-            buf[n..n + part.len()].copy_from_slice(part);
-            n += part.len();
-        }
-        std::ffi::CStr::from_bytes_with_nul(&buf[..n]).unwrap_or(c"/")
-    }
-
-    /// `uname(2)` into `out` (a zeroed struct on failure).
-    pub fn uname(out: &mut libc::utsname) {
-        // SAFETY: `out` is a valid utsname out-buffer.
-        unsafe { libc::uname(out) };
-    }
-
-    /// `gethostname(2)` into `buf`; returns the name.
-    pub fn gethostname(buf: &mut [u8]) -> &[u8] {
-        // SAFETY: `buf` is valid for `buf.len()` bytes.
-        let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-        if r != 0 {
-            return &[];
-        }
-        let n = buf.iter().position(|&c| c == 0).unwrap_or(buf.len());
-        &buf[..n]
-    }
-
-    /// `sethostname(2)`; returns 0 or the errno.
-    pub fn sethostname(name: &[u8]) -> i32 {
-        // SAFETY: `name` is valid for its length.
-        if unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) } == 0 {
-            0
-        } else {
-            nix::errno::Errno::last_raw()
-        }
-    }
-
-    /// `setdomainname(2)`; returns 0 or the errno.
-    pub fn setdomainname(name: &[u8]) -> i32 {
-        // SAFETY: `name` is valid for its length.
-        if unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } == 0 {
-            0
-        } else {
-            nix::errno::Errno::last_raw()
-        }
-    }
-}
 
 fn zeroed_utsname() -> libc::utsname {
     // SAFETY: utsname is plain data; all-zero is a valid value.
@@ -193,12 +35,12 @@ fn scratch(base: &str, base_dom: &str) -> Spawn {
         .domainname(base_dom)
 }
 
-/// The clone flags for a grandchild made in `mode`.
-fn clone_flags(mode: Mode) -> libc::c_int {
+/// The namespaces of a grandchild made in `mode`.
+fn clone_kinds(mode: Mode) -> KindSet {
     if mode == Mode::Clone {
-        libc::CLONE_NEWUTS
+        Kind::Uts.into()
     } else {
-        0
+        KindSet::new()
     }
 }
 
@@ -206,7 +48,7 @@ fn clone_flags(mode: Mode) -> libc::c_int {
 fn maybe_unshare(mode: Mode, p: &Probe) -> bool {
     if mode == Mode::Unshare {
         if let Err(e) = raw::unshare(Kind::Uts.into()) {
-            kit::line_num(p, b"unshare_errno", e as i64);
+            p.line_num(b"unshare_errno", e as i64);
             return false;
         }
     }
@@ -230,58 +72,58 @@ fn h1_child_sets_hostname_parent_unchanged(#[case] mode: Mode) {
     let proc_host = cstr("/proc/sys/kernel/hostname");
     let proc_dom = cstr("/proc/sys/kernel/domainname");
     let out = run_spawn(scratch(&base, &base_dom), |p| {
-        let go_sib = kit::pipe();
-        let mut kid_ready = kit::pipe();
-        let kid_go = kit::pipe();
-        let sib = kit::fork_with(0, || {
-            if !kit::wait(go_sib[0]) {
+        let go_sib = pipe();
+        let mut kid_ready = pipe();
+        let kid_go = pipe();
+        let sib = fork_with(KindSet::new(), || {
+            if !wait(go_sib[0]) {
                 return 3;
             }
             let mut u = zeroed_utsname();
-            kit::uname(&mut u);
-            kit::line(p, b"sib_host", kit::field(&u.nodename));
-            kit::line(p, b"sib_dom", kit::field(&u.domainname));
+            uname(&mut u);
+            p.line(b"sib_host", field(&u.nodename));
+            p.line(b"sib_dom", field(&u.domainname));
             0
         });
-        let kid = kit::fork_with(clone_flags(mode), || {
+        let kid = fork_with(clone_kinds(mode), || {
             if !maybe_unshare(mode, p) {
                 return 4;
             }
-            kit::line_num(p, b"kid_sethostname", kit::sethostname(&name_b) as i64);
-            kit::line_num(p, b"kid_setdomainname", kit::setdomainname(&dom_b) as i64);
+            p.line_num(b"kid_sethostname", sethostname(&name_b) as i64);
+            p.line_num(b"kid_setdomainname", setdomainname(&dom_b) as i64);
             let mut u = zeroed_utsname();
-            kit::uname(&mut u);
-            kit::line(p, b"kid_uname_host", kit::field(&u.nodename));
-            kit::line(p, b"kid_uname_dom", kit::field(&u.domainname));
+            uname(&mut u);
+            p.line(b"kid_uname_host", field(&u.nodename));
+            p.line(b"kid_uname_dom", field(&u.domainname));
             let mut buf = [0u8; 128];
-            kit::line(p, b"kid_gethostname", kit::gethostname(&mut buf));
+            p.line(b"kid_gethostname", gethostname(&mut buf));
             let mut buf = [0u8; 128];
-            kit::line(p, b"kid_proc_host", nstests::read_small(&proc_host, &mut buf));
+            p.line(b"kid_proc_host", nstests::read_small(&proc_host, &mut buf));
             let mut buf = [0u8; 128];
-            kit::line(p, b"kid_proc_dom", nstests::read_small(&proc_dom, &mut buf));
-            kit::signal(kid_ready[1]);
+            p.line(b"kid_proc_dom", nstests::read_small(&proc_dom, &mut buf));
+            signal(kid_ready[1]);
             // Stay alive while the sibling and the parent look.
-            kit::wait(kid_go[0]);
+            wait(kid_go[0]);
             0
         });
         if sib < 0 || kid < 0 {
             p.errno(b"fork_errno");
             return 2;
         }
-        if !kit::wait_ready(&mut kid_ready) {
-            kit::signal(go_sib[1]);
+        if !wait_ready(&mut kid_ready) {
+            signal(go_sib[1]);
             let _ = raw::reap(sib);
-            kit::line_num(p, b"kid_exit", raw::reap(kid).unwrap_or(-1) as i64);
+            p.line_num(b"kid_exit", raw::reap(kid).unwrap_or(-1) as i64);
             return 5;
         }
-        kit::signal(go_sib[1]);
-        kit::line_num(p, b"sib_exit", raw::reap(sib).unwrap_or(-1) as i64);
+        signal(go_sib[1]);
+        p.line_num(b"sib_exit", raw::reap(sib).unwrap_or(-1) as i64);
         let mut u = zeroed_utsname();
-        kit::uname(&mut u);
-        kit::line(p, b"parent_host", kit::field(&u.nodename));
-        kit::line(p, b"parent_dom", kit::field(&u.domainname));
-        kit::signal(kid_go[1]);
-        kit::line_num(p, b"kid_exit", raw::reap(kid).unwrap_or(-1) as i64);
+        uname(&mut u);
+        p.line(b"parent_host", field(&u.nodename));
+        p.line(b"parent_dom", field(&u.domainname));
+        signal(kid_go[1]);
+        p.line_num(b"kid_exit", raw::reap(kid).unwrap_or(-1) as i64);
         0
     })
     .expect("spawn scratch UTS child");
@@ -324,25 +166,25 @@ fn h2_eight_siblings_each_read_only_their_own_name(#[case] mode: Mode) {
     let names: Vec<Vec<u8>> = (0..N).map(|i| unique(&format!("h2s{i}-")).into_bytes()).collect();
     let base = unique("h2b");
     let out = run_spawn(scratch(&base, "h2"), |p| {
-        let mut ready = kit::pipe();
-        let go = kit::pipe();
+        let mut ready = pipe();
+        let go = pipe();
         let mut pids = [0 as libc::pid_t; N];
         for (i, pid) in pids.iter_mut().enumerate() {
             let name = &names[i];
-            *pid = kit::fork_with(clone_flags(mode), || {
+            *pid = fork_with(clone_kinds(mode), || {
                 if !maybe_unshare(mode, p) {
-                    kit::signal(ready[1]);
+                    signal(ready[1]);
                     return 4;
                 }
-                let e = kit::sethostname(name);
-                kit::signal(ready[1]);
-                if e != 0 || !kit::wait(go[0]) {
+                let e = sethostname(name);
+                signal(ready[1]);
+                if e != 0 || !wait(go[0]) {
                     return 5;
                 }
                 let mut u = zeroed_utsname();
-                kit::uname(&mut u);
-                let own = kit::field(&u.nodename) == name.as_slice();
-                kit::line_num(p, b"own", own as i64);
+                uname(&mut u);
+                let own = field(&u.nodename) == name.as_slice();
+                p.line_num(b"own", own as i64);
                 0
             });
             if *pid < 0 {
@@ -351,10 +193,10 @@ fn h2_eight_siblings_each_read_only_their_own_name(#[case] mode: Mode) {
             }
         }
         for _ in 0..N {
-            kit::wait_ready(&mut ready);
+            wait_ready(&mut ready);
         }
         for _ in 0..N {
-            kit::signal(go[1]);
+            signal(go[1]);
         }
         let mut failed = 0;
         for pid in pids {
@@ -362,7 +204,7 @@ fn h2_eight_siblings_each_read_only_their_own_name(#[case] mode: Mode) {
                 failed += 1;
             }
         }
-        kit::line_num(p, b"failed", failed);
+        p.line_num(b"failed", failed);
         0
     })
     .expect("spawn scratch UTS child");
@@ -389,18 +231,18 @@ fn h3_children_without_newuts_share_the_name() {
     let name = unique("h3n");
     let name_b = name.clone().into_bytes();
     let out = run_spawn(scratch(&base, "h3"), |p| {
-        let first = kit::fork_with(0, || kit::sethostname(&name_b));
-        kit::line_num(p, b"first_exit", raw::reap(first).unwrap_or(-1) as i64);
-        let second = kit::fork_with(0, || {
+        let first = fork_with(KindSet::new(), || sethostname(&name_b));
+        p.line_num(b"first_exit", raw::reap(first).unwrap_or(-1) as i64);
+        let second = fork_with(KindSet::new(), || {
             let mut u = zeroed_utsname();
-            kit::uname(&mut u);
-            kit::line(p, b"second_host", kit::field(&u.nodename));
+            uname(&mut u);
+            p.line(b"second_host", field(&u.nodename));
             0
         });
-        kit::line_num(p, b"second_exit", raw::reap(second).unwrap_or(-1) as i64);
+        p.line_num(b"second_exit", raw::reap(second).unwrap_or(-1) as i64);
         let mut u = zeroed_utsname();
-        kit::uname(&mut u);
-        kit::line(p, b"parent_host", kit::field(&u.nodename));
+        uname(&mut u);
+        p.line(b"parent_host", field(&u.nodename));
         0
     })
     .expect("spawn scratch UTS child");
@@ -476,12 +318,12 @@ fn hold(mode: Mode, kinds: KindSet, name: Option<&str>) -> Held {
                 if raw::unshare(unshare_kinds).is_err() {
                     return 90;
                 }
-                if !name_b.is_empty() && kit::sethostname(&name_b) != 0 {
+                if !name_b.is_empty() && sethostname(&name_b) != 0 {
                     return 91;
                 }
             }
-            kit::signal(rw);
-            kit::wait(rr);
+            signal(rw);
+            wait(rr);
             0
         })
         .expect("spawn held child");
@@ -509,49 +351,49 @@ fn h4_setns_into_child_uts_sees_its_name_and_back(#[case] mode: Mode) {
     let own = cstr("/proc/self/ns/uts");
     let out = run_spawn(scratch(&base, "h4"), |p| {
         let pfd = raw::open(&own).unwrap_or(-1);
-        let mut ready = kit::pipe();
-        let go = kit::pipe();
-        let kid = kit::fork_with(clone_flags(mode), || {
+        let mut ready = pipe();
+        let go = pipe();
+        let kid = fork_with(clone_kinds(mode), || {
             if !maybe_unshare(mode, p) {
                 return 4;
             }
-            if kit::sethostname(&name_b) != 0 {
+            if sethostname(&name_b) != 0 {
                 return 5;
             }
-            kit::signal(ready[1]);
-            kit::wait(go[0]);
+            signal(ready[1]);
+            wait(go[0]);
             if let Err(e) = raw::setns(pfd, Kind::Uts.into()) {
-                kit::line_num(p, b"kid_setns_back_errno", e as i64);
+                p.line_num(b"kid_setns_back_errno", e as i64);
                 return 6;
             }
             let mut u = zeroed_utsname();
-            kit::uname(&mut u);
-            kit::line(p, b"kid_back", kit::field(&u.nodename));
+            uname(&mut u);
+            p.line(b"kid_back", field(&u.nodename));
             0
         });
-        if kid < 0 || !kit::wait_ready(&mut ready) {
+        if kid < 0 || !wait_ready(&mut ready) {
             return 2;
         }
         let mut u = zeroed_utsname();
-        kit::uname(&mut u);
-        kit::line(p, b"before", kit::field(&u.nodename));
+        uname(&mut u);
+        p.line(b"before", field(&u.nodename));
         let mut path = [0u8; 64];
-        let fd = match raw::open(kit::proc_ns_path(kid, b"uts", &mut path)) {
+        let fd = match raw::open(proc_path(&mut path, kid as i64, b"/ns/uts")) {
             Ok(fd) => fd,
             Err(e) => {
-                kit::line_num(p, b"open_errno", e as i64);
+                p.line_num(b"open_errno", e as i64);
                 return 3;
             }
         };
         if let Err(e) = raw::setns(fd, Kind::Uts.into()) {
-            kit::line_num(p, b"setns_errno", e as i64);
+            p.line_num(b"setns_errno", e as i64);
             return 1;
         }
         raw::close(fd);
-        kit::uname(&mut u);
-        kit::line(p, b"joined", kit::field(&u.nodename));
-        kit::signal(go[1]);
-        kit::line_num(p, b"kid_exit", raw::reap(kid).unwrap_or(-1) as i64);
+        uname(&mut u);
+        p.line(b"joined", field(&u.nodename));
+        signal(go[1]);
+        p.line_num(b"kid_exit", raw::reap(kid).unwrap_or(-1) as i64);
         0
     })
     .expect("spawn helper");
@@ -591,4 +433,48 @@ fn h5_identity_differs_no_parent_owner_is_userns(#[case] mode: Mode) {
         assert_eq!(owner, own_user, "as root no user namespace is added");
     }
     assert!(held.release().success());
+}
+
+/// The bytes of a NUL-terminated C char array.
+fn field(chars: &[libc::c_char]) -> &[u8] {
+    let n = chars.iter().position(|&c| c == 0).unwrap_or(chars.len());
+    // SAFETY: c_char and u8 have the same size and alignment; `n` is in bounds.
+    unsafe { std::slice::from_raw_parts(chars.as_ptr().cast::<u8>(), n) }
+}
+
+/// `uname(2)` into `out` (a zeroed struct on failure).
+fn uname(out: &mut libc::utsname) {
+    // SAFETY: `out` is a valid utsname out-buffer.
+    unsafe { libc::uname(out) };
+}
+
+/// `gethostname(2)` into `buf`; returns the name.
+fn gethostname(buf: &mut [u8]) -> &[u8] {
+    // SAFETY: `buf` is valid for `buf.len()` bytes.
+    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if r != 0 {
+        return &[];
+    }
+    let n = buf.iter().position(|&c| c == 0).unwrap_or(buf.len());
+    &buf[..n]
+}
+
+/// `sethostname(2)`; returns 0 or the errno.
+fn sethostname(name: &[u8]) -> i32 {
+    // SAFETY: `name` is valid for its length.
+    if unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) } == 0 {
+        0
+    } else {
+        nix::errno::Errno::last_raw()
+    }
+}
+
+/// `setdomainname(2)`; returns 0 or the errno.
+fn setdomainname(name: &[u8]) -> i32 {
+    // SAFETY: `name` is valid for its length.
+    if unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } == 0 {
+        0
+    } else {
+        nix::errno::Errno::last_raw()
+    }
 }

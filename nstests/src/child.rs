@@ -1,0 +1,421 @@
+//! The one copy of the child-side helpers the isolation tests share.
+//!
+//! Everything here is async-signal-safe, for use in a child body after `clone` in the
+//! multithreaded test harness: raw system calls on buffers the caller owns, no allocation, no
+//! locks. Grandchildren are made by nscore's fork-like [`raw::fork`] (one `clone3(2)`, no glibc
+//! `fork` handlers), never by a clone of the tests' own.
+
+use std::ffi::CStr;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+use nscore::{raw, Errno, Kind, KindSet};
+
+use crate::{Mode, Probe};
+
+/// A fork-like grandchild in new namespaces of `kinds` (empty: a plain fork), made by
+/// [`raw::fork`]. The grandchild gets `SIGKILL` when its parent dies, runs `f` and exits with
+/// its result. Returns the pid in the caller, or -1.
+pub fn fork_with(kinds: KindSet, f: impl FnOnce() -> i32) -> libc::pid_t {
+    match raw::fork(kinds) {
+        Ok(0) => {
+            let _ = raw::set_death_signal(libc::SIGKILL);
+            raw::exit(f())
+        }
+        Ok(pid) => pid,
+        Err(_) => -1,
+    }
+}
+
+/// A plain fork-like child ([`raw::fork`] with no new namespace): 0 in the child, its pid in
+/// the caller.
+pub fn fork() -> Result<libc::pid_t, Errno> {
+    raw::fork(KindSet::new())
+}
+
+/// Makes a fork-like child that lives in new namespaces of `kinds` as `mode` says, from a
+/// single-threaded caller: `None` forks, `Clone` clones into `kinds`, `Unshare` forks, calls
+/// `unshare(kinds)` in the child and, for pid and time (which act on the caller's children),
+/// forks once more; that middle process waits and exits with the grandchild's code.
+///
+/// Returns 0 in the process inside, the pid of the first child in the caller.
+pub fn nsfork(mode: Mode, kinds: KindSet) -> Result<libc::pid_t, Errno> {
+    match mode {
+        Mode::None => fork(),
+        Mode::Clone => raw::fork(kinds),
+        Mode::Unshare => {
+            let pid = fork()?;
+            if pid > 0 {
+                return Ok(pid);
+            }
+            if let Err(e) = raw::unshare(kinds) {
+                raw::exit(100 + e as i32 % 100);
+            }
+            if kinds.contains(Kind::Pid) || kinds.contains(Kind::Time) {
+                match fork() {
+                    Ok(0) => return Ok(0),
+                    Ok(g) => raw::exit(raw::reap(g).unwrap_or(99)),
+                    Err(_) => raw::exit(98),
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// A pipe `[read, write]`, both ends close-on-exec, or `[-1, -1]` on error (then every
+/// [`wait`] on it fails).
+pub fn pipe() -> [RawFd; 2] {
+    let mut fds = [-1; 2];
+    // SAFETY: `fds` is a valid two-int out-buffer.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return [-1, -1];
+    }
+    fds
+}
+
+/// Writes one byte: the other side's [`wait`] returns.
+pub fn signal(fd: RawFd) {
+    let _ = raw::write_all(fd, b"!");
+}
+
+/// Waits for one byte; `false` at end of file or on error.
+pub fn wait(fd: RawFd) -> bool {
+    let mut b = [0u8; 1];
+    matches!(raw::read_full(fd, &mut b), Ok(1))
+}
+
+/// In the parent: closes its copy of the write end of `pipe` (so that a child's death shows
+/// as end of file) and waits for one byte.
+pub fn wait_ready(pipe: &mut [RawFd; 2]) -> bool {
+    if pipe[1] >= 0 {
+        raw::close(pipe[1]);
+        pipe[1] = -1;
+    }
+    wait(pipe[0])
+}
+
+/// Writes a number as 8 raw bytes.
+pub fn put_i64(fd: RawFd, v: i64) {
+    let _ = raw::write_all(fd, &v.to_ne_bytes());
+}
+
+/// Reads a number written by [`put_i64`]; `None` at end of file.
+pub fn get_i64(fd: RawFd) -> Option<i64> {
+    let mut b = [0u8; 8];
+    match raw::read_full(fd, &mut b) {
+        Ok(8) => Some(i64::from_ne_bytes(b)),
+        _ => None,
+    }
+}
+
+/// The signed decimal form of `n`, written at the end of `buf`.
+pub fn decimal(n: i64, buf: &mut [u8; 24]) -> &[u8] {
+    let mut i = buf.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
+}
+
+/// Parses a decimal number (with optional sign) at the start of `b`.
+pub fn parse_num(b: &[u8]) -> i64 {
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        _ => (false, b),
+    };
+    let mut v: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        v = v * 10 + (c - b'0') as i64;
+    }
+    if neg {
+        -v
+    } else {
+        v
+    }
+}
+
+/// Concatenates `parts` into `buf`, truncated to fit, with one NUL at the end, and returns it
+/// as a C string (`/` if a part held a NUL).
+pub fn path_in<'a, const N: usize>(buf: &'a mut [u8; N], parts: &[&[u8]]) -> &'a CStr {
+    let mut n = 0;
+    for part in parts {
+        let m = part.len().min(N - 1 - n);
+        buf[n..n + m].copy_from_slice(&part[..m]);
+        n += m;
+    }
+    buf[n] = 0;
+    CStr::from_bytes_with_nul(&buf[..=n]).unwrap_or(c"/")
+}
+
+/// `/proc/<pid><suffix>` (e.g. suffix `b"/ns/net"`), NUL-terminated in `buf`.
+pub fn proc_path<'a>(buf: &'a mut [u8; 64], pid: i64, suffix: &[u8]) -> &'a CStr {
+    let mut digits = [0u8; 24];
+    let pid = decimal(pid, &mut digits);
+    path_in(buf, &[b"/proc/", pid, suffix])
+}
+
+/// The errno of the last failed call.
+pub fn errno() -> i64 {
+    Errno::last_raw() as i64
+}
+
+/// Whether `hay` contains `needle` (never for an empty needle).
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// `mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL)`.
+pub fn make_private() -> Result<(), Errno> {
+    // SAFETY: static NUL-terminated strings and null pointers, as mount(2) allows.
+    let r = unsafe {
+        libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(Errno::last())
+    }
+}
+
+/// Mounts a filesystem of `fstype` on `target` (no data).
+pub fn mount_fs(fstype: &CStr, target: &CStr) -> Result<(), Errno> {
+    // SAFETY: NUL-terminated strings owned by the caller, null data.
+    let r = unsafe { libc::mount(fstype.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, std::ptr::null()) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(Errno::last())
+    }
+}
+
+/// Opens `path` with `flags | O_CLOEXEC`.
+pub fn open(path: &CStr, flags: libc::c_int) -> Result<RawFd, Errno> {
+    // SAFETY: `path` is NUL-terminated; no mode is needed without O_CREAT.
+    let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) };
+    if fd < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(fd)
+    }
+}
+
+/// Writes `data` to `path` in one `write(2)` (as /proc files want).
+pub fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
+    let fd = open(path, libc::O_WRONLY)?;
+    // SAFETY: `data` is a valid buffer of its length; `fd` is ours.
+    let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
+    let r = if n < 0 { Err(Errno::last()) } else { Ok(()) };
+    raw::close(fd);
+    r
+}
+
+/// `stat(2)` of `path`: (st_dev, st_ino), or the errno.
+pub fn stat(path: &CStr) -> Result<(u64, u64), Errno> {
+    // SAFETY: `libc::stat` is plain data; all-zero is valid.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated and `st` a valid out-buffer.
+    if unsafe { libc::stat(path.as_ptr(), &mut st) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok((st.st_dev, st.st_ino))
+}
+
+/// The inode of `path` (0 on error).
+pub fn ino(path: &CStr) -> i64 {
+    stat(path).map(|s| s.1 as i64).unwrap_or(0)
+}
+
+/// `fstat(2)` of `fd`: its inode, 0 on error.
+pub fn fd_ino(fd: RawFd) -> i64 {
+    // SAFETY: `libc::stat` is plain data; all-zero is valid.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid out-buffer; a bad fd just fails.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return 0;
+    }
+    st.st_ino as i64
+}
+
+/// The number in the target of symlink `path` (`/proc/self` gives the caller's pid as the
+/// mounted proc sees it), or -errno.
+pub fn readlink_num(path: &CStr) -> i64 {
+    let mut buf = [0u8; 64];
+    // SAFETY: `path` is NUL-terminated; `buf` is a valid buffer of its length.
+    let n = unsafe { libc::readlink(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return -(Errno::last() as i64);
+    }
+    parse_num(&buf[..n as usize])
+}
+
+/// Calls `f` with the name of every entry of directory `dir` (`.` and `..` included), by
+/// `getdents64(2)` into a buffer on the stack; or returns the errno.
+pub fn for_each_entry(dir: &CStr, mut f: impl FnMut(&[u8])) -> Result<(), Errno> {
+    let fd = open(dir, libc::O_RDONLY | libc::O_DIRECTORY)?;
+    let mut buf = [0u8; 8192];
+    loop {
+        // SAFETY: `buf` is a valid buffer of its length for getdents64(2).
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) };
+        if n < 0 {
+            let e = Errno::last();
+            raw::close(fd);
+            return Err(e);
+        }
+        if n == 0 {
+            break;
+        }
+        let mut off = 0usize;
+        while off < n as usize {
+            // struct linux_dirent64 { u64 d_ino; i64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
+            let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
+            let name = &buf[off + 19..off + reclen];
+            let len = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+            f(&name[..len]);
+            off += reclen;
+        }
+    }
+    raw::close(fd);
+    Ok(())
+}
+
+/// Reports every entry of directory `dir` but `.` and `..` as `key=name` lines; returns the
+/// count, or -1.
+pub fn list_dir(p: &Probe, key: &[u8], dir: &CStr) -> i64 {
+    let mut count = 0;
+    let r = for_each_entry(dir, |name| {
+        if name != b"." && name != b".." {
+            p.line(key, name);
+            count += 1;
+        }
+    });
+    if r.is_err() {
+        -1
+    } else {
+        count
+    }
+}
+
+/// Counts the entries of directory `path` whose names are all digits (the pids in a `/proc`),
+/// and whether one of them is `want`; or the errno.
+pub fn count_pids(path: &CStr, want: i64) -> Result<(i64, bool), Errno> {
+    let mut count = 0;
+    let mut seen = false;
+    for_each_entry(path, |name| {
+        if !name.is_empty() && name.iter().all(u8::is_ascii_digit) {
+            count += 1;
+            if parse_num(name) == want {
+                seen = true;
+            }
+        }
+    })?;
+    Ok((count, seen))
+}
+
+/// Drops every privilege: no supplementary groups, gid and uid 65534 (nobody) for real,
+/// effective and saved ids, which clears all capabilities. Raw system calls, not glibc's
+/// `setresuid` (which signals every thread and can hang in a clone child), so only the
+/// calling thread (the whole single-threaded child) changes.
+pub fn drop_to_nobody() -> Result<(), Errno> {
+    // SAFETY: raw id-changing system calls with plain integer arguments.
+    unsafe {
+        if libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) != 0 {
+            return Err(Errno::last());
+        }
+        if libc::syscall(libc::SYS_setresgid, 65534, 65534, 65534) != 0 {
+            return Err(Errno::last());
+        }
+        if libc::syscall(libc::SYS_setresuid, 65534, 65534, 65534) != 0 {
+            return Err(Errno::last());
+        }
+    }
+    Ok(())
+}
+
+/// `ioctl(fd, NS_GET_PARENT)` / `NS_GET_USERNS`: a new fd, or the errno.
+pub fn ns_ioctl_fd(fd: RawFd, request: u64) -> Result<RawFd, Errno> {
+    // SAFETY: the nsfs ioctls NS_GET_PARENT/NS_GET_USERNS take no argument.
+    let r = unsafe { libc::ioctl(fd, request as _) };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(r)
+    }
+}
+
+/// `NS_GET_USERNS` (`_IO(0xb7, 1)`).
+pub const NS_GET_USERNS: u64 = 0xb701;
+/// `NS_GET_PARENT` (`_IO(0xb7, 2)`).
+pub const NS_GET_PARENT: u64 = 0xb702;
+
+/// Closes every fd from 3 up except those in `keep` (at most 4; `close_range(2)`), so that a
+/// child which lives until the test thread ends it holds no copy of the pipes of tests
+/// running in parallel (a copied write end would keep their readers from seeing end of file).
+pub fn close_others(keep: &[RawFd]) {
+    let mut keep_sorted = [RawFd::MAX; 4];
+    let n = keep.len().min(4);
+    keep_sorted[..n].copy_from_slice(&keep[..n]);
+    keep_sorted.sort_unstable();
+    let mut first: u32 = 3;
+    for &k in &keep_sorted[..n] {
+        if k < 3 {
+            continue;
+        }
+        if (k as u32) > first {
+            // SAFETY: close_range with plain integer arguments.
+            unsafe { libc::syscall(libc::SYS_close_range, first, k as u32 - 1, 0) };
+        }
+        first = k as u32 + 1;
+    }
+    // SAFETY: as above.
+    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
+}
+
+/// Closes every fd but 0, 1 and 2, then blocks until a signal ends the process.
+pub fn pause_forever() -> ! {
+    close_others(&[]);
+    loop {
+        // SAFETY: pause(2) has no arguments.
+        unsafe { libc::pause() };
+    }
+}
+
+/// Takes ownership of a raw fd returned by a helper above.
+pub fn owned(fd: RawFd) -> OwnedFd {
+    // SAFETY: the caller passes an fd it owns and does not close otherwise.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphans below the caller come to it.
+pub fn become_subreaper() {
+    // SAFETY: a prctl with plain integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+}
+
+/// `kill(pid, sig)`: Ok or the errno.
+pub fn kill(pid: i64, sig: i32) -> Result<(), Errno> {
+    // SAFETY: kill(2) with plain integers.
+    if unsafe { libc::kill(pid as libc::pid_t, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(Errno::last())
+    }
+}

@@ -1,0 +1,128 @@
+//! Long-lived test children: a child that reports through a probe and then waits at a gate
+//! while the test thread looks at it. Parent side (allocates; test thread only), except
+//! [`Gate::wait`], which the child calls.
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use nscore::{raw, Child, KindSet, Spawn};
+
+use crate::child::close_others;
+use crate::{is_root, Outcome, Probe, CHILD_TIMEOUT};
+
+/// A spawn for a scaffolding child: new namespaces of `extra` (may be empty), plus a mapped
+/// user namespace (root inside) when the tests do not run as root, so that the child may
+/// create namespaces itself.
+pub fn scaffold(extra: KindSet) -> Spawn {
+    if is_root() {
+        Spawn::new(extra)
+    } else {
+        Spawn::new(extra).map_root()
+    }
+}
+
+/// A child that reports through a probe and then waits at a gate, so that the test thread
+/// can look at it (or write its maps) while it lives.
+pub struct Live {
+    /// The child.
+    pub child: Child,
+    rd: std::fs::File,
+    go: Option<OwnedFd>,
+    /// What the child reported so far.
+    pub data: Vec<u8>,
+}
+
+/// The child's end of the gate of a [`Live`] child.
+#[derive(Clone, Copy)]
+pub struct Gate {
+    fd: RawFd,
+}
+
+impl Gate {
+    /// Waits until the parent opens the gate (or goes away).
+    pub fn wait(&self) {
+        let mut b = [0u8; 1];
+        let _ = raw::read_full(self.fd, &mut b);
+    }
+}
+
+impl Live {
+    /// Spawns `body` in a child of `spawn`.
+    pub fn start<F>(spawn: Spawn, mut body: F) -> nscore::Result<Live>
+    where
+        F: FnMut(&Probe, Gate) -> i32,
+    {
+        let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe2");
+        let (grd, gwr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe2");
+        let probe = Probe::new(wr.as_raw_fd());
+        let gate = Gate { fd: grd.as_raw_fd() };
+        let gate_w = gwr.as_raw_fd();
+        let child = spawn.run(move || {
+            // the child's copy of the gate's write end would keep the gate from closing
+            raw::close(gate_w);
+            close_others(&[probe.fd(), gate.fd]);
+            body(&probe, gate)
+        })?;
+        drop(wr);
+        drop(grd);
+        Ok(Live {
+            child,
+            rd: std::fs::File::from(rd),
+            go: Some(gwr),
+            data: Vec::new(),
+        })
+    }
+
+    /// Reads the report until it holds a line `marker` (or the child closes the probe).
+    pub fn until(&mut self, marker: &str) -> String {
+        let want = format!("{marker}\n");
+        let mut buf = [0u8; 512];
+        while !String::from_utf8_lossy(&self.data).contains(&want) {
+            match self.rd.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => self.data.extend_from_slice(&buf[..n]),
+            }
+        }
+        String::from_utf8_lossy(&self.data).into_owned()
+    }
+
+    /// Lets the child pass one `Gate::wait`.
+    pub fn go_once(&mut self) {
+        if let Some(fd) = &self.go {
+            let _ = raw::write_all(fd.as_raw_fd(), b"x");
+        }
+    }
+
+    /// Opens the gate for good (closes it).
+    pub fn go(&mut self) {
+        self.go.take();
+    }
+
+    /// Opens the gate, waits for the child (killing it after [`CHILD_TIMEOUT`]) and returns
+    /// all it reported.
+    pub fn finish(mut self) -> Outcome {
+        // an explicit byte, then close: a copy of the write end in some other process must
+        // not keep the child waiting
+        self.go_once();
+        self.go();
+        let status = match self.child.wait_timeout(CHILD_TIMEOUT).expect("wait") {
+            Some(s) => s,
+            None => {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "child did not finish in time; it reported:\n{}",
+                    String::from_utf8_lossy(&self.data)
+                );
+            }
+        };
+        // what the child wrote is in the pipe now; read it without waiting for end of file
+        // (a process of a parallel test may hold a copy of the write end for a while)
+        let _ = nix::fcntl::fcntl(&self.rd, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
+        let _ = self.rd.read_to_end(&mut self.data);
+        Outcome {
+            status,
+            data: self.data,
+        }
+    }
+}
