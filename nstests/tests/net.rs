@@ -9,10 +9,10 @@
 //! child bodies stay async-signal-safe (no allocation).
 
 use std::ffi::CString;
-use std::time::Duration;
 
 use nscore::{raw, Kind, KindSet};
 use nstests::child::*;
+use nstests::live::Live;
 use nstests::{cstr, effective_kinds, is_root, run_spawn, spawn_for, Mode, Probe};
 use rstest::rstest;
 
@@ -677,50 +677,6 @@ fn n1_new_netns_has_only_lo_down_no_addresses_no_routes(#[case] mode: Mode) {
     }
 }
 
-/// Serializes the tests that hold a child alive until their thread releases it.
-///
-/// A fork-like child gets a copy of every fd of the test process, close-on-exec or not, so a
-/// held child also holds the pipes of spawns that other test threads have in flight; a
-/// spawn that waits for end of file on such a pipe then waits for the held child. Two holders
-/// at once could each wait for the other's held child: a deadlock. One holder at a time
-/// cannot (every other child ends on its own).
-static HOLDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// Takes [`HOLDING`] (a panic in another holder does not matter here).
-fn holding() -> std::sync::MutexGuard<'static, ()> {
-    HOLDING.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A child held alive until released (dropping it kills and reaps it).
-struct Held {
-    child: nscore::Child,
-    release: std::os::fd::OwnedFd,
-}
-
-impl Held {
-    /// Lets the child go on and waits for its exit code.
-    fn release(mut self) -> nscore::ExitStatus {
-        let _ = nix::unistd::write(&self.release, b"!");
-        self.child
-            .wait_timeout(nstests::CHILD_TIMEOUT)
-            .expect("wait")
-            .expect("held child did not exit")
-    }
-}
-
-/// Waits up to `timeout` for one byte on `fd`.
-fn read_byte_timeout(fd: &std::os::fd::OwnedFd, timeout: Duration) -> bool {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use std::os::fd::AsFd;
-    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-    let ms = PollTimeout::try_from(timeout.as_millis() as i32).unwrap_or(PollTimeout::MAX);
-    if poll(&mut fds, ms).unwrap_or(0) != 1 {
-        return false;
-    }
-    let mut b = [0u8; 1];
-    matches!(nix::unistd::read(fd, &mut b), Ok(1))
-}
-
 /// N2: with `lo` up, TCP and UDP on 127.0.0.1 work inside; two namespaces bind the same port
 /// at the same time without EADDRINUSE; the host's listener is unreachable from inside. The
 /// test process's own loopback listeners (on ports the kernel picked) are the control: the
@@ -730,7 +686,6 @@ fn read_byte_timeout(fd: &std::os::fd::OwnedFd, timeout: Duration) -> bool {
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn n2_loopback_tcp_udp_and_same_port_in_two_namespaces(#[case] mode: Mode) {
-    use std::os::fd::AsRawFd;
     // A TCP and a UDP socket of the host's loopback on one port P, and a second listener Q.
     let (tcp, udp, port) = (0..50)
         .find_map(|_| {
@@ -792,43 +747,30 @@ fn n2_loopback_tcp_udp_and_same_port_in_two_namespaces(#[case] mode: Mode) {
         0
     };
     // A first namespace binds the port and holds it while a second one does the same.
-    let _one_holder = holding();
-    let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
-    let (rel_r, rel_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
-    let (rw, rr) = (ready_w.as_raw_fd(), rel_r.as_raw_fd());
     let unshare_kinds = effective_kinds(mode, kinds);
-    let first = spawn_for(mode, kinds)
-        .run(move || {
-            if mode == Mode::Unshare && raw::unshare(unshare_kinds).is_err() {
-                signal(rw);
-                return 90;
-            }
-            if mode.isolates() && raw::loopback_up().is_err() {
-                signal(rw);
-                return 91;
-            }
-            let t = so::bound(&so::Sa::v4([127, 0, 0, 1], port), libc::SOCK_STREAM);
-            signal(rw);
-            wait(rr);
-            if t >= 0 {
-                0
-            } else {
-                -t
-            }
-        })
-        .expect("spawn first");
-    drop(ready_w);
-    drop(rel_r);
-    let first = Held {
-        child: first,
-        release: rel_w,
-    };
-    assert!(
-        read_byte_timeout(&ready_r, nstests::CHILD_TIMEOUT),
-        "first child not ready"
-    );
+    let mut first = Live::start(spawn_for(mode, kinds), move |p, gate| {
+        if mode == Mode::Unshare && raw::unshare(unshare_kinds).is_err() {
+            p.put(b"ready\n");
+            return 90;
+        }
+        if mode.isolates() && raw::loopback_up().is_err() {
+            p.put(b"ready\n");
+            return 91;
+        }
+        let t = so::bound(&so::Sa::v4([127, 0, 0, 1], port), libc::SOCK_STREAM);
+        p.put(b"ready\n");
+        gate.wait();
+        if t >= 0 {
+            0
+        } else {
+            -t
+        }
+    })
+    .expect("spawn first");
+    let ready = first.until("ready");
+    assert!(ready.contains("ready\n"), "first child not ready: {ready}");
     let out = nstests::run_in(mode, kinds, |p| body(p, b's')).expect("spawn second");
-    let first_status = first.release();
+    let first_status = first.finish().status;
     out.assert_ok();
     let t = out.text();
     if mode.isolates() {

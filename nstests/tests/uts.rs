@@ -5,11 +5,9 @@
 //! nscore's `Spawn::hostname`/`domainname`), and the children under test are its children.
 //! The `none` control runs there too, so that sharing can be seen without touching the host.
 
-use std::os::fd::AsRawFd;
-use std::time::Duration;
-
 use nscore::{raw, Kind, KindSet, NsHandle, Spawn};
 use nstests::child::*;
+use nstests::live::Live;
 use nstests::{cstr, effective_kinds, is_root, run_spawn, spawn_for, unique, Mode, Probe};
 use rstest::rstest;
 
@@ -255,85 +253,32 @@ fn h3_children_without_newuts_share_the_name() {
     assert_eq!(host_names(), host_before, "the host's names changed");
 }
 
-/// Serializes the tests that hold a child alive until their thread releases it.
-///
-/// A fork-like child gets a copy of every fd of the test process, close-on-exec or not, so a
-/// held child also holds the pipes of spawns that other test threads have in flight; a
-/// spawn that waits for end of file on such a pipe then waits for the held child. Two holders
-/// at once could each wait for the other's held child: a deadlock. One holder at a time
-/// cannot (every other child ends on its own).
-static HOLDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// Takes [`HOLDING`] (a panic in another holder does not matter here).
-fn holding() -> std::sync::MutexGuard<'static, ()> {
-    HOLDING.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A child held alive in `mode`/`kinds` until released (dropping it kills and reaps it).
-struct Held {
-    child: nscore::Child,
-    release: std::os::fd::OwnedFd,
-}
-
-impl Held {
-    /// Lets the child exit and waits for it.
-    fn release(mut self) -> nscore::ExitStatus {
-        let _ = nix::unistd::write(&self.release, b"!");
-        self.child
-            .wait_timeout(nstests::CHILD_TIMEOUT)
-            .expect("wait")
-            .expect("held child did not exit")
-    }
-}
-
-/// Waits up to `timeout` for one byte on `fd`.
-fn read_byte_timeout(fd: &std::os::fd::OwnedFd, timeout: Duration) -> bool {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use std::os::fd::AsFd;
-    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-    let ms = PollTimeout::try_from(timeout.as_millis() as i32).unwrap_or(PollTimeout::MAX);
-    if poll(&mut fds, ms).unwrap_or(0) != 1 {
-        return false;
-    }
-    let mut b = [0u8; 1];
-    matches!(nix::unistd::read(fd, &mut b), Ok(1))
-}
-
 /// Spawns a child in `mode`/`kinds` (hostname `name` when it has a UTS namespace) that
-/// signals when it is ready and then waits to be released.
-fn hold(mode: Mode, kinds: KindSet, name: Option<&str>) -> Held {
-    use nix::fcntl::OFlag;
-    let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe2");
-    let (rel_r, rel_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe2");
+/// reports `ready` and then waits at its gate until [`Live::finish`].
+fn hold(mode: Mode, kinds: KindSet, name: Option<&str>) -> Live {
     let name_b: Vec<u8> = name.unwrap_or("").as_bytes().to_vec();
     let unshare_kinds = effective_kinds(mode, kinds);
-    let (rw, rr) = (ready_w.as_raw_fd(), rel_r.as_raw_fd());
     let mut spawn = spawn_for(mode, kinds);
     if mode == Mode::Clone && name.is_some() {
         spawn = spawn.hostname(name.unwrap_or(""));
     }
-    let child = spawn
-        .run(move || {
-            if mode == Mode::Unshare {
-                if raw::unshare(unshare_kinds).is_err() {
-                    return 90;
-                }
-                if !name_b.is_empty() && sethostname(&name_b) != 0 {
-                    return 91;
-                }
+    let mut held = Live::start(spawn, move |p, gate| {
+        if mode == Mode::Unshare {
+            if raw::unshare(unshare_kinds).is_err() {
+                return 90;
             }
-            signal(rw);
-            wait(rr);
-            0
-        })
-        .expect("spawn held child");
-    drop(ready_w);
-    drop(rel_r);
-    assert!(
-        read_byte_timeout(&ready_r, nstests::CHILD_TIMEOUT),
-        "held child ({mode}) did not get ready"
-    );
-    Held { child, release: rel_w }
+            if !name_b.is_empty() && sethostname(&name_b) != 0 {
+                return 91;
+            }
+        }
+        p.put(b"ready\n");
+        gate.wait();
+        0
+    })
+    .expect("spawn held child");
+    let t = held.until("ready");
+    assert!(t.contains("ready\n"), "held child ({mode}) did not get ready: {t}");
+    held
 }
 
 /// H4: a helper process joins the child's UTS namespace with setns and sees the child's
@@ -416,7 +361,6 @@ fn h4_setns_into_child_uts_sees_its_name_and_back(#[case] mode: Mode) {
 #[case::unshare(Mode::Unshare)]
 fn h5_identity_differs_no_parent_owner_is_userns(#[case] mode: Mode) {
     let own = NsHandle::current(Kind::Uts).expect("own uts");
-    let _one_holder = holding();
     let held = hold(mode, Kind::Uts.into(), None);
     let ns = held.child.ns(Kind::Uts).expect("child uts");
     let (a, b) = (own.id().expect("id"), ns.id().expect("id"));
@@ -432,7 +376,7 @@ fn h5_identity_differs_no_parent_owner_is_userns(#[case] mode: Mode) {
         let own_user = NsHandle::current(Kind::User).unwrap().id().unwrap();
         assert_eq!(owner, own_user, "as root no user namespace is added");
     }
-    assert!(held.release().success());
+    held.finish().assert_ok();
 }
 
 /// The bytes of a NUL-terminated C char array.
