@@ -125,8 +125,7 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
                 }
                 put_i64(w, shmget(key, libc::IPC_CREAT | 0o600));
                 put_i64(w, readlink_num(c"/proc/self"));
-                let mut b = [0u8; 1];
-                let _ = raw::read_full(go_r, &mut b);
+                wait(go_r);
                 raw::exit(0)
             }
             Ok(pid) => pid,
@@ -456,8 +455,7 @@ fn l5_nothing_left_behind(#[case] killed: bool) {
                 }
                 Ok(_) => {
                     // one writer at a time: wait until this one has reported
-                    let mut b = [0u8; 1];
-                    let _ = raw::read_full(sync_r, &mut b);
+                    wait(sync_r);
                 }
                 Err(e) => r.kv(b"fork_errno", e as i64),
             }

@@ -87,8 +87,7 @@ fn m1_tmpfs_inside_is_invisible_outside(#[case] mode: Mode) {
                 let e = mount_fs(c"tmpfs", &target).err().map_or(0, |e| e as i64);
                 put_i64(w, e);
                 put_i64(w, (dev(&target) != before) as i64);
-                let mut b = [0u8; 1];
-                let _ = raw::read_full(go_r, &mut b);
+                wait(go_r);
                 raw::exit(0)
             }
             Ok(child) => {
@@ -176,8 +175,7 @@ fn m2_propagation_shared_private_slave(#[case] prop: Prop) {
                     }
                 }
                 put_i64(w, mount_fs(c"tmpfs", &sub1).err().map_or(0, |e| e as i64));
-                let mut b = [0u8; 1];
-                let _ = raw::read_full(go_r, &mut b);
+                wait(go_r);
                 put_i64(w, (dev(&sub2) != d2) as i64);
                 raw::exit(0)
             }

@@ -939,14 +939,11 @@ fn n4_net_sysctls_per_namespace(#[case] mode: Mode) {
                 return 4;
             }
             for (path, v) in paths.iter().zip(VALUES) {
-                // SAFETY: `path` is NUL-terminated.
-                let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
-                if fd < 0 || raw::write_all(fd, v).is_err() {
-                    p.line_num(b"write_errno", errno());
+                if let Err(e) = write_file(path, v) {
+                    p.line_num(b"write_errno", e as i64);
                     signal(ready[1]);
                     return 5;
                 }
-                raw::close(fd);
             }
             report(b'c');
             signal(ready[1]);

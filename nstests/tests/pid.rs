@@ -151,8 +151,7 @@ fn p3_init_death_kills_the_namespace(#[case] mode: Mode) {
                     Err(_) => raw::exit(3),
                 }
                 raw::close(b_w);
-                let mut b = [0u8; 1];
-                let _ = raw::read_full(go_r, &mut b);
+                wait(go_r);
                 raw::exit(0)
             }
             Ok(pid) => pid,
@@ -382,8 +381,7 @@ fn p5_nesting_stops_at_kernel_depth() {
             return 5;
         }
         put_i64(r_w, readlink_num(c"/proc/self"));
-        let mut b = [0u8; 1];
-        let _ = raw::read_full(go_r, &mut b);
+        wait(go_r);
         raw::exit(0)
     })
     .unwrap();
