@@ -495,3 +495,48 @@ fn dates_and_thresholds() {
     assert!(parse_threshold("-5%").is_err());
     assert!(parse_threshold("ten").is_err());
 }
+
+/// Two honest full runs of the namespace suite, one after the other on one machine: quiet in
+/// both directions under the default noise floor, though criterion's own intervals alone would
+/// flag several ids; and with one figure made 2× slower, that figure is caught.
+#[test]
+fn compare_on_two_real_full_runs_of_the_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
+    let (_, mut r) = report(&fixture("criterion-nsbench-full"), &a_dir);
+    let (_, rb) = report(&fixture("criterion-nsbench-full-rerun"), &b_dir);
+    assert_eq!(r["provenance"]["criterion"]["mode"], "full");
+    assert_eq!(rb["provenance"]["criterion"]["mode"], "full");
+    let (a, b) = (a_dir.join("results.json"), b_dir.join("results.json"));
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+
+    for (x, y) in [(a, b), (b, a)] {
+        let out = tool(&["compare", x, y]);
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}");
+        assert!(stdout.contains("0 regressed"), "{stdout}");
+        assert!(stdout.contains("±25%"), "{stdout}");
+        // Criterion's intervals alone understate run-to-run noise: without the floor the same
+        // honest pair "regresses".
+        let out = tool(&["compare", x, y, "--noise-floor", "0%"]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    }
+
+    let doubled = ["unshare/mnt", "clone_vfork/net", "setns/uts"];
+    for id in doubled {
+        let x = &mut r["benchmarks"][id];
+        for f in ["median", "lower", "upper", "mean"] {
+            x[f] = serde_json::json!(num(&x[f]) * 2.0);
+        }
+    }
+    let slow = dir.path().join("slow.json");
+    write_json(&slow, &r);
+    let out = tool(&["compare", b, slow.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    for id in doubled {
+        let line = stdout.lines().find(|l| l.starts_with(&format!("{id} "))).expect("row");
+        assert!(line.contains("REGRESSED"), "{line}");
+    }
+    assert_eq!(stdout.matches("REGRESSED").count(), doubled.len(), "{stdout}");
+}

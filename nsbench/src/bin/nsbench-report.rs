@@ -9,13 +9,14 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage:
   nsbench-report report [--criterion-dir DIR] [--baseline-set NAME] [--out DIR]
-  nsbench-report compare OLD.json NEW.json [--threshold 10%] [--normalize]
+  nsbench-report compare OLD.json NEW.json [--threshold 10%] [--noise-floor 25%] [--normalize]
   nsbench-report history append RESULTS.json [--file FILE]
   nsbench-report history plot [--file FILE] [--by date|kernel] [--out DIR]
   nsbench-report export --format bmf RESULTS.json [--out FILE]
 
 Defaults: --criterion-dir $CARGO_TARGET_DIR/criterion (else target/criterion),
---out $CARGO_TARGET_DIR/nsbench (else target/nsbench), --file <out>/history.jsonl.
+--out $CARGO_TARGET_DIR/nsbench (else target/nsbench), --file <out>/history.jsonl,
+--noise-floor 25% (see REPORTING.md).
 Exit status: 0 ok, 1 regression beyond threshold (compare), 2 bad input or usage.";
 
 /// Parsed command line: positional arguments, `--flag value` options and bare switches.
@@ -107,14 +108,15 @@ fn run(argv: &[String]) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         "compare" => {
-            let a = Args::parse(rest, &["normalize"], &["threshold"])?;
+            let a = Args::parse(rest, &["normalize"], &["threshold", "noise-floor"])?;
             let [old, new] = a.positional.as_slice() else {
                 return Err(Error(format!("compare needs OLD.json NEW.json\n{USAGE}")));
             };
             let threshold = report::parse_threshold(a.get("threshold").unwrap_or("10%"))?;
             let old = report::load_results(old.as_ref())?;
             let new = report::load_results(new.as_ref())?;
-            let c = report::compare(&old, &new, threshold, a.has("normalize"))?;
+            let floor = a.get("noise-floor").map(report::parse_threshold).transpose()?;
+            let c = report::compare(&old, &new, threshold, a.has("normalize"), floor)?;
             print!("{}", report::comparison_text(&c));
             Ok(if c.has_regression() {
                 ExitCode::from(1)
