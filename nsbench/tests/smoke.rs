@@ -3,12 +3,13 @@
 
 use nsbench::measure::{self, MeasureError};
 use nscore::{Kind, KindSet};
+use std::io::Write as _;
 
 /// As root nothing skips; otherwise prints one SKIPPED line and returns false.
 fn allowed(test: &str, r: &Result<impl Sized, MeasureError>) -> bool {
     match r {
         Err(e) if e.is_permission() && measure::rootless() => {
-            println!("SKIPPED {test}: needs root: {e}");
+            let _ = writeln!(std::io::stderr(), "SKIPPED {test}: needs root: {e}");
             false
         }
         _ => true,
@@ -74,7 +75,10 @@ fn clone_pairs() {
 #[test]
 fn setns_each_kind_with_holder() {
     if measure::rootless() {
-        println!("SKIPPED setns_each_kind_with_holder: needs root: cannot join the host's namespaces back");
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED setns_each_kind_with_holder: needs root: cannot join the host's namespaces back"
+        );
         return;
     }
     for k in measure::SETNS_KINDS {
@@ -94,7 +98,8 @@ fn holder_refuses_user() {
 fn spawn_methods_create_namespaces() {
     for m in measure::SpawnMethod::ALL {
         if !m.available() {
-            println!(
+            let _ = writeln!(
+                std::io::stderr(),
                 "SKIPPED spawn_methods_create_namespaces({}): util-linux unshare not installed",
                 m.name()
             );

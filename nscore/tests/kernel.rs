@@ -7,6 +7,7 @@
 //! namespace from a process that is certainly multithreaded, so the kernel refuses it.
 
 use std::ffi::CString;
+use std::io::Write as _;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;
 
@@ -20,7 +21,10 @@ fn root_or_skip(test: &str) -> bool {
     if nix::unistd::geteuid().is_root() {
         true
     } else {
-        println!("SKIPPED {test}: needs root: creating and joining namespaces needs CAP_SYS_ADMIN");
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test}: needs root: creating and joining namespaces needs CAP_SYS_ADMIN"
+        );
         false
     }
 }
@@ -558,7 +562,10 @@ fn enospc_at_a_limit_in_a_child_user_namespace() {
 #[ignore = "helper: enospc_at_a_limit_in_a_child_user_namespace runs it in a child user namespace"]
 fn limit_helper_in_child_userns() {
     if std::env::var_os("NSCORE_H1_LIMIT_HELPER").is_none() {
-        println!("SKIPPED limit_helper_in_child_userns: runs only re-executed in a child user namespace");
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED limit_helper_in_child_userns: runs only re-executed in a child user namespace"
+        );
         return;
     }
     // Refuse to run anywhere but in a user namespace other than the initial one.
@@ -874,7 +881,10 @@ fn is_helper(name: &str) -> bool {
     if std::env::var_os("NSCORE_H1_HELPER").is_some_and(|v| v == name) {
         true
     } else {
-        println!("SKIPPED {name}: runs only re-executed by its test, in a child process");
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {name}: runs only re-executed by its test, in a child process"
+        );
         false
     }
 }

@@ -2,12 +2,16 @@
 
 use nscore::persist::{persist, unpersist};
 use nscore::{limits, Kind, NsHandle, Spawn};
+use std::io::Write as _;
 
 fn root_or_skip(test: &str) -> bool {
     if nix::unistd::geteuid().is_root() {
         true
     } else {
-        println!("SKIPPED {test}: needs root: bind mounts and namespaces of every kind need CAP_SYS_ADMIN");
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test}: needs root: bind mounts and namespaces of every kind need CAP_SYS_ADMIN"
+        );
         false
     }
 }

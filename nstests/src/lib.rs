@@ -12,6 +12,7 @@
 
 use std::ffi::CStr;
 use std::fmt;
+use std::io::Write as _;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -61,7 +62,7 @@ pub fn is_root() -> bool {
 /// Prints the one line that says a test was skipped and why. Use only where the test really
 /// cannot run (never as root).
 pub fn skip(test: &str, why: &str) {
-    eprintln!("SKIPPED {test}: {why}");
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
 
 /// Returns `true` when running as root; otherwise prints `SKIPPED <test>: needs root: <why>`
