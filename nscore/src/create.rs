@@ -389,6 +389,13 @@ impl Spawn {
     /// has, no allocation, no locks, no `println!` (another thread may have held the
     /// allocator's or stdout's lock at the time of the clone, and would never release it
     /// here). Report results through a pipe or the exit code.
+    ///
+    /// Such a child also holds a copy of every fd the parent had open at the clone,
+    /// close-on-exec ones included, until it exits. nscore's own pipes cannot leak this way
+    /// (every spawn makes its pipes, clones and closes the child's ends under one lock), but a
+    /// pipe the caller made in another thread can: a reader waiting for end of file on it
+    /// waits for this child too. Close such fds in the body, or read without waiting for end
+    /// of file.
     pub fn run<F>(self, mut f: F) -> Result<Child>
     where
         F: FnMut() -> i32,
