@@ -62,6 +62,29 @@ pub fn nsfork(mode: Mode, kinds: KindSet) -> Result<libc::pid_t, Errno> {
     }
 }
 
+/// The namespaces of a grandchild made by [`fork_with`] in `mode`: `kinds` in `Clone` mode
+/// (the clone makes them; in `Unshare` mode the grandchild calls [`enter`] instead), plus
+/// `always` in every mode.
+pub fn kinds_for(mode: Mode, kinds: KindSet, always: KindSet) -> KindSet {
+    if mode == Mode::Clone {
+        always | kinds
+    } else {
+        always
+    }
+}
+
+/// In a grandchild made with [`kinds_for`]: `unshare(kinds)` in `Unshare` mode (nothing in the
+/// others). On error reports `unshare_errno=<errno>` and returns `false`.
+pub fn enter(mode: Mode, kinds: KindSet, p: &Probe) -> bool {
+    if mode == Mode::Unshare {
+        if let Err(e) = raw::unshare(kinds) {
+            p.line_num(b"unshare_errno", e as i64);
+            return false;
+        }
+    }
+    true
+}
+
 /// A pipe `[read, write]`, both ends close-on-exec, or `[-1, -1]` on error (then every
 /// [`wait`] on it fails).
 pub fn pipe() -> [RawFd; 2] {

@@ -22,6 +22,7 @@ use nscore::{raw, ExitStatus, Kind, KindSet, Spawn};
 
 pub mod child;
 pub mod live;
+pub mod sysctl;
 
 /// How long a child may run before the test kills it and fails.
 pub const CHILD_TIMEOUT: Duration = Duration::from_secs(20);
@@ -215,6 +216,13 @@ pub fn spawn_for(mode: Mode, kinds: KindSet) -> Spawn {
         }
         Mode::None | Mode::Unshare => Spawn::new(KindSet::new()),
     }
+}
+
+/// A spawn for a scratch "parent" child of a test: new namespaces of `kinds` (plus a mapped
+/// user namespace when not root), so that what the test changes on the parent side (IPC
+/// objects, links, names, sysctls) lives there and never in the host's namespaces.
+pub fn scratch(kinds: KindSet) -> Spawn {
+    spawn_for(Mode::Clone, kinds)
 }
 
 /// Runs `body` in a child made for `mode` and `kinds`, and returns what it reported.

@@ -9,7 +9,7 @@
 
 use nscore::{raw, Kind, KindSet, Spawn};
 use nstests::child::*;
-use nstests::{cstr, run_spawn, spawn_for, Mode, Probe};
+use nstests::{cstr, run_spawn, Mode, Probe};
 use rstest::rstest;
 
 /// System V and POSIX IPC calls for child bodies (raw, no allocation).
@@ -138,28 +138,18 @@ mod ipc {
 /// A scratch child in a new IPC namespace (plus kinds `extra`; a mapped user namespace when
 /// not root): the "parent" side of the tests.
 fn scratch(extra: KindSet) -> Spawn {
-    spawn_for(Mode::Clone, KindSet::new().with(Kind::Ipc) | extra)
+    nstests::scratch(KindSet::new().with(Kind::Ipc) | extra)
 }
 
 /// The namespaces of a grandchild made in `mode`, plus `always`.
 fn kinds_for(mode: Mode, always: KindSet) -> KindSet {
-    if mode == Mode::Clone {
-        always | Kind::Ipc
-    } else {
-        always
-    }
+    nstests::child::kinds_for(mode, Kind::Ipc.into(), always)
 }
 
 /// In the grandchild: `unshare(CLONE_NEWIPC)` in `Unshare` mode. Returns `false` (after
 /// reporting) on error.
 fn enter(mode: Mode, p: &Probe) -> bool {
-    if mode == Mode::Unshare {
-        if let Err(e) = raw::unshare(Kind::Ipc.into()) {
-            p.line_num(b"unshare_errno", e as i64);
-            return false;
-        }
-    }
-    true
+    nstests::child::enter(mode, Kind::Ipc.into(), p)
 }
 
 const KEY: libc::key_t = 0x4e53_4931;
@@ -435,11 +425,6 @@ fn path_c(p: &std::path::Path) -> std::ffi::CString {
     std::ffi::CString::new(p.as_os_str().as_bytes()).expect("path")
 }
 
-/// Reads a number from a sysctl file in the test process (nothing is written here).
-fn read_sysctl(path: &str) -> String {
-    std::fs::read_to_string(path).expect(path).trim().to_owned()
-}
-
 /// I5: per-namespace IPC sysctls (`kernel.shmmax`, `kernel.msgmni`,
 /// `fs.mqueue.msg_max`) set inside are seen inside and not outside; `/proc/sysvipc/shm`
 /// lists a segment made inside only there. The `none` control sees both shared. The host's
@@ -449,77 +434,34 @@ fn read_sysctl(path: &str) -> String {
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn i5_ipc_sysctls_and_sysvipc_listing_per_namespace(#[case] mode: Mode) {
-    const FILES: [&str; 3] = [
-        "/proc/sys/kernel/shmmax",
-        "/proc/sys/kernel/msgmni",
-        "/proc/sys/fs/mqueue/msg_max",
+    const SYSCTLS: [(&str, &[u8]); 3] = [
+        ("/proc/sys/kernel/shmmax", b"1234567"),
+        ("/proc/sys/kernel/msgmni", b"321"),
+        ("/proc/sys/fs/mqueue/msg_max", b"17"),
     ];
-    const VALUES: [&[u8]; 3] = [b"1234567", b"321", b"17"];
-    let host_before: Vec<String> = FILES.iter().map(|f| read_sysctl(f)).collect();
-    let paths: Vec<std::ffi::CString> = FILES.iter().map(|f| cstr(f)).collect();
-    let sysvipc = cstr("/proc/sysvipc/shm");
     const K5: libc::key_t = 0x4e53_4935;
+    let sysvipc = cstr("/proc/sysvipc/shm");
     let mut kbuf = [0u8; 24];
     let kdec: Vec<u8> = decimal(K5 as i64, &mut kbuf).to_vec();
-    let out = run_spawn(scratch(KindSet::new()), |p| {
-        let mut ready = pipe();
-        let go = pipe();
-        let report = |prefix: u8| {
-            let mut key = [prefix, b'0'];
-            for (i, path) in paths.iter().enumerate() {
-                let mut buf = [0u8; 64];
-                key[1] = b'0' + i as u8;
-                p.line(&key, nstests::read_small(path, &mut buf));
-            }
-            let mut big = [0u8; 16384];
-            let listing = nstests::read_small(&sysvipc, &mut big);
-            p.line_num(&[prefix, b'l'], contains(listing, &kdec) as i64);
-        };
-        let gc = fork_with(kinds_for(mode, KindSet::new()), || {
-            if !enter(mode, p) {
-                return 4;
-            }
-            for (path, v) in paths.iter().zip(VALUES) {
-                if let Err(e) = write_file(path, v) {
-                    p.line_num(b"write_errno", e as i64);
-                    signal(ready[1]);
-                    return 5;
-                }
-            }
-            if ipc::shmget(K5, 4096, libc::IPC_CREAT | 0o600) < 0 {
-                signal(ready[1]);
-                return 6;
-            }
-            report(b'c');
-            signal(ready[1]);
-            wait(go[0]);
-            0
-        });
-        if gc < 0 || !wait_ready(&mut ready) {
-            return 2;
-        }
-        report(b'p');
-        signal(go[1]);
-        p.line_num(b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
-        0
-    })
-    .expect("spawn scratch IPC child");
-    out.assert_ok();
+    // Inside, after the sysctls: a segment under K5; both sides report whether
+    // /proc/sysvipc/shm lists it ("cl" inside, "pl" outside).
+    let make_segment = |_: &Probe| ipc::shmget(K5, 4096, libc::IPC_CREAT | 0o600) >= 0;
+    let report_listing = |p: &Probe, prefix: u8| {
+        let mut big = [0u8; 16384];
+        let listing = nstests::read_small(&sysvipc, &mut big);
+        p.line_num(&[prefix, b'l'], contains(listing, &kdec) as i64);
+    };
+    let out = nstests::sysctl::check_per_namespace(
+        scratch(KindSet::new()),
+        mode,
+        Kind::Ipc.into(),
+        &SYSCTLS,
+        make_segment,
+        report_listing,
+    );
     let t = out.text();
-    assert_eq!(out.num("gc_exit"), 0, "{t}");
-    for (i, v) in VALUES.iter().enumerate() {
-        let v = std::str::from_utf8(v).unwrap();
-        assert_eq!(out.str(&format!("c{i}")), v, "{} inside\n{t}", FILES[i]);
-        if mode.isolates() {
-            assert_ne!(out.str(&format!("p{i}")), v, "{} outside\n{t}", FILES[i]);
-        } else {
-            assert_eq!(out.str(&format!("p{i}")), v, "control {}\n{t}", FILES[i]);
-        }
-    }
     assert_eq!(out.num("cl"), 1, "the child lists its segment\n{t}");
     assert_eq!(out.num("pl"), !mode.isolates() as i64, "parent's listing\n{t}");
-    let host_after: Vec<String> = FILES.iter().map(|f| read_sysctl(f)).collect();
-    assert_eq!(host_after, host_before, "the host's IPC sysctls changed");
 }
 
 /// I6: objects made inside live exactly as long as their namespace: after their maker has

@@ -825,7 +825,7 @@ fn configure(name: &[u8], v4: [u8; 4], v6: [u8; 16]) -> i64 {
 /// namespace sees neither end (control: the first sees its own end, the second the peer).
 #[test]
 fn n3_veth_between_two_namespaces() {
-    let out = run_spawn(spawn_for(Mode::Clone, Kind::Net.into()), |p| {
+    let out = run_spawn(nstests::scratch(Kind::Net.into()), |p| {
         let mut b_ready = pipe();
         let b_go = pipe();
         let mut b_serving = pipe();
@@ -910,70 +910,19 @@ fn n3_veth_between_two_namespaces() {
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn n4_net_sysctls_per_namespace(#[case] mode: Mode) {
-    const FILES: [&str; 2] = [
-        "/proc/sys/net/ipv4/ip_forward",
-        "/proc/sys/net/ipv4/ip_unprivileged_port_start",
-    ];
-    let host_before: Vec<String> = FILES.iter().map(|f| std::fs::read_to_string(f).expect(f)).collect();
-    let paths: Vec<CString> = FILES.iter().map(|f| cstr(f)).collect();
     // Values different from the scratch namespace's defaults (ip_forward 0, port start 1024).
-    const VALUES: [&[u8]; 2] = [b"1", b"777"];
-    let out = run_spawn(spawn_for(Mode::Clone, Kind::Net.into()), |p| {
-        let mut ready = pipe();
-        let go = pipe();
-        let report = |prefix: u8| {
-            for (i, path) in paths.iter().enumerate() {
-                let mut buf = [0u8; 64];
-                p.line(&[prefix, b'0' + i as u8], nstests::read_small(path, &mut buf));
-            }
-        };
-        let kinds = if mode == Mode::Clone {
-            Kind::Net.into()
-        } else {
-            KindSet::new()
-        };
-        let gc = fork_with(kinds, || {
-            if mode == Mode::Unshare && raw::unshare(Kind::Net.into()).is_err() {
-                p.line_num(b"unshare_errno", errno());
-                signal(ready[1]);
-                return 4;
-            }
-            for (path, v) in paths.iter().zip(VALUES) {
-                if let Err(e) = write_file(path, v) {
-                    p.line_num(b"write_errno", e as i64);
-                    signal(ready[1]);
-                    return 5;
-                }
-            }
-            report(b'c');
-            signal(ready[1]);
-            wait(go[0]);
-            0
-        });
-        if gc < 0 || !wait_ready(&mut ready) {
-            return 2;
-        }
-        report(b'p');
-        signal(go[1]);
-        p.line_num(b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
-        0
-    })
-    .expect("spawn scratch network namespace");
-    out.assert_ok();
-    let t = out.text();
-    assert_eq!(out.num("gc_exit"), 0, "{t}");
-    for (i, v) in VALUES.iter().enumerate() {
-        let v = std::str::from_utf8(v).unwrap();
-        assert_eq!(out.str(&format!("c{i}")), v, "{} inside\n{t}", FILES[i]);
-        assert_eq!(
-            out.str(&format!("p{i}")) == v,
-            !mode.isolates(),
-            "{} outside, mode {mode}\n{t}",
-            FILES[i]
-        );
-    }
-    let host_after: Vec<String> = FILES.iter().map(|f| std::fs::read_to_string(f).expect(f)).collect();
-    assert_eq!(host_after, host_before, "the host's sysctls changed");
+    const SYSCTLS: [(&str, &[u8]); 2] = [
+        ("/proc/sys/net/ipv4/ip_forward", b"1"),
+        ("/proc/sys/net/ipv4/ip_unprivileged_port_start", b"777"),
+    ];
+    nstests::sysctl::check_per_namespace(
+        nstests::scratch(Kind::Net.into()),
+        mode,
+        Kind::Net.into(),
+        &SYSCTLS,
+        |_| true,
+        |_, _| {},
+    );
 }
 
 /// N5: abstract AF_UNIX sockets belong to the network namespace: a listener bound in the
@@ -989,18 +938,13 @@ fn n5_abstract_unix_sockets_per_namespace_pathname_not(#[case] mode: Mode) {
     use std::os::unix::ffi::OsStrExt;
     let path_b = sock_path.as_os_str().as_bytes().to_vec();
     let abs = nstests::unique("nstests-n5-").into_bytes();
-    let out = run_spawn(spawn_for(Mode::Clone, Kind::Net.into()), |p| {
+    let out = run_spawn(nstests::scratch(Kind::Net.into()), |p| {
         let la = so::bound(&so::Sa::unix(&abs, true), libc::SOCK_STREAM);
         let lp = so::bound(&so::Sa::unix(&path_b, false), libc::SOCK_STREAM);
         p.line_num(b"bind_abstract", la.min(0) as i64);
         p.line_num(b"bind_path", lp.min(0) as i64);
-        let kinds = if mode == Mode::Clone {
-            Kind::Net.into()
-        } else {
-            KindSet::new()
-        };
-        let gc = fork_with(kinds, || {
-            if mode == Mode::Unshare && raw::unshare(Kind::Net.into()).is_err() {
+        let gc = fork_with(kinds_for(mode, Kind::Net.into(), KindSet::new()), || {
+            if !enter(mode, Kind::Net.into(), p) {
                 return 4;
             }
             let a = so::connected(&so::Sa::unix(&abs, true), libc::SOCK_STREAM);
@@ -1044,7 +988,7 @@ fn wait_gone(name: &[u8]) -> bool {
 #[test]
 fn n6_veth_end_shows_namespace_lifetime() {
     let own = cstr("/proc/self/ns/net");
-    let out = run_spawn(spawn_for(Mode::Clone, Kind::Net.into()), |p| {
+    let out = run_spawn(nstests::scratch(Kind::Net.into()), |p| {
         let own_fd = raw::open(&own).unwrap_or(-1);
         // Three rounds: held by nothing, by an nsfd, by a socket.
         for (round, name, peer) in [
@@ -1117,7 +1061,7 @@ fn n6_veth_end_shows_namespace_lifetime() {
 #[test]
 fn n7_move_device_in_and_back_address_only_where_it_is() {
     let own = cstr("/proc/self/ns/net");
-    let out = run_spawn(spawn_for(Mode::Clone, Kind::Net.into()), |p| {
+    let out = run_spawn(nstests::scratch(Kind::Net.into()), |p| {
         let own_fd = raw::open(&own).unwrap_or(-1);
         p.line_num(b"add", nl::add_veth(b"n7a", b"n7b", -1));
         let index = so::ifindex(b"n7a");

@@ -28,29 +28,17 @@ fn host_names() -> (String, String) {
 /// A scratch child in a new UTS namespace (plus a mapped user namespace when not root)
 /// whose names are `base`/`base_dom`; the body runs there.
 fn scratch(base: &str, base_dom: &str) -> Spawn {
-    spawn_for(Mode::Clone, Kind::Uts.into())
-        .hostname(base)
-        .domainname(base_dom)
+    nstests::scratch(Kind::Uts.into()).hostname(base).domainname(base_dom)
 }
 
 /// The namespaces of a grandchild made in `mode`.
 fn clone_kinds(mode: Mode) -> KindSet {
-    if mode == Mode::Clone {
-        Kind::Uts.into()
-    } else {
-        KindSet::new()
-    }
+    kinds_for(mode, Kind::Uts.into(), KindSet::new())
 }
 
 /// In the grandchild: `unshare(CLONE_NEWUTS)` in `Unshare` mode; returns `false` on error.
 fn maybe_unshare(mode: Mode, p: &Probe) -> bool {
-    if mode == Mode::Unshare {
-        if let Err(e) = raw::unshare(Kind::Uts.into()) {
-            p.line_num(b"unshare_errno", e as i64);
-            return false;
-        }
-    }
-    true
+    enter(mode, Kind::Uts.into(), p)
 }
 
 /// H1: a child sets hostname and domainname and reads them back three ways (uname,
