@@ -47,3 +47,8 @@ pub use timens::TimeOffsets;
 
 /// Re-exported so callers can name pids and errnos without depending on `nix` themselves.
 pub use nix::{errno::Errno, unistd::Pid};
+
+/// The README's code, compiled as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
