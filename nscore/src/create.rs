@@ -107,12 +107,14 @@ pub enum Stdio {
 /// How the child is cloned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CloneMode {
-    /// `CLONE_VM|CLONE_VFORK` where possible (a command, no id maps), else fork-like.
+    /// `CLONE_VM|CLONE_VFORK` where possible (a command, no time offsets, and no id maps or
+    /// only ones the child writes itself, as with [`Spawn::map_root`]), else fork-like.
     #[default]
     Auto,
     /// Always a fork-like clone (the child gets a copy-on-write copy of the address space).
     Fork,
-    /// Always `CLONE_VM|CLONE_VFORK` (only for commands without id maps or time offsets).
+    /// Always `CLONE_VM|CLONE_VFORK` (only for commands without time offsets, and without id
+    /// maps other than the child's own single-id ones).
     Vfork,
 }
 
@@ -221,12 +223,19 @@ impl Spawn {
     }
 
     /// Writes this uid map for the child's new user namespace (needs `Kind::User`).
+    ///
+    /// A single line mapping the caller's own effective uid (count 1) is written by the child
+    /// itself, as `unshare --map-root-user` does; any other map is written by the parent
+    /// while the child waits (`user_namespaces(7)`: that needs `CAP_SETUID` outside), which
+    /// makes the clone fork-like.
     pub fn uid_map(mut self, maps: &[IdMap]) -> Spawn {
         self.uid_map = maps.to_vec();
         self
     }
 
-    /// Writes this gid map for the child's new user namespace (needs `Kind::User`).
+    /// Writes this gid map for the child's new user namespace (needs `Kind::User`). As for
+    /// [`uid_map`](Self::uid_map); the child writes a single own-gid line itself only after
+    /// `setgroups deny`.
     pub fn gid_map(mut self, maps: &[IdMap]) -> Spawn {
         self.gid_map = maps.to_vec();
         self
@@ -239,7 +248,8 @@ impl Spawn {
     }
 
     /// Root inside is the caller outside, for uid and gid, and `setgroups` is denied: what
-    /// `unshare --map-root-user` does. Adds `Kind::User`.
+    /// `unshare --map-root-user` does. Adds `Kind::User`. The child writes these maps itself,
+    /// so spawning a command stays vfork-like (flat in the parent's memory size).
     pub fn map_root(mut self) -> Spawn {
         self.kinds.insert(Kind::User);
         self.uid_map = vec![IdMap::root_to_current_uid()];
@@ -446,7 +456,7 @@ impl Spawn {
         if self.mode == CloneMode::Vfork && (!exec || self.needs_parent() || self.time_offsets.is_some()) {
             return Err(Error::invalid(
                 Op::Validate,
-                "CloneMode::Vfork cannot be used with id maps, time offsets or a function: the parent is suspended until the child execs",
+                "CloneMode::Vfork cannot be used with id maps the parent must write (other than one line mapping your own id), time offsets or a function: the parent is suspended until the child execs",
             ));
         }
         for (name, v) in [("hostname", &self.hostname), ("domain name", &self.domainname)] {
@@ -460,8 +470,43 @@ impl Spawn {
         Ok(())
     }
 
+    /// Whether the parent must write the child's maps while it waits (a fork-like clone).
     fn needs_parent(&self) -> bool {
-        !self.uid_map.is_empty() || !self.gid_map.is_empty() || self.setgroups.is_some()
+        (!self.uid_map.is_empty() || !self.gid_map.is_empty() || self.setgroups.is_some()) && !self.child_writes_maps()
+    }
+
+    /// Whether the child can write its own maps: each is empty or one line mapping the
+    /// caller's own effective id (the one mapping a process may write for itself without
+    /// `CAP_SETUID` in the parent namespace), and a gid map comes with `setgroups deny`:
+    /// what `unshare --map-root-user` does. Then no parent step is needed and the spawn of a
+    /// command stays `CLONE_VM|CLONE_VFORK`, flat in the parent's memory size.
+    fn child_writes_maps(&self) -> bool {
+        let own = |maps: &[IdMap], id: u32| {
+            maps.is_empty() || (maps.len() == 1 && maps[0].count == 1 && maps[0].outside == id)
+        };
+        self.kinds.contains(Kind::User)
+            && own(&self.uid_map, nix::unistd::geteuid().as_raw())
+            && own(&self.gid_map, nix::unistd::getegid().as_raw())
+            && match self.setgroups {
+                Some(Setgroups::Deny) => true,
+                None => self.gid_map.is_empty(),
+                Some(Setgroups::Allow) => false,
+            }
+    }
+
+    /// The texts for [`child_writes_maps`](Self::child_writes_maps): setgroups, uid_map, gid_map.
+    fn self_maps(&self) -> Option<[Vec<u8>; 3]> {
+        if !self.child_writes_maps() || (self.uid_map.is_empty() && self.gid_map.is_empty() && self.setgroups.is_none())
+        {
+            return None;
+        }
+        Some([
+            self.setgroups
+                .map(|s| s.as_str().as_bytes().to_vec())
+                .unwrap_or_default(),
+            idmap::format_maps(&self.uid_map).into_bytes(),
+            idmap::format_maps(&self.gid_map).into_bytes(),
+        ])
     }
 
     fn start(mut self, action: child::Action<'_>) -> Result<Child> {
@@ -505,6 +550,7 @@ impl Spawn {
         let mut plan = child::Plan {
             report_fd: report_w.as_raw_fd(),
             go_fd: go.as_ref().map_or(-1, |(r, _)| r.as_raw_fd()),
+            self_maps: self.self_maps(),
             joins: joins.iter().map(|h| (h.as_raw_fd(), h.kind().clone_flag())).collect(),
             time_offsets: self.time_offsets.map(|t| t.to_proc_text().into_bytes()),
             propagation: if self.kinds.contains(Kind::Mnt) {
@@ -614,6 +660,7 @@ fn step_error(step: u32, errno: Errno, kinds: KindSet) -> Error {
         Step::LoopbackUp => (Op::LoopbackUp, Kind::Net.into()),
         Step::Stdio | Step::DeathSignal | Step::Signals | Step::Chdir => (Op::Prepare, KindSet::EMPTY),
         Step::Exec => (Op::Exec, KindSet::EMPTY),
+        Step::SelfMaps => (Op::WriteIdMap, Kind::User.into()),
     };
     Error::sys(op, k, errno).with_detail(format!("in the child: {}", step.describe()))
 }

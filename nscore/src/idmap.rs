@@ -73,7 +73,7 @@ pub enum Setgroups {
 }
 
 impl Setgroups {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Setgroups::Allow => "allow",
             Setgroups::Deny => "deny",

@@ -47,6 +47,9 @@ pub enum Step {
     Exec = 14,
     /// `chdir`.
     Chdir = 15,
+    /// Writing the child's own `/proc/self/{setgroups,uid_map,gid_map}` (a single mapping of
+    /// the caller's own ids, as `unshare --map-root-user` does).
+    SelfMaps = 16,
 }
 
 impl Step {
@@ -68,6 +71,7 @@ impl Step {
             Signals,
             Exec,
             Chdir,
+            SelfMaps,
         ]
         .into_iter()
         .find(|s| *s as u32 == v)
@@ -91,6 +95,7 @@ impl Step {
             Step::Signals => "resetting signal handlers and mask",
             Step::Exec => "execve",
             Step::Chdir => "chdir",
+            Step::SelfMaps => "writing its own /proc/self/setgroups, uid_map or gid_map",
         }
     }
 }
@@ -116,6 +121,10 @@ pub(crate) struct Plan<'a> {
     pub report_fd: RawFd,
     /// Read end of the parent's "go" pipe, or -1 when the child need not wait.
     pub go_fd: RawFd,
+    /// Maps the child writes itself, when each is one line mapping the caller's own id (no
+    /// parent needed, so the spawn can stay vfork-like): `/proc/self/setgroups` text, then
+    /// `uid_map` and `gid_map` text; empty ones are skipped.
+    pub self_maps: Option<[Vec<u8>; 3]>,
     /// Namespaces to join, in the order to join them: (fd, CLONE_NEW* of the kind).
     pub joins: Vec<(RawFd, libc::c_int)>,
     /// Pre-formatted `timens_offsets` lines, when offsets were asked for.
@@ -217,6 +226,26 @@ fn run(plan: &mut Plan<'_>) -> ! {
             Err(e) => fail(plan, Step::WaitParent, e),
         }
         raw::close(plan.go_fd);
+    }
+    if let Some(maps) = &plan.self_maps {
+        let files: [&[u8]; 3] = [
+            b"/proc/self/setgroups\0",
+            b"/proc/self/uid_map\0",
+            b"/proc/self/gid_map\0",
+        ];
+        for (file, text) in files.iter().zip(maps.iter()) {
+            if text.is_empty() {
+                continue;
+            }
+            let fd = match raw::open(file, libc::O_WRONLY) {
+                Ok(fd) => fd,
+                Err(e) => fail(plan, Step::SelfMaps, e),
+            };
+            if let Err(e) = raw::write_all(fd, text) {
+                fail(plan, Step::SelfMaps, e);
+            }
+            raw::close(fd);
+        }
     }
     for i in 0..plan.joins.len() {
         let (fd, nstype) = plan.joins[i];
