@@ -9,7 +9,9 @@
 #   CARGO_TARGET_DIR=/tmp/t scripts/bench.sh  # output under $CARGO_TARGET_DIR (default target/)
 #
 # Outputs: $CARGO_TARGET_DIR/criterion (criterion's files and HTML report) and
-# $CARGO_TARGET_DIR/nsbench/{results.json,summary.md,results.svg,scaling-*.svg}.
+# $CARGO_TARGET_DIR/nsbench/{results.json,summary.md,results.svg,scaling-*.svg}; each run is also
+# appended to $NSBENCH_HISTORY (default $CARGO_TARGET_DIR/nsbench/history.jsonl; keep it outside
+# target/ to survive `cargo clean`) and history-<kind>.svg is redrawn.
 # See nsbench/REPORTING.md for compare, history and export.
 set -euo pipefail
 
@@ -24,8 +26,19 @@ export CARGO_TARGET_DIR="$target"
 
 # `--bench namespaces`: only the criterion bench, whose harness understands criterion's options
 # (--quick, --save-baseline ...); a libtest harness would reject them.
+started=$(date +%s)
 cargo bench -p nsbench --bench namespaces -- "$@"
 
+report() { cargo run --quiet --release -p nsbench --bin nsbench-report -- "$@"; }
+
+# The report (printed last), then this run appended to the history and its charts redrawn.
+summary=$(mktemp)
+trap 'rm -f "$summary"' EXIT
+# --since: only what this run measured (criterion keeps results of earlier, filtered runs).
+report report --criterion-dir "$target/criterion" --out "$target/nsbench" --since "$started" >"$summary"
+history=${NSBENCH_HISTORY:-$target/nsbench/history.jsonl}
+report history append "$target/nsbench/results.json" --file "$history"
+report history plot --file "$history" --out "$target/nsbench" >/dev/null
+echo "history charts: $target/nsbench/history-<kind>.svg (NSBENCH_HISTORY=$history)"
 echo
-cargo run --quiet --release -p nsbench --bin nsbench-report -- report \
-    --criterion-dir "$target/criterion" --out "$target/nsbench"
+cat "$summary"

@@ -133,6 +133,10 @@ pub struct CriterionSettings {
     pub baseline: String,
     /// The criterion directory read.
     pub directory: String,
+    /// Benchmarks left out because criterion wrote them before this run began (`--since`):
+    /// results of earlier or differently filtered runs that are still in the directory.
+    #[serde(default)]
+    pub left_out_older: Vec<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -203,7 +207,11 @@ fn find_benchmark_dirs(dir: &Path, set: &str, out: &mut Vec<PathBuf>) -> Result<
 
 /// Reads every benchmark under `criterion_dir` from the saved set `set` (`new` for the last
 /// run, or a `--save-baseline` name), computes marginals and attaches `provenance`.
-pub fn read_criterion(criterion_dir: &Path, set: &str) -> Result<Results> {
+///
+/// With `since` (seconds since the epoch), benchmarks whose `estimates.json` is older are
+/// left out (and named in `provenance.criterion.left_out_older`): criterion keeps every
+/// benchmark it ever ran, so after a filtered run the directory mixes runs.
+pub fn read_criterion(criterion_dir: &Path, set: &str, since: Option<u64>) -> Result<Results> {
     if !criterion_dir.is_dir() {
         return err(format!(
             "criterion directory {} does not exist: run `cargo bench -p nsbench` first (or pass --criterion-dir)",
@@ -218,6 +226,32 @@ pub fn read_criterion(criterion_dir: &Path, set: &str) -> Result<Results> {
             "no benchmark results ({set}/benchmark.json) under {}: run `cargo bench -p nsbench` first",
             criterion_dir.display()
         ));
+    }
+    let written = |d: &Path| {
+        fs::metadata(d.join("estimates.json"))
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|t| t.as_secs())
+    };
+    let mut left_out_older = Vec::new();
+    if let Some(since) = since {
+        dirs.retain(|d| {
+            let keep = written(d).map_or(true, |t| t >= since);
+            if !keep {
+                let id = d.parent().and_then(|p| p.strip_prefix(criterion_dir).ok());
+                left_out_older.push(id.map_or_else(|| d.display().to_string(), |p| p.display().to_string()));
+            }
+            keep
+        });
+        if dirs.is_empty() {
+            return err(format!(
+                "no benchmark under {} was written since {} (all {} are older): did the benchmarks run?",
+                criterion_dir.display(),
+                rfc3339(since),
+                left_out_older.len()
+            ));
+        }
     }
     let mut benchmarks = BTreeMap::new();
     for d in &dirs {
@@ -282,6 +316,7 @@ pub fn read_criterion(criterion_dir: &Path, set: &str) -> Result<Results> {
         max_samples,
         baseline: set.into(),
         directory: criterion_dir.display().to_string(),
+        left_out_older,
     };
     let mut provenance = Provenance::collect(criterion);
     // The date of the measurement: when criterion wrote its newest estimates.

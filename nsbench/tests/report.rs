@@ -540,3 +540,50 @@ fn compare_on_two_real_full_runs_of_the_suite() {
     }
     assert_eq!(stdout.matches("REGRESSED").count(), doubled.len(), "{stdout}");
 }
+
+/// `--since` keeps only what criterion wrote since then (what `scripts/bench.sh` passes, so a
+/// filtered run is not mixed with older results); nothing newer is an error, not an empty report.
+#[test]
+fn report_since_leaves_out_older_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let crit = dir.path().join("criterion");
+    copy_dir(&fixture("criterion-nsbench"), &crit);
+    let out_dir = dir.path().join("out");
+
+    let out = tool(&[
+        "report",
+        "--criterion-dir",
+        crit.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--since",
+        "0",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let all: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out_dir.join("results.json")).unwrap()).unwrap();
+    assert_eq!(all["benchmarks"].as_object().unwrap().len(), 59);
+
+    // Far in the future: every result is older.
+    let later = dir.path().join("later");
+    let out = tool(&[
+        "report",
+        "--criterion-dir",
+        crit.to_str().unwrap(),
+        "--out",
+        later.to_str().unwrap(),
+        "--since",
+        "99999999999",
+    ]);
+    assert_error(&out, "was written since");
+    assert!(!later.join("results.json").exists());
+
+    let out = tool(&[
+        "report",
+        "--criterion-dir",
+        crit.to_str().unwrap(),
+        "--since",
+        "yesterday",
+    ]);
+    assert_error(&out, "bad --since");
+}

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage:
-  nsbench-report report [--criterion-dir DIR] [--baseline-set NAME] [--out DIR]
+  nsbench-report report [--criterion-dir DIR] [--baseline-set NAME] [--since EPOCH_SECONDS] [--out DIR]
   nsbench-report compare OLD.json NEW.json [--threshold 10%] [--noise-floor 25%] [--normalize]
   nsbench-report history append RESULTS.json [--file FILE]
   nsbench-report history plot [--file FILE] [--by date|kernel] [--out DIR]
@@ -84,7 +84,7 @@ fn run(argv: &[String]) -> Result<ExitCode, Error> {
     let rest = &argv[1..];
     match cmd.as_str() {
         "report" => {
-            let a = Args::parse(rest, &[], &["criterion-dir", "out", "baseline-set"])?;
+            let a = Args::parse(rest, &[], &["criterion-dir", "out", "baseline-set", "since"])?;
             if !a.positional.is_empty() {
                 return Err(Error(format!("report takes no positional arguments\n{USAGE}")));
             }
@@ -97,7 +97,27 @@ fn run(argv: &[String]) -> Result<ExitCode, Error> {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| target_dir().join("nsbench"));
             let set = a.get("baseline-set").unwrap_or("new");
-            let results = report::read_criterion(&crit, set)?;
+            let since = a
+                .get("since")
+                .map(|v| {
+                    v.parse::<u64>().map_err(|_| {
+                        Error(format!(
+                            "bad --since {v:?}: expected seconds since the epoch (date +%s)"
+                        ))
+                    })
+                })
+                .transpose()?;
+            let results = report::read_criterion(&crit, set, since)?;
+            let older = &results.provenance.criterion.left_out_older;
+            if !older.is_empty() {
+                let shown: Vec<&str> = older.iter().take(5).map(String::as_str).collect();
+                let more = if older.len() > 5 { ", ..." } else { "" };
+                eprintln!(
+                    "note: left out {} benchmark(s) from earlier runs (older than --since): {}{more}",
+                    older.len(),
+                    shown.join(", ")
+                );
+            }
             let written = report::write_report(&results, &out)?;
             print!("{}", report::summary_text(&results));
             println!("\nresults:  {}", written.json.display());
