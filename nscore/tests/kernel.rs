@@ -6,6 +6,8 @@
 //! `unshare_user_in_multithreaded_caller_is_einval`, which calls `nscore::unshare` for a user
 //! namespace from a process that is certainly multithreaded, so the kernel refuses it.
 
+mod common;
+
 use std::ffi::CString;
 use std::io::Write as _;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -18,15 +20,7 @@ use nscore::{idmap, join, raw, timens};
 use nscore::{Error, IdMap, Kind, KindSet, NsHandle, Op, ProcessNamespaces, Spawn, Stdio, TimeOffsets};
 
 fn root_or_skip(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        true
-    } else {
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED {test}: needs root: creating and joining namespaces needs CAP_SYS_ADMIN"
-        );
-        false
-    }
+    common::root_or_skip(test, "creating and joining namespaces needs CAP_SYS_ADMIN")
 }
 
 /// A child in new namespaces of `kinds` that sleeps until killed (dropping it kills it).

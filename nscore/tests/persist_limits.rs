@@ -1,19 +1,12 @@
 //! Integration tests (real kernel, as root) for `nscore::persist` and `nscore::limits`.
 
+mod common;
+
 use nscore::persist::{persist, unpersist};
 use nscore::{limits, Kind, NsHandle, Spawn};
-use std::io::Write as _;
 
 fn root_or_skip(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        true
-    } else {
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED {test}: needs root: bind mounts and namespaces of every kind need CAP_SYS_ADMIN"
-        );
-        false
-    }
+    common::root_or_skip(test, "bind mounts and namespaces of every kind need CAP_SYS_ADMIN")
 }
 
 fn mountinfo_mentions(path: &std::path::Path) -> bool {

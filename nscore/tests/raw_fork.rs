@@ -1,7 +1,8 @@
 //! `raw::fork`: a grandchild from inside a child, plain or into new namespaces.
 
+mod common;
+
 use nscore::{raw, Kind, KindSet, Spawn};
-use std::io::Write as _;
 
 fn in_child(kinds: KindSet) -> Option<i32> {
     let mut child = Spawn::new(KindSet::new())
@@ -26,11 +27,7 @@ fn fork_plain_gives_an_ordinary_grandchild() {
 
 #[test]
 fn fork_into_a_pid_namespace_makes_the_grandchild_pid_1() {
-    if !nix::unistd::geteuid().is_root() {
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED fork_into_a_pid_namespace_makes_the_grandchild_pid_1: needs root: CLONE_NEWPID"
-        );
+    if !common::root_or_skip("fork_into_a_pid_namespace_makes_the_grandchild_pid_1", "CLONE_NEWPID") {
         return;
     }
     assert_eq!(in_child(Kind::Pid.into()), Some(11));
