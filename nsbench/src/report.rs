@@ -237,7 +237,7 @@ pub fn read_criterion(criterion_dir: &Path, set: &str, since: Option<u64>) -> Re
     let mut left_out_older = Vec::new();
     if let Some(since) = since {
         dirs.retain(|d| {
-            let keep = written(d).map_or(true, |t| t >= since);
+            let keep = written(d).is_none_or(|t| t >= since);
             if !keep {
                 let id = d.parent().and_then(|p| p.strip_prefix(criterion_dir).ok());
                 left_out_older.push(id.map_or_else(|| d.display().to_string(), |p| p.display().to_string()));
