@@ -137,6 +137,29 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+/// Reads a child's report of `N` native-endian words from `r` (the parent's read end, the
+/// write end already closed here), then reaps the child; `who` names it in errors. A short
+/// report or a failed child is an error: the figure is not reported.
+fn read_report<const N: usize>(r: &OwnedFd, child: &mut nscore::Child, who: &str) -> Result<[u64; N]> {
+    let mut buf = vec![0u8; 8 * N];
+    let n = raw::read_full(r.as_raw_fd(), &mut buf).map_err(|errno| MeasureError::Child {
+        what: "reading the child's report",
+        errno,
+    })?;
+    let status = child.wait()?;
+    if n != buf.len() || !status.success() {
+        return Err(MeasureError::Other(format!(
+            "{who} sent {n} of {} bytes and ended with {status}",
+            buf.len()
+        )));
+    }
+    let mut words = [0u64; N];
+    for (w, chunk) in words.iter_mut().zip(buf.chunks_exact(8)) {
+        *w = u64::from_ne_bytes(chunk.try_into().unwrap_or_default());
+    }
+    Ok(words)
+}
+
 /// Runs `body` in a fresh measuring child; returns the four values it filled in.
 ///
 /// The body runs between clone and `_exit` in a copy of this (possibly multithreaded)
@@ -165,24 +188,12 @@ where
         0
     })?;
     drop(w);
-    let mut buf = [0u8; 8 * (REPORT + 1)];
-    let n = raw::read_full(r.as_raw_fd(), &mut buf).map_err(|errno| MeasureError::Child {
-        what: "reading the child's report",
-        errno,
-    })?;
-    let status = child.wait()?;
-    if n != buf.len() || !status.success() {
-        return Err(MeasureError::Other(format!(
-            "the measuring child sent {n} of {} bytes and ended with {status}",
-            buf.len()
-        )));
-    }
-    let word = |i: usize| u64::from_ne_bytes(buf[8 * i..8 * i + 8].try_into().unwrap_or_default());
-    match word(0) {
-        0 => Ok([word(1), word(2), word(3), word(4)]),
+    let word: [u64; REPORT + 1] = read_report(&r, &mut child, "the measuring child")?;
+    match word[0] {
+        0 => Ok([word[1], word[2], word[3], word[4]]),
         s => Err(MeasureError::Child {
             what: STEPS.get((s - 1) as usize).copied().unwrap_or("?"),
-            errno: Errno::from_raw(word(1) as i32),
+            errno: Errno::from_raw(word[1] as i32),
         }),
     }
 }
@@ -877,13 +888,8 @@ pub fn concurrent_unshare(kind: Kind, workers: u32, iters: u64) -> Result<Durati
     })?;
     let (mut start, mut end) = (u64::MAX, 0u64);
     for (mut child, r) in pending {
-        let mut buf = [0u8; 40];
-        let n = raw::read_full(r.as_raw_fd(), &mut buf).unwrap_or(0);
-        child.wait()?;
-        let w = |i: usize| u64::from_ne_bytes(buf[8 * i..8 * i + 8].try_into().unwrap_or_default());
-        if n != 40 {
-            return Err(MeasureError::Other("a worker died before reporting".into()));
-        }
+        let words: [u64; 5] = read_report(&r, &mut child, "a worker")?;
+        let w = |i: usize| words[i];
         if w(2) != 0 {
             return Err(MeasureError::Child {
                 what: "unshare",
@@ -977,13 +983,8 @@ pub fn teardown_loop(kind: Kind, iters: u64) -> Result<Duration> {
         0
     })?;
     drop(w);
-    let mut buf = [0u8; 32];
-    let n = raw::read_full(r.as_raw_fd(), &mut buf).unwrap_or(0);
-    child.wait()?;
-    let word = |i: usize| u64::from_ne_bytes(buf[8 * i..8 * i + 8].try_into().unwrap_or_default());
-    if n != 32 {
-        return Err(MeasureError::Other("the teardown child died before reporting".into()));
-    }
+    let words: [u64; 4] = read_report(&r, &mut child, "the teardown child")?;
+    let word = |i: usize| words[i];
     if word(0) != 0 {
         return Err(MeasureError::Child {
             what: STEPS.get((word(0) - 1) as usize).copied().unwrap_or("?"),
