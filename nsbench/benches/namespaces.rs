@@ -3,6 +3,10 @@
 //! Every measured operation runs in a fresh single-threaded child (see `nsbench::measure`);
 //! this process keeps its own namespaces. See nsbench/README.md for what each group includes.
 
+// Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
+// and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
+nswall::enter!();
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::Duration;

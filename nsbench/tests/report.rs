@@ -2,6 +2,10 @@
 //! (tests/fixtures/criterion and tests/fixtures/criterion-rerun). The binary is run as a user
 //! would run it; exit status, stdout, stderr and the files it writes are checked.
 
+// Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
+// and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
+nswall::enter!();
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

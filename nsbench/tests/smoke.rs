@@ -1,6 +1,10 @@
 //! Runs each measurement primitive once: correctness only (each primitive checks that its
 //! operation created or joined the namespace), never timing.
 
+// Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
+// and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
+nswall::enter!();
+
 use nsbench::measure::{self, MeasureError};
 use nscore::{Kind, KindSet};
 use std::io::Write as _;

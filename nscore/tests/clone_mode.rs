@@ -1,5 +1,9 @@
 //! How a command is cloned: vfork-like where the parent need not act between clone and exec.
 
+// Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
+// and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
+nswall::enter!();
+
 use nscore::{Kind, Spawn};
 
 /// `map_root` maps are written by the child itself, so a command can be spawned vfork-like;

@@ -1,6 +1,10 @@
 //! Spawns from several threads at once: a long-lived function child of one thread must not
 //! hold another thread's spawn (its report pipe) until it exits.
 
+// Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
+// and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
+nswall::enter!();
+
 use std::sync::mpsc;
 use std::time::Duration;
 

@@ -6,6 +6,10 @@
 //! `unshare_user_in_multithreaded_caller_is_einval`, which calls `nscore::unshare` for a user
 //! namespace from a process that is certainly multithreaded, so the kernel refuses it.
 
+// Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
+// and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
+nswall::enter!();
+
 mod common;
 
 use std::ffi::CString;

@@ -1,5 +1,9 @@
 //! Integration tests (real kernel, as root) for `nscore::persist` and `nscore::limits`.
 
+// Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
+// and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
+nswall::enter!();
+
 mod common;
 
 use nscore::persist::{persist, unpersist};

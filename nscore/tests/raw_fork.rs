@@ -1,5 +1,9 @@
 //! `raw::fork`: a grandchild from inside a child, plain or into new namespaces.
 
+// Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
+// and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
+nswall::enter!();
+
 mod common;
 
 use nscore::{raw, Kind, KindSet, Spawn};

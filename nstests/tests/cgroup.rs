@@ -1,6 +1,10 @@
 //! Cgroup namespaces (checklist C1–C2). Nothing is created in the host's cgroup trees: the
 //! child stays in the cgroup it was born in, which becomes its namespace's root.
 
+// Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
+// and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
+nswall::enter!();
+
 use nscore::{raw, Kind, KindSet, NsHandle, Spawn};
 use nstests::live::*;
 use nstests::{skip, Mode};

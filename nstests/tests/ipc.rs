@@ -7,6 +7,10 @@
 //! die with the scratch namespace, pass, fail or panic (the scratch child is killed then).
 //! Mounts happen only in new, private mount namespaces, on temporary directories.
 
+// Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
+// and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
+nswall::enter!();
+
 use nscore::{raw, Kind, KindSet, Spawn};
 use nstests::child::*;
 use nstests::{cstr, run_spawn, Mode, Probe};

@@ -1,5 +1,9 @@
 //! Across kinds (checklist L1–L5): lifetime, limits, privilege, setns errors, cleanup.
 
+// Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
+// and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
+nswall::enter!();
+
 use std::collections::BTreeSet;
 use std::ffi::CStr;
 use std::path::Path;

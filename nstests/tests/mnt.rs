@@ -1,6 +1,10 @@
 //! Mount namespaces (checklist M1–M3). Every mount happens inside a scratch mount namespace
 //! that a child made (private, so nothing reaches the host), or below it.
 
+// Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
+// and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
+nswall::enter!();
+
 use std::ffi::CStr;
 
 use nscore::{raw, Errno, Kind};

@@ -8,6 +8,10 @@
 //! link in them go with it. rtnetlink messages are built by hand in stack buffers, so that the
 //! child bodies stay async-signal-safe (no allocation).
 
+// Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
+// and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
+nswall::enter!();
+
 use std::ffi::CString;
 
 use nscore::{raw, Kind, KindSet};

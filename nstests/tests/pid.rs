@@ -5,6 +5,10 @@
 //! `CLONE_NEWPID`, or `unshare` + fork since `unshare(CLONE_NEWPID)` acts on the caller's
 //! children) and reports what the process inside saw.
 
+// Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
+// and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
+nswall::enter!();
+
 use nscore::{raw, Kind, KindSet, NsHandle, Spawn};
 use nstests::child::*;
 use nstests::live::*;

@@ -1,5 +1,9 @@
 //! The support layer itself: a probe round-trips, modes make or do not make namespaces.
 
+// Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
+// and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
+nswall::enter!();
+
 use nscore::{Kind, NsHandle};
 use nstests::{run_in, Mode};
 use rstest::rstest;

@@ -1,6 +1,10 @@
 //! Time namespaces (checklist T1–T2). Offsets are only ever written for new time namespaces
 //! that a child made; the host's clocks are read, never set.
 
+// Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
+// and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
+nswall::enter!();
+
 use std::time::Duration;
 
 use nscore::timens::write_offsets;

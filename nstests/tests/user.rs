@@ -1,5 +1,9 @@
 //! User namespaces (checklist U1–U3), each isolation property with its control.
 
+// Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
+// and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
+nswall::enter!();
+
 use std::os::fd::AsRawFd;
 
 use nscore::idmap::{write_gid_map, write_setgroups, write_uid_map};

@@ -5,6 +5,10 @@
 //! nscore's `Spawn::hostname`/`domainname`), and the children under test are its children.
 //! The `none` control runs there too, so that sharing can be seen without touching the host.
 
+// Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
+// and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
+nswall::enter!();
+
 use nscore::{raw, Kind, KindSet, NsHandle, Spawn};
 use nstests::child::*;
 use nstests::live::Live;

@@ -1,0 +1,218 @@
+//! The wall's bounds: a cgroup with a process-count and a memory limit, on cgroup v2 or on the
+//! v1 `pids` and `memory` hierarchies, whichever the machine has.
+//!
+//! The cgroup is made below the caller's own (`<own>/nswall-<pid>`), so it works on a host, in a
+//! container and under systemd where the caller's cgroup allows children. The outer process
+//! joins it before forking the wall's init (so everything inside is counted) and leaves it
+//! again; at the end it kills what is left (there should be nothing: the PID namespace ended)
+//! and removes the directory. Directories of earlier runs whose process is gone and that hold
+//! no process are removed on the way.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What the wall's cgroup allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most processes (and threads) at once: `pids.max`.
+    pub pids: u64,
+    /// Most memory in bytes: `memory.max` (v2) or `memory.limit_in_bytes` (v1).
+    pub memory: u64,
+}
+
+impl Limits {
+    /// The default bounds: 1024 tasks (the suite needs a few dozen at once) and 8 GiB (the
+    /// benchmarks hold a 1 GiB parent and fork it), overridden by `NSWALL_PIDS_MAX` and
+    /// `NSWALL_MEMORY_MAX` (bytes).
+    pub fn from_env() -> Limits {
+        let var = |name: &str, default: u64| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(default)
+        };
+        Limits {
+            pids: var("NSWALL_PIDS_MAX", 1024),
+            memory: var("NSWALL_MEMORY_MAX", 8 << 30),
+        }
+    }
+}
+
+/// One cgroup directory of the wall, with the directory the caller came from.
+#[derive(Debug)]
+struct Dir {
+    path: PathBuf,
+    origin: PathBuf,
+}
+
+/// The wall's cgroup: one directory on v2, one per controller on v1.
+#[derive(Debug)]
+pub struct Bounds {
+    dirs: Vec<Dir>,
+}
+
+/// Where a controller lives for the caller: v2 (`unified`) or a v1 hierarchy.
+#[derive(Debug)]
+struct Place {
+    own: PathBuf,
+    v2: bool,
+}
+
+impl Bounds {
+    /// Makes the wall's cgroup and writes the limits; `Err` says why it cannot be had here
+    /// (the caller then relies on the PID namespace alone).
+    pub fn create(limits: &Limits) -> Result<Bounds, String> {
+        let pids = place("pids").ok_or("no pids controller is available")?;
+        let memory = place("memory");
+        let name = format!("nswall-{}", std::process::id());
+        let mut bounds = Bounds { dirs: Vec::new() };
+        let made = (|| {
+            let pdir = bounds.make(&pids, &name)?;
+            write(&pdir.join("pids.max"), &limits.pids.to_string())?;
+            match &memory {
+                Some(m) => {
+                    let mdir = if m.own == pids.own {
+                        pdir
+                    } else {
+                        bounds.make(m, &name)?
+                    };
+                    let file = if m.v2 { "memory.max" } else { "memory.limit_in_bytes" };
+                    write(&mdir.join(file), &limits.memory.to_string())?;
+                }
+                None => return Ok(()),
+            }
+            Ok(())
+        })();
+        match made {
+            Ok(()) => Ok(bounds),
+            Err(e) => {
+                bounds.remove();
+                Err(e)
+            }
+        }
+    }
+
+    /// Makes `<own>/<name>` for `place` (once per directory) and returns it.
+    fn make(&mut self, place: &Place, name: &str) -> Result<PathBuf, String> {
+        remove_stale(&place.own);
+        let path = place.own.join(name);
+        std::fs::create_dir(&path).map_err(|e| format!("mkdir {}: {e}", path.display()))?;
+        if place.v2 && !path.join("pids.max").exists() {
+            let _ = std::fs::remove_dir(&path);
+            return Err(format!(
+                "{} does not delegate the pids controller to its children",
+                place.own.display()
+            ));
+        }
+        self.dirs.push(Dir {
+            path: path.clone(),
+            origin: place.own.clone(),
+        });
+        Ok(path)
+    }
+
+    /// Moves the calling process into the wall's cgroup.
+    pub fn enter_self(&self) -> Result<(), String> {
+        self.dirs
+            .iter()
+            .try_for_each(|d| write(&d.path.join("cgroup.procs"), "0"))
+    }
+
+    /// Moves the calling process back where it came from.
+    pub fn leave_self(&self) -> Result<(), String> {
+        self.dirs
+            .iter()
+            .try_for_each(|d| write(&d.origin.join("cgroup.procs"), "0"))
+    }
+
+    /// Kills whatever is left in the cgroup and removes it (bounded: gives up after ~2 s, and
+    /// leaves the directory for the next run's stale sweep).
+    pub fn remove(self) {
+        for d in &self.dirs {
+            let _ = std::fs::write(d.path.join("cgroup.kill"), "1");
+            for _ in 0..200 {
+                let procs = std::fs::read_to_string(d.path.join("cgroup.procs")).unwrap_or_default();
+                for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                    // SAFETY: kill(2) with a pid read from the cgroup; no memory is involved.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+                if std::fs::remove_dir(&d.path).is_ok() || !d.path.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+/// The caller's own cgroup directory for `controller`: its v1 hierarchy if it has one, else
+/// the v2 hierarchy if that offers the controller.
+fn place(controller: &str) -> Option<Place> {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let mut v2 = None;
+    for line in mounts.lines() {
+        // mountinfo: id parent major:minor root mountpoint options ... - fstype source super
+        let (left, right) = line.split_once(" - ")?;
+        let fields: Vec<&str> = left.split(' ').collect();
+        let rfields: Vec<&str> = right.split(' ').collect();
+        let (root, point) = (*fields.get(3)?, *fields.get(4)?);
+        match rfields.first().copied() {
+            Some("cgroup") => {
+                let supers = rfields.get(2).copied().unwrap_or("");
+                if supers.split(',').any(|o| o == controller) {
+                    // /proc/self/cgroup: id:controllers:path
+                    let path = cgroups.lines().find_map(|l| {
+                        let mut it = l.splitn(3, ':');
+                        let (_, ctrls, path) = (it.next()?, it.next()?, it.next()?);
+                        ctrls.split(',').any(|c| c == controller).then_some(path)
+                    })?;
+                    return Some(Place {
+                        own: join(point, root, path),
+                        v2: false,
+                    });
+                }
+            }
+            Some("cgroup2") if v2.is_none() => v2 = Some((root.to_owned(), point.to_owned())),
+            _ => {}
+        }
+    }
+    let (root, point) = v2?;
+    let path = cgroups.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let own = join(&point, &root, path);
+    let offered = std::fs::read_to_string(own.join("cgroup.controllers")).ok()?;
+    offered
+        .split_whitespace()
+        .any(|c| c == controller)
+        .then_some(Place { own, v2: true })
+}
+
+/// The directory of cgroup `path` in a hierarchy mounted at `point` with mount root `root`.
+fn join(point: &str, root: &str, path: &str) -> PathBuf {
+    let rel = path.strip_prefix(root).unwrap_or(path).trim_start_matches('/');
+    Path::new(point).join(rel)
+}
+
+/// Removes `nswall-<pid>` directories below `dir` whose process is gone and that are empty.
+fn remove_stale(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("nswall-")) else {
+            continue;
+        };
+        if Path::new("/proc").join(pid).exists() {
+            continue;
+        }
+        let empty = std::fs::read_to_string(e.path().join("cgroup.procs"))
+            .map(|s| s.trim().is_empty())
+            .unwrap_or(false);
+        if empty {
+            let _ = std::fs::remove_dir(e.path());
+        }
+    }
+}
+
+fn write(path: &Path, value: &str) -> Result<(), String> {
+    std::fs::write(path, value).map_err(|e| format!("write {value} to {}: {e}", path.display()))
+}
