@@ -220,8 +220,11 @@ impl fmt::Display for Fault {
             Some(k) => write!(f, "{calls} with {}", k.flag_name())?,
             None => write!(f, "every {calls}")?,
         }
+        let one = self.calls.len() == 1;
         match self.action {
+            Action::Lie if one => f.write_str(" returns 0 and does nothing")?,
             Action::Lie => f.write_str(" return 0 and do nothing")?,
+            Action::Errno(e) if one => write!(f, " fails with {}", errno_name(e))?,
             Action::Errno(e) => write!(f, " fail with {}", errno_name(e))?,
         }
         write!(f, " ({})", self.spec())
@@ -483,6 +486,11 @@ mod tests {
             }
         );
         assert_eq!(f[2].spec(), "clone3:ENOSYS");
+        assert_eq!(f[2].to_string(), "every clone3(2) fails with ENOSYS (clone3:ENOSYS)");
+        assert_eq!(
+            f[0].to_string(),
+            "setns(2) with CLONE_NEWUTS fails with EINVAL (uts:setns:EINVAL)"
+        );
     }
 
     #[test]
