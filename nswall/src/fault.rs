@@ -639,6 +639,20 @@ mod tests {
             if sys(libc::SYS_setns, -1, libc::CLONE_NEWUTS as i64) != -(libc::EBADF as i64) {
                 return 7;
             }
+            // a child inherits the filter
+            // SAFETY: this process has one thread; the grandchild makes system calls and exits.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                let lied = sys(libc::SYS_unshare, libc::CLONE_NEWPID as i64, 0) == 0
+                    && ns_ino(c"/proc/self/ns/pid_for_children") == before;
+                // SAFETY: ends the grandchild at once.
+                unsafe { libc::_exit(if lied { 0 } else { 1 }) }
+            }
+            let mut status = 0;
+            // SAFETY: waits for our own child.
+            if pid < 0 || unsafe { libc::waitpid(pid, &mut status, 0) } != pid || status != 0 {
+                return 8;
+            }
             0
         });
         assert_eq!(code, 0, "check {code} failed");
