@@ -8,7 +8,7 @@
 #
 #   scripts/faults.sh                        # as root, as CI runs it (about a minute)
 #   scripts/faults.sh --kinds pid,net        # some kinds only
-#   scripts/faults.sh --errno ENOSPC --timeout 60 --max-tasks 300
+#   scripts/faults.sh --errno ENOSPC --timeout 60 --max-tasks 300 --fail-slow
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then

@@ -15,11 +15,13 @@
 //! (the wall says so on stderr), end before the timeout, stay under `--max-tasks` tasks at
 //! once (the wall's cgroup bounds them anyway), leave no process behind, and leave the host
 //! (hostname, domain name, mounts, interfaces, IPC objects, message queues, namespace limits)
-//! as it was. It prints one line per run and exits non-zero when any check failed.
+//! as it was. A failure that came only when nstests' child timeout killed the child is named
+//! (`~~`), and counts as a failure with `--fail-slow`. It prints one line per run and exits
+//! non-zero when any check failed.
 //!
 //! ```text
 //! nswall-faults [--timeout SECS] [--errno NAME] [--kinds uts,pid,...] [--max-tasks N]
-//!               [--logs DIR] [TEST-BINARY...]
+//!               [--fail-slow] [--logs DIR] [TEST-BINARY...]
 //! ```
 //!
 //! Without test binaries it builds them (`cargo test -p nstests --tests --no-run`). Run it as
@@ -45,6 +47,7 @@ struct Options {
     errno: String,
     kinds: Vec<String>,
     max_tasks: u64,
+    fail_slow: bool,
     logs: PathBuf,
     bins: Vec<PathBuf>,
 }
@@ -144,7 +147,7 @@ fn main_with(opts: &Options) -> Result<bool, String> {
         for problem in &j.problems {
             println!("    !! {problem}");
         }
-        if !r.slow.is_empty() {
+        if !r.slow.is_empty() && !opts.fail_slow {
             slow += r.slow.len();
             let names: Vec<&str> = r.slow.iter().map(String::as_str).collect();
             println!(
@@ -329,6 +332,13 @@ fn judge(
             opts.max_tasks
         ));
     }
+    if opts.fail_slow && !r.slow.is_empty() {
+        let names: Vec<&str> = r.slow.iter().map(String::as_str).collect();
+        j.problems.push(format!(
+            "failed only when nstests' child timeout killed the child (--fail-slow): {}",
+            names.join(", ")
+        ));
+    }
     if !r.left.is_empty() {
         j.problems.push(format!("processes left behind: {:?}", r.left));
     }
@@ -406,6 +416,7 @@ fn options() -> Result<Options, String> {
         errno: "EPERM".to_owned(),
         kinds: KINDS.map(str::to_owned).to_vec(),
         max_tasks: 300,
+        fail_slow: false,
         logs: workspace.join("target").join("nswall-faults"),
         bins: Vec::new(),
     };
@@ -418,10 +429,11 @@ fn options() -> Result<Options, String> {
             "--kinds" => o.kinds = value()?.split(',').map(str::to_owned).collect(),
             "--max-tasks" => o.max_tasks = value()?.parse().map_err(|e| format!("--max-tasks: {e}"))?,
             "--logs" => o.logs = PathBuf::from(value()?),
+            "--fail-slow" => o.fail_slow = true,
             "-h" | "--help" => {
                 return Err(
                     "usage: nswall-faults [--timeout SECS] [--errno NAME] [--kinds uts,pid,...] \
-                            [--max-tasks N] [--logs DIR] [TEST-BINARY...]"
+                            [--max-tasks N] [--fail-slow] [--logs DIR] [TEST-BINARY...]"
                         .to_owned(),
                 )
             }
