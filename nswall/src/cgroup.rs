@@ -21,7 +21,7 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The default bounds: 1024 tasks (the suite needs a few dozen at once) and 8 GiB (the
+    /// The default bounds: 512 tasks (the suite needs a few dozen at once) and 8 GiB (the
     /// benchmarks hold a 1 GiB parent and fork it), overridden by `NSWALL_PIDS_MAX` and
     /// `NSWALL_MEMORY_MAX` (bytes).
     pub fn from_env() -> Limits {
@@ -32,7 +32,7 @@ impl Limits {
                 .unwrap_or(default)
         };
         Limits {
-            pids: var("NSWALL_PIDS_MAX", 1024),
+            pids: var("NSWALL_PIDS_MAX", 512),
             memory: var("NSWALL_MEMORY_MAX", 8 << 30),
         }
     }

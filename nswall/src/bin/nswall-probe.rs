@@ -10,7 +10,6 @@
 //! - `hang`: starts a chain of processes that ignore `SIGTERM` and a double-forked orphan,
 //!   prints `ready=1` and sleeps until killed.
 
-
 nswall::enter!();
 
 fn main() {
