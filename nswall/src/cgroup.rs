@@ -1,12 +1,12 @@
 //! The wall's bounds: a cgroup with a process-count and a memory limit, on cgroup v2 or on the
 //! v1 `pids` and `memory` hierarchies, whichever the machine has.
 //!
-//! The cgroup is made below the caller's own (`<own>/nswall-<pid>`), so it works on a host, in a
-//! container and under systemd where the caller's cgroup allows children. The outer process
-//! joins it before forking the wall's init (so everything inside is counted) and leaves it
-//! again; at the end it kills what is left (there should be nothing: the PID namespace ended)
-//! and removes the directory. Directories of earlier runs whose process is gone and that hold
-//! no process are removed on the way.
+//! The cgroup is made below the caller's own (`<own>/nswall-<pid>-<clock>`), so it works on a
+//! host, in a container and under systemd where the caller's cgroup allows children. The outer
+//! process joins it before forking the wall's init (so everything inside is counted) and leaves
+//! it again; at the end it kills what is left (there should be nothing: the PID namespace
+//! ended) and removes the directory. Directories of killed runs (empty, older than ten
+//! minutes) are removed on the way.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -64,7 +64,11 @@ impl Bounds {
     pub fn create(limits: &Limits) -> Result<Bounds, String> {
         let pids = place("pids").ok_or("no pids controller is available")?;
         let memory = place("memory");
-        let name = format!("nswall-{}", std::process::id());
+        // pid and clock: unique also among walls nested in other PID namespaces
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let name = format!("nswall-{}-{nanos:x}", std::process::id());
         let mut bounds = Bounds { dirs: Vec::new() };
         let made = (|| {
             let pdir = bounds.make(&pids, &name)?;
@@ -193,21 +197,26 @@ fn join(point: &str, root: &str, path: &str) -> PathBuf {
     Path::new(point).join(rel)
 }
 
-/// Removes `nswall-<pid>` directories below `dir` whose process is gone and that are empty.
+/// Removes `nswall-*` directories below `dir` that hold no process and are older than ten
+/// minutes (left by a run that was killed with `SIGKILL`). By age, not by pid: a pid says
+/// nothing to a wall nested in another PID namespace, and a new wall joins its directory
+/// within milliseconds of making it.
 fn remove_stale(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("nswall-")) else {
-            continue;
-        };
-        if Path::new("/proc").join(pid).exists() {
+        if !e.file_name().to_string_lossy().starts_with("nswall-") {
             continue;
         }
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > Duration::from_secs(600));
         let empty = std::fs::read_to_string(e.path().join("cgroup.procs"))
             .map(|s| s.trim().is_empty())
             .unwrap_or(false);
-        if empty {
+        if old && empty {
             let _ = std::fs::remove_dir(e.path());
         }
     }

@@ -8,9 +8,9 @@
 //! `nswall::enter!();` at the top of a test file installs a constructor that runs before `main`,
 //! while the process is still single-threaded:
 //!
-//! 1. **Bounds** (as root): a cgroup `nswall-<pid>` below the process's own, with `pids.max`
-//!    and a memory limit (cgroup v2, or the v1 `pids` and `memory` hierarchies, whichever the
-//!    machine has; see [`cgroup`]).
+//! 1. **Bounds** (as root): a cgroup `nswall-<pid>-<clock>` below the process's own, with
+//!    `pids.max` and a memory limit (cgroup v2, or the v1 `pids` and `memory` hierarchies,
+//!    whichever the machine has; see [`cgroup`]).
 //! 2. **Namespaces**: `unshare(2)` of new mount, IPC, UTS, network and PID namespaces (plus a
 //!    user namespace mapping only the caller's own ids when not root), and `/` made recursively
 //!    private, so that no mount made inside propagates out.
