@@ -25,7 +25,7 @@ pub fn setns(fd: RawFd, kinds: KindSet) -> Result<(), Errno> {
 
 /// Opens a NUL-terminated path read-only, close-on-exec.
 pub fn open(path: &std::ffi::CStr) -> Result<RawFd, Errno> {
-    sys::raw::open(path.to_bytes_with_nul(), libc::O_RDONLY)
+    sys::raw::open(path, libc::O_RDONLY)
 }
 
 /// Closes a raw fd.

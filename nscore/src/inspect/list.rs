@@ -419,15 +419,15 @@ fn unescape_mountinfo(s: &str) -> String {
 /// Errors: an error for which [`Error::is_unsupported`] is true (`ENOSYS`) on older kernels.
 pub fn listns(kinds: KindSet) -> Result<Vec<u64>> {
     const BATCH: usize = 256;
-    let mut req = sys::NsIdReq {
-        size: std::mem::size_of::<sys::NsIdReq>() as u32,
+    let mut req = sys::nsfs::NsIdReq {
+        size: std::mem::size_of::<sys::nsfs::NsIdReq>() as u32,
         ns_type: kinds.clone_flags() as u32,
-        ..sys::NsIdReq::default()
+        ..sys::nsfs::NsIdReq::default()
     };
     let mut ids = Vec::new();
     let mut buf = [0u64; BATCH];
     loop {
-        let n = sys::listns(&req, &mut buf, 0).map_err(|e| {
+        let n = sys::nsfs::listns(&req, &mut buf, 0).map_err(|e| {
             if e == Errno::ENOSYS {
                 Error::unsupported(Op::Listns, kinds, e, "6.19")
             } else {

@@ -20,55 +20,10 @@ use nix::unistd::Pid;
 use crate::error::{Error, Op, Result};
 use crate::kinds::{Kind, KindSet};
 use crate::sys;
+use crate::sys::nsfs::{self, Plain, Read};
 
 /// `NSFS_MAGIC`, the `f_type` of nsfs files.
 const NSFS_MAGIC: i64 = 0x6e73_6673;
-
-const NSIO: libc::c_ulong = 0xb7;
-const fn io(nr: libc::c_ulong) -> libc::c_ulong {
-    (NSIO << 8) | nr
-}
-const fn ior(nr: libc::c_ulong, size: usize) -> libc::c_ulong {
-    (2 << 30) | ((size as libc::c_ulong) << 16) | (NSIO << 8) | nr
-}
-/// `NS_GET_USERNS` (Linux 4.9).
-const NS_GET_USERNS: libc::c_ulong = io(1);
-/// `NS_GET_PARENT` (Linux 4.9).
-const NS_GET_PARENT: libc::c_ulong = io(2);
-/// `NS_GET_NSTYPE` (Linux 4.11).
-const NS_GET_NSTYPE: libc::c_ulong = io(3);
-/// `NS_GET_OWNER_UID` (Linux 4.11).
-const NS_GET_OWNER_UID: libc::c_ulong = io(4);
-/// `NS_GET_MNTNS_ID` (Linux 6.8 for mount namespaces).
-const NS_GET_MNTNS_ID: libc::c_ulong = ior(5, 8);
-/// `NS_GET_PID_FROM_PIDNS` and friends (Linux 6.8).
-const NS_GET_PID_FROM_PIDNS: libc::c_ulong = ior(6, 4);
-const NS_GET_TGID_FROM_PIDNS: libc::c_ulong = ior(7, 4);
-const NS_GET_PID_IN_PIDNS: libc::c_ulong = ior(8, 4);
-const NS_GET_TGID_IN_PIDNS: libc::c_ulong = ior(9, 4);
-/// `NS_MNT_GET_INFO`, `_NEXT`, `_PREV` (Linux 6.12).
-const NS_MNT_GET_INFO: libc::c_ulong = ior(10, 16);
-const NS_MNT_GET_NEXT: libc::c_ulong = ior(11, 16);
-const NS_MNT_GET_PREV: libc::c_ulong = ior(12, 16);
-/// `NS_GET_ID` (Linux 6.18).
-const NS_GET_ID: libc::c_ulong = ior(13, 8);
-
-/// `PIDFD_GET_<KIND>_NAMESPACE` (Linux 6.11): `_IO(0xFF, n)`.
-const fn pidfd_ns_request(kind: Kind, for_children: bool) -> libc::c_ulong {
-    let nr = match (kind, for_children) {
-        (Kind::Cgroup, _) => 1,
-        (Kind::Ipc, _) => 2,
-        (Kind::Mnt, _) => 3,
-        (Kind::Net, _) => 4,
-        (Kind::Pid, false) => 5,
-        (Kind::Pid, true) => 6,
-        (Kind::Time, false) => 7,
-        (Kind::Time, true) => 8,
-        (Kind::User, _) => 9,
-        (Kind::Uts, _) => 10,
-    };
-    (0xFF << 8) | nr
-}
 
 /// The identity of a namespace as `stat(2)` of its nsfs file gives it: the device and the
 /// inode number shown in `/proc/[pid]/ns/<kind>` links (`net:[4026531840]`).
@@ -140,7 +95,7 @@ impl NsHandle {
     /// `/proc/[pid]/ns`, with the pid read from the pidfd's fdinfo and checked to be still
     /// the same process afterwards.
     pub fn from_pidfd(pidfd: BorrowedFd<'_>, kind: Kind) -> Result<NsHandle> {
-        match sys::ioctl_get_fd(pidfd, pidfd_ns_request(kind, false)) {
+        match nsfs::get_fd(pidfd, nsfs::pidfd_get_namespace(kind, false)) {
             Ok(fd) => Ok(NsHandle { fd, kind }),
             Err(Errno::ENOTTY | Errno::EINVAL) => {
                 let pid = pidfd_pid(pidfd)?;
@@ -184,78 +139,79 @@ impl NsHandle {
     /// The 64-bit namespace id that is never reused (`NS_GET_ID`, Linux 6.18; unsupported
     /// before).
     pub fn ns_id(&self) -> Result<u64> {
-        self.ioctl_read(NS_GET_ID, "NS_GET_ID", "6.18", 0u64)
+        self.read(&nsfs::NS_GET_ID, 0u64)
     }
 
     /// The user namespace that owns this namespace (`NS_GET_USERNS`). `EPERM` when it is
     /// outside the caller's view.
     pub fn owner(&self) -> Result<NsHandle> {
-        let fd = sys::ioctl_get_fd(self.fd.as_fd(), NS_GET_USERNS)
-            .map_err(|e| Error::sys(Op::Ioctl("NS_GET_USERNS"), self.kind.into(), e))?;
+        let fd = nsfs::get_fd(self.fd.as_fd(), nsfs::NS_GET_USERNS)
+            .map_err(|e| Error::sys(Op::Ioctl(nsfs::NS_GET_USERNS.name), self.kind.into(), e))?;
         Ok(NsHandle { fd, kind: Kind::User })
     }
 
     /// The parent namespace of a PID or user namespace (`NS_GET_PARENT`). `EINVAL` for the
     /// other (non-hierarchical) kinds, `EPERM` at the top of the caller's view.
     pub fn parent(&self) -> Result<NsHandle> {
-        let fd = sys::ioctl_get_fd(self.fd.as_fd(), NS_GET_PARENT)
-            .map_err(|e| Error::sys(Op::Ioctl("NS_GET_PARENT"), self.kind.into(), e))?;
+        let fd = nsfs::get_fd(self.fd.as_fd(), nsfs::NS_GET_PARENT)
+            .map_err(|e| Error::sys(Op::Ioctl(nsfs::NS_GET_PARENT.name), self.kind.into(), e))?;
         Ok(NsHandle { fd, kind: self.kind })
     }
 
     /// The uid (in the caller's user namespace) of the creator of a user namespace
     /// (`NS_GET_OWNER_UID`). `EINVAL` for other kinds.
     pub fn owner_uid(&self) -> Result<u32> {
-        self.ioctl_read(NS_GET_OWNER_UID, "NS_GET_OWNER_UID", "4.11", 0u32)
+        self.read(&nsfs::NS_GET_OWNER_UID, 0u32)
     }
 
     /// The 64-bit id of a mount namespace (`NS_GET_MNTNS_ID`, Linux 6.8).
     pub fn mnt_ns_id(&self) -> Result<u64> {
-        self.ioctl_read(NS_GET_MNTNS_ID, "NS_GET_MNTNS_ID", "6.8", 0u64)
+        self.read(&nsfs::NS_GET_MNTNS_ID, 0u64)
     }
 
     /// Mount count and id of a mount namespace (`NS_MNT_GET_INFO`, Linux 6.12).
     pub fn mnt_info(&self) -> Result<MntNsInfo> {
-        self.ioctl_read(NS_MNT_GET_INFO, "NS_MNT_GET_INFO", "6.12", mnt_info_init())
+        self.read(&nsfs::NS_MNT_GET_INFO, mnt_info_init())
     }
 
     /// The next mount namespace after this one, by id, with its info (`NS_MNT_GET_NEXT`).
     pub fn mnt_next(&self) -> Result<(NsHandle, MntNsInfo)> {
-        self.mnt_walk(NS_MNT_GET_NEXT, "NS_MNT_GET_NEXT")
+        self.mnt_walk(&nsfs::NS_MNT_GET_NEXT)
     }
 
     /// The previous mount namespace, by id, with its info (`NS_MNT_GET_PREV`).
     pub fn mnt_prev(&self) -> Result<(NsHandle, MntNsInfo)> {
-        self.mnt_walk(NS_MNT_GET_PREV, "NS_MNT_GET_PREV")
+        self.mnt_walk(&nsfs::NS_MNT_GET_PREV)
     }
 
-    fn mnt_walk(&self, req: libc::c_ulong, name: &'static str) -> Result<(NsHandle, MntNsInfo)> {
+    fn mnt_walk(&self, req: &Read<MntNsInfo>) -> Result<(NsHandle, MntNsInfo)> {
         // These return a new fd and also fill the struct.
         let mut info = mnt_info_init();
-        let fd = sys::ioctl_read_fd(self.fd.as_fd(), req, &mut info).map_err(|e| self.ioctl_error(name, "6.12", e))?;
+        let fd =
+            nsfs::read_fd(self.fd.as_fd(), req, &mut info).map_err(|e| self.ioctl_error(req.name, req.since, e))?;
         Ok((NsHandle { fd, kind: Kind::Mnt }, info))
     }
 
     /// Translates `pid`, as seen in this PID namespace, to the caller's PID namespace
     /// (`NS_GET_PID_FROM_PIDNS`, Linux 6.8). `ESRCH` if there is no such process.
     pub fn pid_from_pidns(&self, pid: Pid) -> Result<Pid> {
-        self.ioctl_pid(NS_GET_PID_FROM_PIDNS, "NS_GET_PID_FROM_PIDNS", pid)
+        self.ioctl_pid(nsfs::NS_GET_PID_FROM_PIDNS, pid)
     }
 
     /// Like [`NsHandle::pid_from_pidns`] for a thread group id (`NS_GET_TGID_FROM_PIDNS`).
     pub fn tgid_from_pidns(&self, pid: Pid) -> Result<Pid> {
-        self.ioctl_pid(NS_GET_TGID_FROM_PIDNS, "NS_GET_TGID_FROM_PIDNS", pid)
+        self.ioctl_pid(nsfs::NS_GET_TGID_FROM_PIDNS, pid)
     }
 
     /// Translates `pid`, as the caller sees it, into this PID namespace
     /// (`NS_GET_PID_IN_PIDNS`, Linux 6.8).
     pub fn pid_in_pidns(&self, pid: Pid) -> Result<Pid> {
-        self.ioctl_pid(NS_GET_PID_IN_PIDNS, "NS_GET_PID_IN_PIDNS", pid)
+        self.ioctl_pid(nsfs::NS_GET_PID_IN_PIDNS, pid)
     }
 
     /// Like [`NsHandle::pid_in_pidns`] for a thread group id (`NS_GET_TGID_IN_PIDNS`).
     pub fn tgid_in_pidns(&self, pid: Pid) -> Result<Pid> {
-        self.ioctl_pid(NS_GET_TGID_IN_PIDNS, "NS_GET_TGID_IN_PIDNS", pid)
+        self.ioctl_pid(nsfs::NS_GET_TGID_IN_PIDNS, pid)
     }
 
     /// A second handle on the same namespace (`dup`).
@@ -275,18 +231,18 @@ impl NsHandle {
         PathBuf::from(format!("/proc/self/fd/{}", self.fd.as_raw_fd()))
     }
 
-    fn ioctl_pid(&self, req: libc::c_ulong, name: &'static str, pid: Pid) -> Result<Pid> {
+    fn ioctl_pid(&self, req: Plain, pid: Pid) -> Result<Pid> {
         if self.kind != Kind::Pid {
-            return Err(Error::sys(Op::Ioctl(name), self.kind.into(), Errno::EINVAL)
+            return Err(Error::sys(Op::Ioctl(req.name), self.kind.into(), Errno::EINVAL)
                 .with_detail("only a PID namespace translates pids"));
         }
-        sys::ioctl_int(self.fd.as_fd(), req, pid.as_raw() as libc::c_ulong)
+        nsfs::get_int(self.fd.as_fd(), req, pid.as_raw() as libc::c_ulong)
             .map(Pid::from_raw)
-            .map_err(|e| self.ioctl_error(name, "6.8", e))
+            .map_err(|e| self.ioctl_error(req.name, req.since, e))
     }
 
-    fn ioctl_read<T: Copy + Default>(&self, req: libc::c_ulong, name: &'static str, since: &str, init: T) -> Result<T> {
-        sys::ioctl_read(self.fd.as_fd(), req, init).map_err(|e| self.ioctl_error(name, since, e))
+    fn read<T: nsfs::PlainData>(&self, req: &Read<T>, init: T) -> Result<T> {
+        nsfs::read(self.fd.as_fd(), req, init).map_err(|e| self.ioctl_error(req.name, req.since, e))
     }
 
     fn ioctl_error(&self, name: &'static str, since: &str, e: Errno) -> Error {
@@ -326,7 +282,7 @@ impl From<NsHandle> for OwnedFd {
 /// The kind of the namespace behind `fd`: `NS_GET_NSTYPE` (Linux 4.11), or the text of the
 /// `/proc/self/fd/N` link (`net:[...]`) on older kernels.
 fn nstype(fd: BorrowedFd<'_>) -> Result<Kind> {
-    match sys::ioctl_int(fd, NS_GET_NSTYPE, 0) {
+    match nsfs::get_int(fd, nsfs::NS_GET_NSTYPE, 0) {
         Ok(flag) => Kind::from_clone_flag(flag)
             .ok_or_else(|| Error::invalid(Op::Ioctl("NS_GET_NSTYPE"), format!("unknown namespace type {flag:#x}"))),
         Err(Errno::ENOTTY) => {

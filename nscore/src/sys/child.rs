@@ -228,11 +228,7 @@ fn run(plan: &mut Plan<'_>) -> ! {
         raw::close(plan.go_fd);
     }
     if let Some(maps) = &plan.self_maps {
-        let files: [&[u8]; 3] = [
-            b"/proc/self/setgroups\0",
-            b"/proc/self/uid_map\0",
-            b"/proc/self/gid_map\0",
-        ];
+        let files = [c"/proc/self/setgroups", c"/proc/self/uid_map", c"/proc/self/gid_map"];
         for (file, text) in files.iter().zip(maps.iter()) {
             if text.is_empty() {
                 continue;
@@ -257,7 +253,7 @@ fn run(plan: &mut Plan<'_>) -> ! {
         if let Err(e) = super::unshare(crate::kinds::CLONE_NEWTIME) {
             fail(plan, Step::TimeUnshare, e);
         }
-        let fd = match raw::open(b"/proc/self/timens_offsets\0", libc::O_WRONLY) {
+        let fd = match raw::open(c"/proc/self/timens_offsets", libc::O_WRONLY) {
             Ok(fd) => fd,
             Err(e) => fail(plan, Step::TimeOffsets, e),
         };
@@ -265,7 +261,7 @@ fn run(plan: &mut Plan<'_>) -> ! {
             fail(plan, Step::TimeOffsets, e);
         }
         raw::close(fd);
-        let fd = match raw::open(b"/proc/self/ns/time_for_children\0", libc::O_RDONLY) {
+        let fd = match raw::open(c"/proc/self/ns/time_for_children", libc::O_RDONLY) {
             Ok(fd) => fd,
             Err(e) => fail(plan, Step::TimeEnter, e),
         };
