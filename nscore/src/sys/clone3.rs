@@ -172,3 +172,31 @@ impl Drop for Stack {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The permissions `/proc/self/maps` gives the mapping that holds `addr`.
+    fn perms_at(addr: u64) -> String {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        maps.lines()
+            .find_map(|l| {
+                let (range, rest) = l.split_once(' ')?;
+                let (lo, hi) = range.split_once('-')?;
+                let (lo, hi) = (u64::from_str_radix(lo, 16).ok()?, u64::from_str_radix(hi, 16).ok()?);
+                (lo <= addr && addr < hi).then(|| rest.split(' ').next().unwrap_or("").to_owned())
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn stack_has_a_guard_page_below_it() {
+        let stack = Stack::new(64 * 1024).unwrap();
+        let (lo, len) = stack.region();
+        assert_eq!(len, 64 * 1024);
+        assert_eq!(perms_at(lo - 1), "---p", "the page below the stack is a guard");
+        assert_eq!(perms_at(lo), "rw-p", "the stack itself is writable");
+        assert_eq!(perms_at(lo + len - 1), "rw-p");
+    }
+}
