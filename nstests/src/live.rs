@@ -8,6 +8,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use nscore::{raw, Child, KindSet, Spawn};
 
 use crate::child::close_others;
+use crate::tree::kill_tree;
 use crate::{is_root, Outcome, Probe, CHILD_TIMEOUT};
 
 /// A spawn for a scaffolding child: new namespaces of `extra` (may be empty), plus a mapped
@@ -98,8 +99,8 @@ impl Live {
         self.go.take();
     }
 
-    /// Opens the gate, waits for the child (killing it after [`CHILD_TIMEOUT`]) and returns
-    /// all it reported.
+    /// Opens the gate, waits for the child (killing it and every process below it after
+    /// [`CHILD_TIMEOUT`]) and returns all it reported.
     pub fn finish(mut self) -> Outcome {
         // an explicit byte, then close: a copy of the write end in some other process must
         // not keep the child waiting
@@ -108,10 +109,12 @@ impl Live {
         let status = match self.child.wait_timeout(CHILD_TIMEOUT).expect("wait") {
             Some(s) => s,
             None => {
-                let _ = self.child.kill();
+                let killed = kill_tree(self.child.pid().as_raw());
                 let _ = self.child.wait();
                 panic!(
-                    "child did not finish in time; it reported:\n{}",
+                    "child did not finish within {CHILD_TIMEOUT:?}; killed it and the {} processes below \
+                     it; it reported:\n{}",
+                    killed.len() - 1,
                     String::from_utf8_lossy(&self.data)
                 );
             }
