@@ -21,9 +21,12 @@ use std::time::Duration;
 use nscore::{raw, ExitStatus, Kind, KindSet, Spawn};
 
 pub mod child;
+pub mod level;
 pub mod live;
 pub mod sysctl;
 pub mod tree;
+
+pub use level::{pid_level, user_level, Level};
 
 /// How long a child may run before the test kills it and fails.
 pub const CHILD_TIMEOUT: Duration = Duration::from_secs(20);
@@ -405,14 +408,6 @@ pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     format!("{prefix}{}x{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
-}
-
-/// The caller's level in the PID namespace tree (0 in the initial one): the number of
-/// `NSpid:` fields in `/proc/self/status` minus one. Test thread only (allocates).
-pub fn pid_level() -> i64 {
-    let s = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-    let line = s.lines().find(|l| l.starts_with("NSpid:")).expect("NSpid line");
-    line.split_whitespace().count() as i64 - 2
 }
 
 /// The inode of the test process's namespace of `kind` (test thread).
