@@ -21,8 +21,12 @@ use std::time::Duration;
 use nscore::{raw, ExitStatus, Kind, KindSet, Spawn};
 
 pub mod child;
+pub mod level;
 pub mod live;
 pub mod sysctl;
+pub mod tree;
+
+pub use level::{pid_level, user_level, Level};
 
 /// How long a child may run before the test kills it and fails.
 pub const CHILD_TIMEOUT: Duration = Duration::from_secs(20);
@@ -63,7 +67,8 @@ pub fn is_root() -> bool {
 /// Prints the one line that says a test was skipped and why. Use only where the test really
 /// cannot run (never as root).
 pub fn skip(test: &str, why: &str) {
-    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+    // one write(2), so that the line does not mix with libtest's output of parallel tests
+    let _ = std::io::stderr().write_all(format!("SKIPPED {test}: {why}\n").as_bytes());
 }
 
 /// Returns `true` when running as root; otherwise prints `SKIPPED <test>: needs root: <why>`
@@ -246,8 +251,41 @@ where
 }
 
 /// Runs `body` in a child made by `spawn`, with a probe, a timeout ([`CHILD_TIMEOUT`]) and
-/// the child reaped whatever happens.
-pub fn run_spawn<F>(spawn: Spawn, mut body: F) -> nscore::Result<Outcome>
+/// the child reaped whatever happens. A child still running at the timeout is killed with
+/// every process below it ([`tree::kill_tree`]) and the test fails saying so.
+pub fn run_spawn<F>(spawn: Spawn, body: F) -> nscore::Result<Outcome>
+where
+    F: FnMut(&Probe) -> i32,
+{
+    match run_spawn_within(spawn, CHILD_TIMEOUT, body)? {
+        Ended::InTime(o) => Ok(o),
+        Ended::TimedOut { outcome, killed } => panic!(
+            "child {} did not finish within {CHILD_TIMEOUT:?}; killed it and the {} processes below it; \
+             it reported:\n{}",
+            killed[0],
+            killed.len() - 1,
+            outcome.text()
+        ),
+    }
+}
+
+/// How a child run by [`run_spawn_within`] ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// It ended by itself before the timeout.
+    InTime(Outcome),
+    /// It was still running at the timeout: it and every process below it were killed.
+    TimedOut {
+        /// The status of the killed child and what it had reported.
+        outcome: Outcome,
+        /// The pids that were killed, the child's first.
+        killed: Vec<libc::pid_t>,
+    },
+}
+
+/// [`run_spawn`] with a timeout of the caller's, returning (instead of failing) when the child
+/// did not finish in time; the child and every process below it are killed then.
+pub fn run_spawn_within<F>(spawn: Spawn, timeout: Duration, mut body: F) -> nscore::Result<Ended>
 where
     F: FnMut(&Probe) -> i32,
 {
@@ -262,18 +300,27 @@ where
         let exited = Arc::clone(&exited);
         std::thread::spawn(move || read_until_drained(&rd, &exited))
     };
-    let status = child.wait_timeout(CHILD_TIMEOUT);
-    exited.store(true, Ordering::Release);
-    let status = match status? {
-        Some(s) => s,
-        None => {
+    let status = child.wait_timeout(timeout);
+    let killed = match status {
+        Ok(None) => Some(tree::kill_tree(child.pid().as_raw())),
+        _ => None,
+    };
+    let status = match status {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => child.wait(),
+        Err(e) => {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("child {} did not finish within {CHILD_TIMEOUT:?}; killed", child.pid());
+            Err(e)
         }
     };
+    exited.store(true, Ordering::Release);
     let data = reader.join().expect("probe reader");
-    Ok(Outcome { status, data })
+    let outcome = Outcome { status: status?, data };
+    Ok(match killed {
+        None => Ended::InTime(outcome),
+        Some(killed) => Ended::TimedOut { outcome, killed },
+    })
 }
 
 /// Reads `rd` until end of file, or, once `exited` is set (the child has exited, so all it
@@ -361,14 +408,6 @@ pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     format!("{prefix}{}x{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
-}
-
-/// The caller's level in the PID namespace tree (0 in the initial one): the number of
-/// `NSpid:` fields in `/proc/self/status` minus one. Test thread only (allocates).
-pub fn pid_level() -> i64 {
-    let s = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-    let line = s.lines().find(|l| l.starts_with("NSpid:")).expect("NSpid line");
-    line.split_whitespace().count() as i64 - 2
 }
 
 /// The inode of the test process's namespace of `kind` (test thread).

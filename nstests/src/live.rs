@@ -3,11 +3,13 @@
 //! [`Gate::wait`], which the child calls.
 
 use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::time::Instant;
 
 use nscore::{raw, Child, KindSet, Spawn};
 
 use crate::child::close_others;
+use crate::tree::kill_tree;
 use crate::{is_root, Outcome, Probe, CHILD_TIMEOUT};
 
 /// A spawn for a scaffolding child: new namespaces of `extra` (may be empty), plus a mapped
@@ -73,11 +75,32 @@ impl Live {
         })
     }
 
-    /// Reads the report until it holds a line `marker` (or the child closes the probe).
+    /// Reads the report until it holds a line `marker` (or the child closes the probe). A
+    /// child that reports neither within [`CHILD_TIMEOUT`] is killed with every process below
+    /// it, and the test fails saying so.
     pub fn until(&mut self, marker: &str) -> String {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
         let want = format!("{marker}\n");
+        let deadline = Instant::now() + CHILD_TIMEOUT;
         let mut buf = [0u8; 512];
         while !String::from_utf8_lossy(&self.data).contains(&want) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let killed = kill_tree(self.child.pid().as_raw());
+                let _ = self.child.wait();
+                panic!(
+                    "child did not report {marker:?} within {CHILD_TIMEOUT:?}; killed it and the {} \
+                     processes below it; it reported:\n{}",
+                    killed.len() - 1,
+                    String::from_utf8_lossy(&self.data)
+                );
+            }
+            let ms = PollTimeout::try_from(left.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::MAX);
+            match poll(&mut [PollFd::new(self.rd.as_fd(), PollFlags::POLLIN)], ms) {
+                Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => break,
+                Ok(_) => {}
+            }
             match self.rd.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => self.data.extend_from_slice(&buf[..n]),
@@ -98,8 +121,8 @@ impl Live {
         self.go.take();
     }
 
-    /// Opens the gate, waits for the child (killing it after [`CHILD_TIMEOUT`]) and returns
-    /// all it reported.
+    /// Opens the gate, waits for the child (killing it and every process below it after
+    /// [`CHILD_TIMEOUT`]) and returns all it reported.
     pub fn finish(mut self) -> Outcome {
         // an explicit byte, then close: a copy of the write end in some other process must
         // not keep the child waiting
@@ -108,10 +131,12 @@ impl Live {
         let status = match self.child.wait_timeout(CHILD_TIMEOUT).expect("wait") {
             Some(s) => s,
             None => {
-                let _ = self.child.kill();
+                let killed = kill_tree(self.child.pid().as_raw());
                 let _ = self.child.wait();
                 panic!(
-                    "child did not finish in time; it reported:\n{}",
+                    "child did not finish within {CHILD_TIMEOUT:?}; killed it and the {} processes below \
+                     it; it reported:\n{}",
+                    killed.len() - 1,
                     String::from_utf8_lossy(&self.data)
                 );
             }

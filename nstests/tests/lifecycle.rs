@@ -222,7 +222,8 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
 
 /// L2: in a fresh user namespace (root inside it), `max_<kind>_namespaces` = 2 lets two
 /// namespaces of the kind live and the third creation gives ENOSPC, which nscore explains;
-/// the host's limits are never touched.
+/// the host's limits are never touched. Bounded: the child makes at most `CAP` namespaces
+/// (then the test fails: the kernel did not enforce the limit).
 #[rstest]
 #[case::cgroup(Kind::Cgroup)]
 #[case::ipc(Kind::Ipc)]
@@ -234,6 +235,7 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
 #[case::uts(Kind::Uts)]
 fn l2_limit_gives_enospc(#[case] kind: Kind) {
     const K: i64 = 2;
+    const CAP: i64 = K + 8;
     let before = limits::Limits::read().unwrap();
     let limit = cstr(kind.limit_file());
     let out = run_spawn(Spawn::new(Kind::User).map_root(), |p| {
@@ -243,16 +245,14 @@ fn l2_limit_gives_enospc(#[case] kind: Kind) {
         }
         let mut buf = [0u8; 32];
         p.kv(b"limit_inside", parse_num(nstests::read_small(&limit, &mut buf)));
-        let mut holders = [0 as libc::pid_t; K as usize];
+        let mut holders = [0 as libc::pid_t; CAP as usize];
         let mut made = 0;
         let mut errno = 0;
-        for _ in 0..=K {
+        while made < CAP {
             match raw::fork(kind.into()) {
                 Ok(0) => pause_forever(),
                 Ok(pid) => {
-                    if (made as usize) < holders.len() {
-                        holders[made as usize] = pid;
-                    }
+                    holders[made as usize] = pid;
                     made += 1;
                 }
                 Err(e) => {
@@ -274,6 +274,13 @@ fn l2_limit_gives_enospc(#[case] kind: Kind) {
     out.assert_ok();
     assert_eq!(before, after, "the host's limits are untouched");
     assert_eq!(out.num("limit_inside"), K, "{}", out.text());
+    assert!(
+        out.num("made") <= K,
+        "the kernel did not enforce {} = {K}: reached {} (the test stops at {CAP})\n{}",
+        kind.limit_file(),
+        out.num("made"),
+        out.text()
+    );
     assert_eq!(out.num("made"), K, "{kind}: {}", out.text());
     assert_eq!(out.num("errno"), libc::ENOSPC as i64, "{kind}: {}", out.text());
     let err = Error::sys(Op::Clone3, kind.into(), Errno::from_raw(out.num("errno") as i32));

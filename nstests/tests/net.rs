@@ -17,7 +17,7 @@ use std::ffi::CString;
 use nscore::{raw, Kind, KindSet};
 use nstests::child::*;
 use nstests::live::Live;
-use nstests::{cstr, effective_kinds, is_root, run_spawn, spawn_for, Mode, Probe};
+use nstests::{cstr, effective_kinds, run_spawn, spawn_for, Mode, Probe};
 use rstest::rstest;
 
 /// rtnetlink by hand: messages built in a fixed buffer, sent and acknowledged.
@@ -601,65 +601,62 @@ fn path_c(p: &std::path::Path) -> CString {
     CString::new(p.as_os_str().as_bytes()).expect("path")
 }
 
-/// The host's interfaces, read from its `/sys/class/net` (nothing is changed).
-fn host_links() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir("/sys/class/net")
-        .expect("/sys/class/net")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 /// N1: a new network namespace has exactly one interface, `lo`, DOWN, with no addresses and
-/// no routes; none of the host's interfaces are visible: not by an rtnetlink dump, not in
+/// no routes; none of its parent's interfaces are visible: not by an rtnetlink dump, not in
 /// `/sys/class/net` of a sysfs mounted inside (in a new mount namespace, on a temporary
-/// directory), not by an index scan (`SIOCGIFNAME`, what `if_nameindex` walks). The `none`
-/// control (new mount namespace only) sees the host's interfaces.
+/// directory), not by an index scan (`SIOCGIFNAME`, what `if_nameindex` walks). The parent is
+/// a scratch network namespace of the test's own (never the host's, which may hold only `lo`
+/// in a container or in the wall) with a veth pair, one end up with addresses, so that it has
+/// links, addresses and routes beyond `lo`; the `none` control, a child in that namespace,
+/// sees them all.
 #[rstest]
 #[case::none(Mode::None)]
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn n1_new_netns_has_only_lo_down_no_addresses_no_routes(#[case] mode: Mode) {
-    let host = host_links();
     let dir = tempfile::tempdir().expect("tempdir");
     let target = path_c(dir.path());
     let sysfs = cstr("sysfs");
-    let mut kinds = KindSet::new().with(Kind::Mnt);
-    if mode == Mode::Clone {
-        kinds.insert(Kind::Net);
-    }
-    let out = run_spawn(spawn_for(Mode::Clone, kinds), |p| {
-        if mode == Mode::Unshare {
-            if let Err(e) = raw::unshare(Kind::Net.into()) {
-                p.line_num(b"unshare_errno", e as i64);
+    let out = run_spawn(nstests::scratch(Kind::Net | Kind::Mnt), |p| {
+        // the parent's network: lo, a veth pair, addresses (and so routes) on one end
+        p.line_num(b"add_veth", nl::add_veth(b"n1a", b"n1b", -1));
+        p.line_num(b"config", configure(b"n1a", IP_A, IP6_A));
+        p.line_num(b"parent_links", report_links(p, b"parent_link"));
+        let child = fork_with(kinds_for(mode, Kind::Net.into(), Kind::Mnt.into()), || {
+            if !enter(mode, Kind::Net.into(), p) {
                 return 90;
             }
-        }
-        p.line_num(b"links", report_links(p, b"link"));
-        p.line_num(b"lo_flags", so::ifflags(b"lo"));
-        p.line_num(b"addrs", count_dump(nl::RTM_GETADDR, nl::RTM_NEWADDR));
-        p.line_num(b"routes", count_dump(nl::RTM_GETROUTE, nl::RTM_NEWROUTE));
-        let mut name = [0u8; 16];
-        for index in 1..256 {
-            if let Some(n) = so::ifname(index, &mut name) {
-                p.line(b"by_index", n);
+            p.line_num(b"links", report_links(p, b"link"));
+            p.line_num(b"lo_flags", so::ifflags(b"lo"));
+            p.line_num(b"addrs", count_dump(nl::RTM_GETADDR, nl::RTM_NEWADDR));
+            p.line_num(b"routes", count_dump(nl::RTM_GETROUTE, nl::RTM_NEWROUTE));
+            let mut name = [0u8; 16];
+            for index in 1..256 {
+                if let Some(n) = so::ifname(index, &mut name) {
+                    p.line(b"by_index", n);
+                }
             }
-        }
-        // SAFETY: all strings are NUL-terminated.
-        let r = unsafe { libc::mount(sysfs.as_ptr(), target.as_ptr(), sysfs.as_ptr(), 0, std::ptr::null()) };
-        if r == 0 {
-            let mut path = [0u8; 256];
-            let class = path_in(&mut path, &[target.to_bytes(), b"/class/net"]);
-            p.line_num(b"sysfs", list_dir(p, b"sys", class));
-        } else {
-            p.line_num(b"sysfs_errno", errno());
-        }
+            match mount_fs(&sysfs, &target) {
+                Ok(()) => {
+                    let mut path = [0u8; 256];
+                    let class = path_in(&mut path, &[target.to_bytes(), b"/class/net"]);
+                    p.line_num(b"sysfs", list_dir(p, b"sys", class));
+                }
+                Err(e) => p.line_num(b"sysfs_errno", e as i64),
+            }
+            0
+        });
+        p.line_num(b"child_exit", raw::reap(child).unwrap_or(-1) as i64);
         0
     })
-    .expect("spawn");
+    .expect("spawn scratch network namespace");
     out.assert_ok();
     let t = out.text();
+    for key in ["add_veth", "config", "child_exit"] {
+        assert_eq!(out.num(key), 0, "{key}\n{t}");
+    }
+    let parent = values(&t, "parent_link");
+    assert_eq!(parent, ["lo", "n1a", "n1b"], "the scratch parent's links\n{t}");
     if mode.isolates() {
         assert_eq!(values(&t, "link"), ["lo"], "{t}");
         assert_eq!(out.num("lo_flags") & 1, 0, "lo is DOWN\n{t}");
@@ -668,16 +665,11 @@ fn n1_new_netns_has_only_lo_down_no_addresses_no_routes(#[case] mode: Mode) {
         assert_eq!(values(&t, "by_index"), ["lo"], "{t}");
         assert_eq!(values(&t, "sys"), ["lo"], "{t}");
     } else {
-        assert_eq!(values(&t, "link"), host, "control sees the host's links\n{t}");
-        assert_eq!(values(&t, "by_index"), host, "control\n{t}");
-        if out.get("sysfs_errno").is_some() && !is_root() {
-            nstests::skip(
-                "n1_new_netns_has_only_lo_down_no_addresses_no_routes::case_1_none (sysfs part)",
-                "needs root: sysfs of the host's network namespace cannot be mounted rootless",
-            );
-        } else {
-            assert_eq!(values(&t, "sys"), host, "control\n{t}");
-        }
+        assert_eq!(values(&t, "link"), parent, "control sees the parent's links\n{t}");
+        assert_eq!(values(&t, "by_index"), parent, "control\n{t}");
+        assert_eq!(values(&t, "sys"), parent, "control\n{t}");
+        assert!(out.num("addrs") > 0, "control sees the parent's addresses\n{t}");
+        assert!(out.num("routes") > 0, "control sees the parent's routes\n{t}");
     }
 }
 

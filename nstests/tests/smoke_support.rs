@@ -1,11 +1,15 @@
-//! The support layer itself: a probe round-trips, modes make or do not make namespaces.
+//! The support layer itself: a probe round-trips, modes make or do not make namespaces, a
+//! child that does not finish in time is killed with every process below it.
 
 // Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
 // and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
 nswall::enter!();
 
-use nscore::{Kind, NsHandle};
-use nstests::{run_in, Mode};
+use std::time::Duration;
+
+use nscore::{Kind, KindSet, NsHandle, Spawn};
+use nstests::child::{fork, pause_forever};
+use nstests::{run_in, run_spawn_within, tree, Ended, Mode};
 use rstest::rstest;
 
 #[rstest]
@@ -38,4 +42,52 @@ fn support_modes_make_a_uts_namespace_or_not(#[case] mode: Mode) {
 fn unsafe_stat() -> libc::stat {
     // SAFETY: `libc::stat` is plain data; all-zero is a valid value.
     unsafe { std::mem::zeroed() }
+}
+
+/// At the timeout, the child and every process below it are killed: here a chain of three
+/// below the child that does not die with its parent (no `PR_SET_PDEATHSIG`), each in a
+/// session of its own (so no process group or session kill reaches it), all hanging. Every
+/// process of the chain must be gone afterwards.
+#[test]
+fn support_timeout_kills_the_whole_tree() {
+    const CHAIN: i64 = 3;
+    let ended = run_spawn_within(Spawn::new(KindSet::new()), Duration::from_secs(3), |p| {
+        for depth in 0..=CHAIN {
+            // SAFETY: getpid(2) has no arguments.
+            p.line_num(b"pid", unsafe { libc::getpid() } as i64);
+            if depth == CHAIN {
+                break;
+            }
+            match fork() {
+                Ok(0) => {
+                    // SAFETY: setsid(2) has no arguments.
+                    unsafe { libc::setsid() };
+                }
+                Ok(_) => break,
+                Err(_) => return 1,
+            }
+        }
+        pause_forever()
+    })
+    .unwrap();
+    let (outcome, killed) = match ended {
+        Ended::TimedOut { outcome, killed } => (outcome, killed),
+        Ended::InTime(o) => panic!("the child hangs and cannot end in time: {o:?}"),
+    };
+    let t = outcome.text();
+    let pids: Vec<libc::pid_t> = t.lines().filter_map(|l| l.strip_prefix("pid=")?.parse().ok()).collect();
+    assert_eq!(pids.len() as i64, CHAIN + 1, "the child and its chain reported\n{t}");
+    assert_eq!(outcome.status.signal(), Some(libc::SIGKILL), "{t}");
+    for pid in &pids {
+        assert!(killed.contains(pid), "{pid} was not killed: {killed:?}\n{t}");
+    }
+    // the kernel ends a killed process soon; look (bounded) until none is left running
+    let left = |pids: &[libc::pid_t]| pids.iter().copied().filter(|&p| tree::alive(p)).collect::<Vec<_>>();
+    for _ in 0..500 {
+        if left(&pids).is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(left(&pids), [], "processes of the tree are left after the timeout\n{t}");
 }
