@@ -95,6 +95,9 @@ fn m1_tmpfs_inside_is_invisible_outside(#[case] mode: Mode) {
                 raw::exit(0)
             }
             Ok(child) => {
+                // the child's ends: a child that fails early shows as end of file at once
+                raw::close(w);
+                raw::close(go_r);
                 let (mount_errno, inside) = (get_i64(r), get_i64(r));
                 let outside = dev(&target) != before;
                 let _ = raw::write_all(go_w, b"x");

@@ -63,8 +63,8 @@ fn h1_child_sets_hostname_parent_unchanged(#[case] mode: Mode) {
     let proc_dom = cstr("/proc/sys/kernel/domainname");
     let out = run_spawn(scratch(&base, &base_dom), |p| {
         let go_sib = pipe();
-        let mut kid_ready = pipe();
-        let kid_go = pipe();
+        // made before the ready pipe, so that it holds no copy of its write end: a kid that
+        // fails early must show as end of file at once
         let sib = fork_with(KindSet::new(), || {
             if !wait(go_sib[0]) {
                 return 3;
@@ -75,6 +75,8 @@ fn h1_child_sets_hostname_parent_unchanged(#[case] mode: Mode) {
             p.line(b"sib_dom", field(&u.domainname));
             0
         });
+        let mut kid_ready = pipe();
+        let kid_go = pipe();
         let kid = fork_with(clone_kinds(mode), || {
             if !maybe_unshare(mode, p) {
                 return 4;
