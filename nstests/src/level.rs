@@ -103,11 +103,15 @@ pub fn pid_level() -> Level {
     }
 }
 
-/// The caller's level in the user namespace tree: exact (0) in the initial user namespace,
-/// otherwise at least 1 (the kernel shows no user namespace above the caller's own).
+/// The caller's level in the user namespace tree: exact (0) in the initial user namespace;
+/// exact (1) in a rootless wall built from the initial one (nswall records the outer user
+/// namespace); otherwise at least 1 (the kernel shows no user namespace above the caller's own).
 pub fn user_level() -> Level {
-    if ns_ino("/proc/self/ns/user") == Some(INIT_USER_INO) {
+    let own = ns_ino("/proc/self/ns/user");
+    if own == Some(INIT_USER_INO) {
         Level::Exact(0)
+    } else if outer_ino(Kind::User) == Some(INIT_USER_INO) && own != Some(INIT_USER_INO) {
+        Level::Exact(1)
     } else {
         Level::AtLeast(1)
     }

@@ -50,8 +50,9 @@ pub use ctor;
 
 /// Set (to `1`) in the environment of the process that runs the tests inside the wall.
 pub const INSIDE_VAR: &str = "NSWALL_INSIDE";
-/// Set inside the wall to the outer process's namespaces, as `kind:[inode]` words
-/// (`mnt:[4026531832] net:[4026531833] ...`), so that a test can prove it is not there.
+/// Set inside the wall to the outer process's namespaces of the [`WALLED`] kinds and its user
+/// namespace, as `kind:[inode]` words (`mnt:[4026531832] net:[4026531833] ... user:[...]`), so
+/// that a test can prove it is not there, and know its level in the trees.
 pub const OUTER_VAR: &str = "NSWALL_OUTER";
 /// `NSWALL=off` runs the test binary without the wall.
 pub const SWITCH_VAR: &str = "NSWALL";
@@ -285,10 +286,12 @@ fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// The caller's namespaces of the walled kinds, as `/proc/self/ns` links.
+/// The caller's namespaces of the walled kinds and its user namespace (which a rootless wall
+/// makes new), as `/proc/self/ns` links.
 fn outer_namespaces() -> String {
     WALLED
         .iter()
+        .chain(&["user"])
         .filter_map(|k| std::fs::read_link(format!("/proc/self/ns/{k}")).ok())
         .map(|l| l.to_string_lossy().into_owned())
         .collect::<Vec<_>>()

@@ -83,7 +83,20 @@ fn wait_none_left() -> Vec<u32> {
 fn check_inside(r: &BTreeMap<String, String>, root: bool) {
     assert_eq!(r["pid"], "2", "the tests run as PID 2 under the wall's init: {r:?}");
     let outer: Vec<&str> = r["outer"].split(' ').collect();
-    assert_eq!(outer.len(), nswall::WALLED.len(), "outer namespaces recorded: {r:?}");
+    assert_eq!(
+        outer.len(),
+        nswall::WALLED.len() + 1,
+        "outer namespaces recorded: {r:?}"
+    );
+    let outer_user = outer
+        .iter()
+        .find(|w| w.starts_with("user:["))
+        .expect("outer user namespace");
+    assert_eq!(
+        &r["ns_user"] == outer_user,
+        root,
+        "a user namespace of its own only rootless: {r:?}"
+    );
     for k in nswall::WALLED {
         let inside = &r[&format!("ns_{k}")];
         assert!(inside.starts_with(&format!("{k}:[")), "{inside}");
