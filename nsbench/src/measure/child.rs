@@ -1,0 +1,206 @@
+//! The measuring child and what every primitive shares: the builder of the child, the pipe it
+//! reports over, the table of steps it can fail in, and the namespace identity checks.
+
+use std::ffi::{CStr, CString};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use nscore::raw::{self, Stack};
+use nscore::{Errno, Kind, KindSet, NsId, ProcessNamespaces, Spawn};
+
+use super::{rootless, MeasureError, Result};
+
+/// The builder for a measuring child: a plain child as root; otherwise a child in a new user
+/// namespace with root mapped to the caller, and in a new PID namespace owned by it (so that
+/// the PID loop may `setns` back to its own PID namespace).
+pub(super) fn measurer() -> Spawn {
+    if rootless() {
+        Spawn::new(Kind::User | Kind::Pid).map_root()
+    } else {
+        Spawn::new(KindSet::new())
+    }
+}
+
+/// Number of `u64` values a measuring child reports.
+pub(super) const REPORT: usize = 4;
+
+/// What a child body returns: on failure, the step (one of [`STEPS`]) and its errno.
+pub(super) type ChildResult = std::result::Result<(), (&'static str, Errno)>;
+
+/// Names of the steps a child body can fail in; the child sends `1 + index` into this table
+/// and the errno over its report pipe.
+pub(super) const STEPS: [&str; 12] = [
+    "unshare",
+    "setns",
+    "clone3",
+    "open",
+    "stat",
+    "mount",
+    "write",
+    "read",
+    "uid/gid map",
+    "limit file",
+    "child exit code",
+    "clock",
+];
+
+/// The number a child sends for the step `what`: its index in [`STEPS`] (0 when unknown).
+pub(super) fn step_index(what: &str) -> u64 {
+    STEPS.iter().position(|s| *s == what).unwrap_or(0) as u64
+}
+
+/// A close-on-exec pipe: (read end, write end).
+pub(super) fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: pipe2 writes two fds into the array on success; we own them from then on.
+    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    if r < 0 {
+        return Err(MeasureError::Child {
+            what: "pipe2",
+            errno: Errno::last(),
+        });
+    }
+    // SAFETY: both fds were just created and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Reads a child's report of `N` native-endian words from `r` (the parent's read end, the
+/// write end already closed here), then reaps the child; `who` names it in errors. A short
+/// report or a failed child is an error: the figure is not reported.
+pub(super) fn read_report<const N: usize>(r: &OwnedFd, child: &mut nscore::Child, who: &str) -> Result<[u64; N]> {
+    let mut buf = vec![0u8; 8 * N];
+    let n = raw::read_full(r.as_raw_fd(), &mut buf).map_err(|errno| MeasureError::Child {
+        what: "reading the child's report",
+        errno,
+    })?;
+    let status = child.wait()?;
+    if n != buf.len() || !status.success() {
+        return Err(MeasureError::Other(format!(
+            "{who} sent {n} of {} bytes and ended with {status}",
+            buf.len()
+        )));
+    }
+    let mut words = [0u64; N];
+    for (w, chunk) in words.iter_mut().zip(buf.chunks_exact(8)) {
+        *w = u64::from_ne_bytes(chunk.try_into().unwrap_or_default());
+    }
+    Ok(words)
+}
+
+/// Runs `body` in a fresh measuring child; returns the four values it filled in.
+///
+/// The body runs between clone and `_exit` in a copy of this (possibly multithreaded)
+/// process: it must be async-signal-safe. On failure it returns the step and errno, which
+/// reach the parent as a [`MeasureError::Child`].
+pub(super) fn in_child<F>(mut body: F) -> Result<[u64; REPORT]>
+where
+    F: FnMut(&mut [u64; REPORT]) -> ChildResult,
+{
+    let (r, w) = pipe()?;
+    let wfd = w.as_raw_fd();
+    let mut child = measurer().run(move || {
+        let mut out = [0u64; REPORT];
+        let (flag, vals) = match body(&mut out) {
+            Ok(()) => (0u64, out),
+            Err((what, errno)) => (1 + step_index(what), [errno as i32 as u64, 0, 0, 0]),
+        };
+        let mut buf = [0u8; 8 * (REPORT + 1)];
+        buf[..8].copy_from_slice(&flag.to_ne_bytes());
+        for (i, v) in vals.iter().enumerate() {
+            buf[8 * (i + 1)..8 * (i + 2)].copy_from_slice(&v.to_ne_bytes());
+        }
+        if raw::write_all(wfd, &buf).is_err() {
+            return 125;
+        }
+        0
+    })?;
+    drop(w);
+    let word: [u64; REPORT + 1] = read_report(&r, &mut child, "the measuring child")?;
+    match word[0] {
+        0 => Ok([word[1], word[2], word[3], word[4]]),
+        s => Err(MeasureError::Child {
+            what: STEPS.get((s - 1) as usize).copied().unwrap_or("?"),
+            errno: Errno::from_raw(word[1] as i32),
+        }),
+    }
+}
+
+/// `/proc/self/ns/<kind>`, or `pid_for_children`/`time_for_children` for pid and time (what
+/// `unshare` changes for those two).
+pub(super) fn self_ns_path(kind: Kind) -> CString {
+    let name = kind.for_children_name().unwrap_or(kind.name());
+    CString::new(format!("/proc/self/ns/{name}")).unwrap_or_default()
+}
+
+/// `stat(2)` of a namespace file in the child: (dev, ino).
+pub(super) fn stat_ns(path: &CStr) -> std::result::Result<(u64, u64), (&'static str, Errno)> {
+    // SAFETY: an all-zero `struct stat` is a valid value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: stat is async-signal-safe; `path` is NUL-terminated and `st` a valid out pointer.
+    if unsafe { libc::stat(path.as_ptr(), &mut st) } < 0 {
+        return Err(("stat", Errno::last()));
+    }
+    Ok((st.st_dev, st.st_ino))
+}
+
+/// The namespace of `kind` this process's next children would enter (`pid_for_children` and
+/// `time_for_children` for pid and time).
+pub(super) fn parent_ns(kind: Kind) -> Result<NsId> {
+    let ns = ProcessNamespaces::current()?;
+    ns.for_children(kind)
+        .ok_or_else(|| MeasureError::Other(format!("no /proc/self/ns entry for {kind}")))
+}
+
+/// `NotDone` unless the child's namespace `child` (dev, ino) differs from `parent`.
+pub(super) fn check_differs(what: &str, kind: Kind, parent: NsId, child: (u64, u64)) -> Result<()> {
+    if (parent.dev, parent.ino) == child {
+        Err(MeasureError::NotDone(format!(
+            "{what}: the child's {kind} namespace is still the parent's {kind}:{parent}"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// The summed nanoseconds a child reported, as a duration.
+pub(super) fn ns_of(ops: u64) -> Duration {
+    Duration::from_nanos(ops)
+}
+
+/// [`measurer`] cloned straight into new namespaces of `kinds` (plus user, rootless).
+pub(super) fn measurer_with(kinds: KindSet) -> Spawn {
+    if rootless() {
+        Spawn::new(kinds.with(Kind::User)).map_root()
+    } else {
+        Spawn::new(kinds)
+    }
+}
+
+/// A 64 KiB stack for the `CLONE_VM|CLONE_VFORK` clones of a measuring child, mapped before
+/// the child is made (the child allocates nothing).
+pub(super) fn clone_stack() -> Result<Stack> {
+    Stack::new(64 * 1024).map_err(|errno| MeasureError::Child {
+        what: "mmap of the clone stack",
+        errno,
+    })
+}
+
+/// In a child: one `clone3` with the flags of `kinds` whose child exits 0 at once, reaped.
+pub(super) fn clone_ok(kinds: KindSet, stack: Option<&Stack>) -> ChildResult {
+    match raw::clone_exit(kinds, stack) {
+        Ok(0) => Ok(()),
+        Ok(_) => Err(("child exit code", Errno::EIO)),
+        Err(e) => Err(("clone3", e)),
+    }
+}
+
+/// In a child: `open(path, O_WRONLY)` without allocating.
+pub(super) fn raw_open_write(path: &CStr) -> std::result::Result<RawFd, Errno> {
+    // SAFETY: open is async-signal-safe; `path` is NUL-terminated.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(fd)
+    }
+}

@@ -1,0 +1,121 @@
+//! `scale_mnt/*` and `concurrent/*`: how `unshare` cost grows with the mounts to copy and with
+//! workers creating at once.
+
+use std::ffi::CStr;
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use nscore::raw;
+use nscore::{Errno, Kind};
+
+use super::child::{
+    check_differs, in_child, measurer, ns_of, parent_ns, pipe, read_report, self_ns_path, stat_ns, ChildResult,
+};
+use super::unshare::REPEATABLE;
+use super::{MeasureError, Result};
+
+/// Times `iters` calls of `unshare(CLONE_NEWNS)` in a child whose mount namespace holds
+/// `mounts` extra tmpfs mounts: the child first makes a private scratch mount namespace
+/// (`unshare`, `mount --make-rprivate /`), mounts `mounts` tmpfs stacked on `/tmp` there (not
+/// timed), then loops. Each call copies every mount, and drops the previous copy.
+pub fn mnt_scaling_loop(mounts: u32, iters: u64) -> Result<Duration> {
+    let parent = parent_ns(Kind::Mnt)?;
+    let path = self_ns_path(Kind::Mnt);
+    let out = in_child(|out| {
+        raw::unshare(Kind::Mnt.set()).map_err(|e| ("unshare", e))?;
+        mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE)?;
+        for _ in 0..mounts {
+            mount(Some(c"tmpfs"), c"/tmp", Some(c"tmpfs"), 0)?;
+        }
+        let mut total = 0u64;
+        for _ in 0..iters {
+            let t0 = raw::monotonic_ns();
+            raw::unshare(Kind::Mnt.set()).map_err(|e| ("unshare", e))?;
+            total += raw::monotonic_ns() - t0;
+        }
+        out[0] = total;
+        (out[1], out[2]) = stat_ns(&path)?;
+        Ok(())
+    })?;
+    check_differs("unshare", Kind::Mnt, parent, (out[1], out[2]))?;
+    Ok(ns_of(out[0]))
+}
+
+fn mount(src: Option<&CStr>, target: &CStr, fstype: Option<&CStr>, flags: libc::c_ulong) -> ChildResult {
+    let p = |s: Option<&CStr>| s.map_or(std::ptr::null(), CStr::as_ptr);
+    // SAFETY: mount(2) is a plain system call; every string is NUL-terminated or null.
+    let r = unsafe { libc::mount(p(src), target.as_ptr(), p(fstype), flags, std::ptr::null()) };
+    if r < 0 {
+        Err(("mount", Errno::last()))
+    } else {
+        Ok(())
+    }
+}
+
+/// `workers` fresh children each time `iters` calls of `unshare(kind)` at the same moment
+/// (they wait on one pipe, released together); returns the span from the first start to the
+/// last end. With perfect scaling it equals the one-worker time; a global lock makes it grow
+/// with the workers. Each worker's namespace is checked to differ from this process's.
+pub fn concurrent_unshare(kind: Kind, workers: u32, iters: u64) -> Result<Duration> {
+    if !REPEATABLE.contains(&kind) {
+        return Err(MeasureError::Other(format!("{kind}: unshare cannot be repeated")));
+    }
+    let parent = parent_ns(kind)?;
+    let path = self_ns_path(kind);
+    let (go_r, go_w) = pipe()?;
+    let mut pending = Vec::new();
+    for _ in 0..workers {
+        let (r, w) = pipe()?;
+        let (wfd, gfd) = (w.as_raw_fd(), go_r.as_raw_fd());
+        let path = &path;
+        let child = measurer().run(move || {
+            let mut b = [0u8; 1];
+            if raw::read_full(gfd, &mut b) != Ok(1) {
+                return 3;
+            }
+            let t0 = raw::monotonic_ns();
+            let mut err = 0u64;
+            for _ in 0..iters {
+                if let Err(e) = raw::unshare(kind.set()) {
+                    err = e as i32 as u64;
+                    break;
+                }
+            }
+            let t1 = raw::monotonic_ns();
+            let (dev, ino) = stat_ns(path).unwrap_or((0, 0));
+            let mut buf = [0u8; 40];
+            for (i, v) in [t0, t1, err, dev, ino].into_iter().enumerate() {
+                buf[8 * i..8 * i + 8].copy_from_slice(&v.to_ne_bytes());
+            }
+            let _ = raw::write_all(wfd, &buf);
+            0
+        })?;
+        drop(w);
+        pending.push((child, r));
+    }
+    let go = vec![b'g'; workers as usize];
+    raw::write_all(go_w.as_raw_fd(), &go).map_err(|errno| MeasureError::Child {
+        what: "releasing the workers",
+        errno,
+    })?;
+    let (mut start, mut end) = (u64::MAX, 0u64);
+    for (mut child, r) in pending {
+        let words: [u64; 5] = read_report(&r, &mut child, "a worker")?;
+        let w = |i: usize| words[i];
+        if w(2) != 0 {
+            return Err(MeasureError::Child {
+                what: "unshare",
+                errno: Errno::from_raw(w(2) as i32),
+            });
+        }
+        if w(4) == 0 {
+            return Err(MeasureError::Other(format!(
+                "a worker could not stat its {kind} namespace"
+            )));
+        }
+        check_differs("unshare", kind, parent, (w(3), w(4)))?;
+        start = start.min(w(0));
+        end = end.max(w(1));
+    }
+    Ok(ns_of(end.saturating_sub(start)))
+}
