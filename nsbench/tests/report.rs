@@ -425,9 +425,9 @@ fn bad_results_files_are_errors() {
     fs::write(&cut, &full[..full.len() / 3]).unwrap();
     assert_error(&tool(&["compare", good_s, cut.to_str().unwrap()]), "not valid JSON");
     assert_error(&tool(&["compare", good_s, "/nonexistent.json"]), "cannot read");
-    assert_error(&tool(&["compare", good_s]), "OLD.json NEW.json");
+    assert_error(&tool(&["compare", good_s]), "NEW.json");
     assert_error(&tool(&["compare", good_s, good_s, "--threshold", "lots"]), "threshold");
-    assert_error(&tool(&["frobnicate"]), "unknown command");
+    assert_error(&tool(&["frobnicate"]), "unrecognized subcommand");
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -589,5 +589,30 @@ fn report_since_leaves_out_older_results() {
         "--since",
         "yesterday",
     ]);
-    assert_error(&out, "bad --since");
+    assert_error(&out, "seconds since the epoch");
+}
+
+/// `--help` for the tool and each subcommand (exit 0, on stdout); no command is a usage error
+/// (exit 2), as is an unknown option.
+#[test]
+fn help_per_subcommand_and_usage_errors() {
+    for (args, needle) in [
+        (&["--help"][..], "compare"),
+        (&["report", "--help"][..], "--since"),
+        (&["compare", "--help"][..], "--noise-floor"),
+        (&["history", "--help"][..], "append"),
+        (&["history", "plot", "--help"][..], "--by"),
+        (&["history", "append", "--help"][..], "--file"),
+        (&["export", "--help"][..], "bmf"),
+    ] {
+        let out = tool(args);
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
+        assert!(stdout.contains("Usage:") && stdout.contains(needle), "{args:?}: {stdout}");
+    }
+    for args in [&[][..], &["history"][..], &["report", "--frobnicate"][..]] {
+        let out = tool(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stdout));
+        assert!(text(&out.stderr).contains("Usage:"), "{args:?}");
+    }
 }
