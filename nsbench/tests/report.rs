@@ -493,6 +493,8 @@ fn dates_and_thresholds() {
     assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
     assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     assert_eq!(rfc3339(1_798_761_599), "2026-12-31T23:59:59Z");
+    assert_eq!(rfc3339(253_402_300_799), "9999-12-31T23:59:59Z");
+    assert!(rfc3339(u64::MAX).ends_with("s after 1970-01-01T00:00:00Z"));
     assert_eq!(parse_threshold("10%").unwrap(), 0.10);
     assert_eq!(parse_threshold("25").unwrap(), 0.25);
     assert_eq!(parse_threshold("0.2").unwrap(), 0.2);
@@ -608,7 +610,10 @@ fn help_per_subcommand_and_usage_errors() {
         let out = tool(args);
         let stdout = text(&out.stdout);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
-        assert!(stdout.contains("Usage:") && stdout.contains(needle), "{args:?}: {stdout}");
+        assert!(
+            stdout.contains("Usage:") && stdout.contains(needle),
+            "{args:?}: {stdout}"
+        );
     }
     for args in [&[][..], &["history"][..], &["report", "--frobnicate"][..]] {
         let out = tool(args);

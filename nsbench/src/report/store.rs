@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use super::figures::figures;
@@ -41,7 +42,9 @@ pub fn parse_results(text: &str, what: &str) -> Result<Results> {
     Ok(r)
 }
 
-/// Writes `contents` to `path` atomically: a temporary file in the same directory, then rename.
+/// Writes `contents` to `path` atomically: a temporary file in the same directory, synced,
+/// then renamed over `path` (`tempfile`'s `persist`); on failure the temporary file is removed
+/// and `path` is untouched.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     let dir = path
         .parent()
@@ -52,18 +55,20 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
     let res = (|| -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
+        let mut f = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".tmp")
+            // As `File::create` (0666 less the umask), not tempfile's private 0600: the
+            // results are meant to be read by others.
+            .permissions(fs::Permissions::from_mode(0o666))
+            .tempfile_in(dir)?;
         f.write_all(contents)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
+        f.as_file().sync_all()?;
+        f.persist(path)?;
+        Ok(())
     })();
-    if let Err(e) = res {
-        let _ = fs::remove_file(&tmp);
-        return err(format!("cannot write {}: {e}", path.display()));
-    }
-    Ok(())
+    res.map_err(|e| Error(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Paths written by [`write_report`].
