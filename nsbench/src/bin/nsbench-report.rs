@@ -220,7 +220,7 @@ fn history_cmd(command: HistoryCommand) -> Result<ExitCode, Error> {
                 By::Date => report::HistoryBy::Date,
                 By::Kernel => report::HistoryBy::Kernel,
             };
-            let figs = report::history_plot(&report::load_history(&file)?, by);
+            let figs = report::history_plot(&report::load_history(&file)?, by)?;
             if figs.is_empty() {
                 return Err(Error(format!(
                     "{} has no unshare/clone/setns figures to plot",

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::svg;
-use super::{Benchmark, Results, KINDS};
+use super::{Benchmark, Result, Results, KINDS};
 
 /// A scaling point: the kind is a number (`scale_mnt/1000`: one curve) or `<series>_<number>`
 /// (`concurrent/net_2`: one curve per series).
@@ -44,7 +44,7 @@ fn scaling_ops(r: &Results) -> BTreeMap<String, Curves<'_>> {
 }
 
 /// The figures of one run: `results.svg` and one `scaling-<op>.svg` per scaling curve.
-pub fn figures(r: &Results) -> Vec<(String, String)> {
+pub fn figures(r: &Results) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     let kinds: Vec<String> = KINDS
         .iter()
@@ -82,9 +82,8 @@ pub fn figures(r: &Results) -> Vec<(String, String)> {
                 &kinds,
                 &series,
                 "namespace kind",
-                "time per operation (ns, log scale)",
-                true,
-            ),
+                "time per operation",
+            )?,
         ));
     }
     for (op, curves) in scaling_ops(r) {
@@ -110,11 +109,11 @@ pub fn figures(r: &Results) -> Vec<(String, String)> {
                 &svg::XAxis::Numeric { log },
                 &series,
                 &format!("{param} (count{})", if log { ", log scale" } else { "" }),
-                "time per operation (ns)",
-            ),
+                "time per operation",
+            )?,
         ));
     }
-    out
+    Ok(out)
 }
 
 fn scaling_parameter(op: &str) -> &'static str {

@@ -76,7 +76,7 @@ fn median_of(mut v: Vec<f64>) -> f64 {
 }
 
 /// One SVG per kind (`history-<kind>.svg`): a line per op over dates or kernel releases.
-pub fn history_plot(history: &[Results], by: HistoryBy) -> Vec<(String, String)> {
+pub fn history_plot(history: &[Results], by: HistoryBy) -> Result<Vec<(String, String)>> {
     // Buckets: (label, runs).
     let mut buckets: Vec<(String, Vec<&Results>)> = Vec::new();
     match by {
@@ -153,9 +153,9 @@ pub fn history_plot(history: &[Results], by: HistoryBy) -> Vec<(String, String)>
                 &svg::XAxis::Categories(labels.clone()),
                 &series,
                 x_label,
-                "time per operation (ns)",
-            ),
+                "time per operation",
+            )?,
         ));
     }
-    out
+    Ok(out)
 }

@@ -87,7 +87,7 @@ pub struct Written {
 pub fn write_report(r: &Results, out_dir: &Path) -> Result<Written> {
     let json = serde_json::to_string_pretty(r).map_err(|e| Error(format!("cannot encode results: {e}")))?;
     let md = summary_markdown(r);
-    let figs = figures(r);
+    let figs = figures(r)?;
     let json_path = out_dir.join("results.json");
     let md_path = out_dir.join("summary.md");
     write_atomic(&json_path, json.as_bytes())?;
