@@ -468,8 +468,8 @@ fn main() {
         .nresamples(20_000)
         .configure_from_args();
     if quick() && std::env::var_os("NSBENCH_PLOTS").is_none() {
-        // Criterion's plotters backend takes ~1.5 s per benchmark here: with ~60 benchmarks
-        // a quick run could not stay under 90 s. The JSON results are written either way.
+        // Criterion's plotters backend took ~1.5 s per benchmark on a 2-core machine: for ~60
+        // benchmarks, longer than the quick run itself. The JSON results are written either way.
         println!("nsbench: --quick: plots and HTML report off (set NSBENCH_PLOTS=1 to keep them)");
         c = c.without_plots();
     }

@@ -120,12 +120,12 @@ fn figure(r: &Results, id: &str, normalize: bool) -> Option<(f64, f64, f64)> {
 /// The noise floor used when none is given: ±25%.
 ///
 /// Criterion's interval says how well one run pins its own median, not how far a second run
-/// of the same build lands. Measured on the 2-core shared machine this suite was written on,
-/// two honest full runs of one build differed by up to 1.54× (fork-like clones: a clone of
-/// ~0.5 ms fits between scheduler ticks or waits one out) with intervals a few percent wide;
-/// `--quick` runs (2 samples) by up to 1.9× on the clones. Widened to ±25%, two intervals
-/// stop overlapping only beyond a 1.67× change: quiet on such honest full-run pairs, and a 2×
-/// regression is still caught.
+/// of the same build lands. Measured on the 2-core shared VM of the figures in
+/// nsbench/README.md, two honest full runs of one build differed by up to 1.54× (fork-like
+/// clones: a clone of ~0.5 ms fits between scheduler ticks or waits one out) with intervals a
+/// few percent wide; `--quick` runs (2 samples) by up to 1.9× on the clones. Widened to ±25%,
+/// two intervals stop overlapping only beyond a 1.67× change: quiet on such honest full-run
+/// pairs, and a 2× regression is still caught.
 pub const DEFAULT_NOISE_FLOOR: f64 = 0.25;
 
 /// Compares `old` with `new`. Normalises by same-run baselines when `normalize` is set or the
