@@ -29,7 +29,7 @@ pub(super) type ChildResult = std::result::Result<(), (&'static str, Errno)>;
 
 /// Names of the steps a child body can fail in; the child sends `1 + index` into this table
 /// and the errno over its report pipe.
-pub(super) const STEPS: [&str; 12] = [
+const STEPS: [&str; 12] = [
     "unshare",
     "setns",
     "clone3",
@@ -45,7 +45,7 @@ pub(super) const STEPS: [&str; 12] = [
 ];
 
 /// The number a child sends for the step `what`: its index in [`STEPS`] (0 when unknown).
-pub(super) fn step_index(what: &str) -> u64 {
+fn step_index(what: &str) -> u64 {
     STEPS.iter().position(|s| *s == what).unwrap_or(0) as u64
 }
 
@@ -64,15 +64,55 @@ pub(super) fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// Reads a child's report of `N` native-endian words from `r` (the parent's read end, the
-/// write end already closed here), then reaps the child; `who` names it in errors. A short
-/// report or a failed child is an error: the figure is not reported.
-pub(super) fn read_report<const N: usize>(r: &OwnedFd, child: &mut nscore::Child, who: &str) -> Result<[u64; N]> {
-    let mut buf = vec![0u8; 8 * N];
+/// What a child reports to its parent: up to [`REPORT`] values, or the step it failed in and
+/// the errno.
+pub(super) type Report = std::result::Result<[u64; REPORT], (&'static str, Errno)>;
+
+/// Length in bytes of a report on the pipe: a status word, then the values.
+const REPORT_BYTES: usize = 8 * (REPORT + 1);
+
+/// In a child: writes `report` to `fd` in one write, as native-endian words: a status (0, or
+/// 1 + the index of the failing step in [`STEPS`]), then the values (on failure, the errno).
+/// Allocation-free. False when the write failed.
+pub(super) fn send(fd: RawFd, report: Report) -> bool {
+    let (status, values) = match report {
+        Ok(values) => (0, values),
+        Err((what, errno)) => (1 + step_index(what), [errno as i32 as u64, 0, 0, 0]),
+    };
+    let mut buf = [0u8; REPORT_BYTES];
+    for (chunk, word) in buf.chunks_exact_mut(8).zip(std::iter::once(status).chain(values)) {
+        chunk.copy_from_slice(&word.to_ne_bytes());
+    }
+    raw::write_all(fd, &buf).is_ok()
+}
+
+/// Reads what a child [`send`]s from `r`, the parent's read end (the write end already closed
+/// here): the bytes and how many came.
+fn read_report(r: &OwnedFd) -> Result<(usize, [u8; REPORT_BYTES])> {
+    let mut buf = [0u8; REPORT_BYTES];
     let n = raw::read_full(r.as_raw_fd(), &mut buf).map_err(|errno| MeasureError::Child {
         what: "reading the child's report",
         errno,
     })?;
+    Ok((n, buf))
+}
+
+/// The values of a whole report, or the child's failure as a [`MeasureError::Child`].
+fn decode(buf: &[u8; REPORT_BYTES]) -> Result<[u64; REPORT]> {
+    let word = |i: usize| u64::from_ne_bytes(buf[8 * i..8 * i + 8].try_into().unwrap_or_default());
+    match word(0) {
+        0 => Ok(std::array::from_fn(|i| word(i + 1))),
+        s => Err(MeasureError::Child {
+            what: STEPS.get((s - 1) as usize).copied().unwrap_or("?"),
+            errno: Errno::from_raw(word(1) as i32),
+        }),
+    }
+}
+
+/// Reads the report of a child that exits after sending it, then reaps the child; `who` names
+/// it in errors. A short report or a failed child is an error: the figure is not reported.
+pub(super) fn reap_report(r: &OwnedFd, child: &mut nscore::Child, who: &str) -> Result<[u64; REPORT]> {
+    let (n, buf) = read_report(r)?;
     let status = child.wait()?;
     if n != buf.len() || !status.success() {
         return Err(MeasureError::Other(format!(
@@ -80,11 +120,16 @@ pub(super) fn read_report<const N: usize>(r: &OwnedFd, child: &mut nscore::Child
             buf.len()
         )));
     }
-    let mut words = [0u64; N];
-    for (w, chunk) in words.iter_mut().zip(buf.chunks_exact(8)) {
-        *w = u64::from_ne_bytes(chunk.try_into().unwrap_or_default());
+    decode(&buf)
+}
+
+/// Reads the report of a child that lives on after sending it; `who` names it in errors.
+pub(super) fn live_report(r: &OwnedFd, who: &str) -> Result<[u64; REPORT]> {
+    let (n, buf) = read_report(r)?;
+    if n != buf.len() {
+        return Err(MeasureError::Other(format!("{who} died before reporting")));
     }
-    Ok(words)
+    decode(&buf)
 }
 
 /// Runs `body` in a fresh measuring child; returns the four values it filled in.
@@ -100,29 +145,15 @@ where
     let wfd = w.as_raw_fd();
     let mut child = measurer().run(move || {
         let mut out = [0u64; REPORT];
-        let (flag, vals) = match body(&mut out) {
-            Ok(()) => (0u64, out),
-            Err((what, errno)) => (1 + step_index(what), [errno as i32 as u64, 0, 0, 0]),
-        };
-        let mut buf = [0u8; 8 * (REPORT + 1)];
-        buf[..8].copy_from_slice(&flag.to_ne_bytes());
-        for (i, v) in vals.iter().enumerate() {
-            buf[8 * (i + 1)..8 * (i + 2)].copy_from_slice(&v.to_ne_bytes());
+        let report = body(&mut out).map(|()| out);
+        if send(wfd, report) {
+            0
+        } else {
+            125
         }
-        if raw::write_all(wfd, &buf).is_err() {
-            return 125;
-        }
-        0
     })?;
     drop(w);
-    let word: [u64; REPORT + 1] = read_report(&r, &mut child, "the measuring child")?;
-    match word[0] {
-        0 => Ok([word[1], word[2], word[3], word[4]]),
-        s => Err(MeasureError::Child {
-            what: STEPS.get((s - 1) as usize).copied().unwrap_or("?"),
-            errno: Errno::from_raw(word[1] as i32),
-        }),
-    }
+    reap_report(&r, &mut child, "the measuring child")
 }
 
 /// `/proc/self/ns/<kind>`, or `pid_for_children`/`time_for_children` for pid and time (what

@@ -4,9 +4,9 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use nscore::raw;
-use nscore::{Errno, Kind, KindSet, NsHandle};
+use nscore::{Kind, KindSet, NsHandle};
 
-use super::child::{clone_ok, clone_stack, measurer, pipe, self_ns_path, step_index, ChildResult, STEPS};
+use super::child::{clone_ok, clone_stack, live_report, measurer, pipe, self_ns_path, send, ChildResult};
 use super::{MeasureError, Result};
 
 /// A child that holds `count` namespaces of one kind alive (by open fds on their nsfs files)
@@ -60,32 +60,14 @@ impl Holder {
                 }
                 Ok(())
             })();
-            let word: u64 = match res {
-                Ok(()) => 0,
-                Err((w, e)) => (1 + step_index(w)) << 32 | e as i32 as u64,
-            };
-            let _ = raw::write_all(wfd, &word.to_ne_bytes());
+            send(wfd, res.map(|()| [0; 4]));
             let mut b = [0u8; 1];
             let _ = raw::read_full(rfd, &mut b);
             0
         })?;
         drop(ready_w);
         drop(hold_r);
-        let mut b = [0u8; 8];
-        let n = raw::read_full(ready_r.as_raw_fd(), &mut b).map_err(|errno| MeasureError::Child {
-            what: "reading the holder's report",
-            errno,
-        })?;
-        let word = u64::from_ne_bytes(b);
-        if n != 8 {
-            return Err(MeasureError::Other("the holder died before reporting".into()));
-        }
-        if word != 0 {
-            return Err(MeasureError::Child {
-                what: STEPS.get(((word >> 32) - 1) as usize).copied().unwrap_or("?"),
-                errno: Errno::from_raw((word & 0xffff_ffff) as i32),
-            });
-        }
+        live_report(&ready_r, "the holder")?;
         Ok(Holder {
             child,
             kind,

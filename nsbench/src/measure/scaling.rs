@@ -9,7 +9,7 @@ use nscore::raw;
 use nscore::{Errno, Kind};
 
 use super::child::{
-    check_differs, in_child, measurer, ns_of, parent_ns, pipe, read_report, self_ns_path, stat_ns, ChildResult,
+    check_differs, in_child, measurer, ns_of, parent_ns, pipe, reap_report, self_ns_path, send, stat_ns, ChildResult,
 };
 use super::unshare::REPEATABLE;
 use super::{MeasureError, Result};
@@ -73,22 +73,20 @@ pub fn concurrent_unshare(kind: Kind, workers: u32, iters: u64) -> Result<Durati
             if raw::read_full(gfd, &mut b) != Ok(1) {
                 return 3;
             }
-            let t0 = raw::monotonic_ns();
-            let mut err = 0u64;
-            for _ in 0..iters {
-                if let Err(e) = raw::unshare(kind.set()) {
-                    err = e as i32 as u64;
-                    break;
+            let report = (|| {
+                let t0 = raw::monotonic_ns();
+                for _ in 0..iters {
+                    raw::unshare(kind.set()).map_err(|e| ("unshare", e))?;
                 }
+                let t1 = raw::monotonic_ns();
+                let (dev, ino) = stat_ns(path)?;
+                Ok([t0, t1, dev, ino])
+            })();
+            if send(wfd, report) {
+                0
+            } else {
+                125
             }
-            let t1 = raw::monotonic_ns();
-            let (dev, ino) = stat_ns(path).unwrap_or((0, 0));
-            let mut buf = [0u8; 40];
-            for (i, v) in [t0, t1, err, dev, ino].into_iter().enumerate() {
-                buf[8 * i..8 * i + 8].copy_from_slice(&v.to_ne_bytes());
-            }
-            let _ = raw::write_all(wfd, &buf);
-            0
         })?;
         drop(w);
         pending.push((child, r));
@@ -100,22 +98,10 @@ pub fn concurrent_unshare(kind: Kind, workers: u32, iters: u64) -> Result<Durati
     })?;
     let (mut start, mut end) = (u64::MAX, 0u64);
     for (mut child, r) in pending {
-        let words: [u64; 5] = read_report(&r, &mut child, "a worker")?;
-        let w = |i: usize| words[i];
-        if w(2) != 0 {
-            return Err(MeasureError::Child {
-                what: "unshare",
-                errno: Errno::from_raw(w(2) as i32),
-            });
-        }
-        if w(4) == 0 {
-            return Err(MeasureError::Other(format!(
-                "a worker could not stat its {kind} namespace"
-            )));
-        }
-        check_differs("unshare", kind, parent, (w(3), w(4)))?;
-        start = start.min(w(0));
-        end = end.max(w(1));
+        let [t0, t1, dev, ino] = reap_report(&r, &mut child, "a worker")?;
+        check_differs("unshare", kind, parent, (dev, ino))?;
+        start = start.min(t0);
+        end = end.max(t1);
     }
     Ok(ns_of(end.saturating_sub(start)))
 }

@@ -7,8 +7,8 @@ use nscore::raw;
 use nscore::{Errno, Kind, Spawn};
 
 use super::child::{
-    check_differs, ns_of, parent_ns, pipe, raw_open_write, read_report, self_ns_path, stat_ns, step_index, ChildResult,
-    STEPS,
+    check_differs, ns_of, parent_ns, pipe, raw_open_write, reap_report, self_ns_path, send, stat_ns, ChildResult,
+    Report,
 };
 use super::{MeasureError, Result};
 
@@ -41,7 +41,7 @@ pub fn teardown_loop(kind: Kind, iters: u64) -> Result<Duration> {
     let wfd = w.as_raw_fd();
     let limit_text = format!("{TEARDOWN_LIMIT}\n").into_bytes();
     let mut child = Spawn::new(Kind::User).map_root().run(move || {
-        let res = (|| -> std::result::Result<[u64; 3], (&'static str, Errno)> {
+        let report = (|| -> Report {
             let fd = raw_open_write(limit_file).map_err(|e| ("limit file", e))?;
             let wr = raw::write_all(fd, &limit_text);
             raw::close(fd);
@@ -69,33 +69,17 @@ pub fn teardown_loop(kind: Kind, iters: u64) -> Result<Duration> {
             }
             let total = raw::monotonic_ns() - t0;
             let (dev, ino) = stat_ns(&path)?;
-            Ok([total, dev, ino])
+            Ok([total, dev, ino, 0])
         })();
-        let mut buf = [0u8; 32];
-        match res {
-            Ok(v) => {
-                for (i, x) in v.iter().enumerate() {
-                    buf[8 * (i + 1)..8 * (i + 2)].copy_from_slice(&x.to_ne_bytes());
-                }
-            }
-            Err((what, e)) => {
-                buf[..8].copy_from_slice(&(1 + step_index(what)).to_ne_bytes());
-                buf[8..16].copy_from_slice(&(e as i32 as u64).to_ne_bytes());
-            }
+        if send(wfd, report) {
+            0
+        } else {
+            125
         }
-        let _ = raw::write_all(wfd, &buf);
-        0
     })?;
     drop(w);
-    let words: [u64; 4] = read_report(&r, &mut child, "the teardown child")?;
-    let word = |i: usize| words[i];
-    if word(0) != 0 {
-        return Err(MeasureError::Child {
-            what: STEPS.get((word(0) - 1) as usize).copied().unwrap_or("?"),
-            errno: Errno::from_raw(word(1) as i32),
-        });
-    }
-    check_differs("unshare", kind, parent, (word(2), word(3)))?;
-    let scaled = word(1) as u128 * iters as u128 / (iters + TEARDOWN_LIMIT - 1) as u128;
+    let [total, dev, ino, _] = reap_report(&r, &mut child, "the teardown child")?;
+    check_differs("unshare", kind, parent, (dev, ino))?;
+    let scaled = total as u128 * iters as u128 / (iters + TEARDOWN_LIMIT - 1) as u128;
     Ok(ns_of(scaled as u64))
 }
