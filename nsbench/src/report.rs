@@ -33,8 +33,13 @@ pub use summary::{fmt_ns, summary_markdown, summary_rows, summary_text};
 /// Version of the results format written by this crate; older files are refused.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// The kinds in table order, then the baseline `none`.
-pub const KINDS: [&str; 9] = ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts", "none"];
+/// The kinds in table order (by name, from [`nscore::Kind::ALL`]), then the baseline `none`.
+pub fn kinds() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = nscore::Kind::ALL.iter().map(|k| k.name()).collect();
+    names.sort_unstable();
+    names.push("none");
+    names
+}
 
 /// An error of the report tool: a message for a person, never a panic.
 #[derive(Debug, Clone, PartialEq, Eq)]

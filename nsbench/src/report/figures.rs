@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::svg;
-use super::{Benchmark, Result, Results, KINDS};
+use super::{Benchmark, Result, Results};
 
 /// A scaling point: the kind is a number (`scale_mnt/1000`: one curve) or `<series>_<number>`
 /// (`concurrent/net_2`: one curve per series).
@@ -46,7 +46,7 @@ fn scaling_ops(r: &Results) -> BTreeMap<String, Curves<'_>> {
 /// The figures of one run: `results.svg` and one `scaling-<op>.svg` per scaling curve.
 pub fn figures(r: &Results) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
-    let kinds: Vec<String> = KINDS
+    let kinds: Vec<String> = super::kinds()
         .iter()
         .filter(|k| {
             ["unshare", "clone", "clone_vfork"]

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::store::{parse_results, write_atomic};
 use super::svg;
-use super::{err, Benchmark, Error, Result, Results, KINDS};
+use super::{err, Benchmark, Error, Result, Results};
 
 /// Appends `r` as one JSON line to the history file (rewritten atomically). An unreadable or
 /// malformed history file is refused, not overwritten.
@@ -107,7 +107,7 @@ pub fn history_plot(history: &[Results], by: HistoryBy) -> Result<Vec<(String, S
     }
     let labels: Vec<String> = buckets.iter().map(|b| b.0.clone()).collect();
     let mut out = Vec::new();
-    for kind in KINDS {
+    for kind in super::kinds() {
         let mut series = Vec::new();
         for (op, label) in [
             ("unshare", "unshare"),

@@ -1,7 +1,7 @@
 //! The summary of one run: the per-kind table (plain text and Markdown) and every other id.
 
 use super::figures::scaling_point;
-use super::{Benchmark, Provenance, Results, KINDS};
+use super::{Benchmark, Provenance, Results};
 
 /// Formats nanoseconds for people: `812 ns`, `12.3 µs`, `1.20 ms`.
 pub fn fmt_ns(ns: f64) -> String {
@@ -29,7 +29,7 @@ fn cell(b: Option<&Benchmark>) -> String {
 /// Rows of the per-kind summary: kind, unshare, clone, vfork-clone, setns, marginal.
 pub fn summary_rows(r: &Results) -> Vec<[String; 6]> {
     let mut rows = Vec::new();
-    for kind in KINDS {
+    for kind in super::kinds() {
         let get = |op: &str| r.benchmarks.get(&format!("{op}/{kind}"));
         if ["unshare", "clone", "clone_vfork", "setns"]
             .iter()
