@@ -96,6 +96,5 @@ pub type Result<T> = std::result::Result<T, MeasureError>;
 /// with root mapped to the caller (rootless), where every kind can be created. Joining the
 /// host's namespaces back (`setns` benchmarks) is not possible there.
 pub fn rootless() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() != 0 }
+    !rustix::process::geteuid().is_root()
 }

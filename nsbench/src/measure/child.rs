@@ -2,7 +2,10 @@
 //! reports over, the table of steps it can fail in, and the namespace identity checks.
 
 use std::ffi::{CStr, CString};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use rustix::fs::{Mode, OFlags};
+use rustix::pipe::{pipe_with, PipeFlags};
 use std::time::Duration;
 
 use nscore::raw::{self, Stack};
@@ -49,19 +52,17 @@ fn step_index(what: &str) -> u64 {
     STEPS.iter().position(|s| *s == what).unwrap_or(0) as u64
 }
 
+/// nscore's `Errno` (what a child reports) of rustix's.
+pub(super) fn errno(e: rustix::io::Errno) -> Errno {
+    Errno::from_raw(e.raw_os_error())
+}
+
 /// A close-on-exec pipe: (read end, write end).
 pub(super) fn pipe() -> Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: pipe2 writes two fds into the array on success; we own them from then on.
-    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
-    if r < 0 {
-        return Err(MeasureError::Child {
-            what: "pipe2",
-            errno: Errno::last(),
-        });
-    }
-    // SAFETY: both fds were just created and are owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    pipe_with(PipeFlags::CLOEXEC).map_err(|e| MeasureError::Child {
+        what: "pipe2",
+        errno: errno(e),
+    })
 }
 
 /// What a child reports to its parent: up to [`REPORT`] values, or the step it failed in and
@@ -165,12 +166,7 @@ pub(super) fn self_ns_path(kind: Kind) -> CString {
 
 /// `stat(2)` of a namespace file in the child: (dev, ino).
 pub(super) fn stat_ns(path: &CStr) -> std::result::Result<(u64, u64), (&'static str, Errno)> {
-    // SAFETY: an all-zero `struct stat` is a valid value.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: stat is async-signal-safe; `path` is NUL-terminated and `st` a valid out pointer.
-    if unsafe { libc::stat(path.as_ptr(), &mut st) } < 0 {
-        return Err(("stat", Errno::last()));
-    }
+    let st = rustix::fs::stat(path).map_err(|e| ("stat", errno(e)))?;
     Ok((st.st_dev, st.st_ino))
 }
 
@@ -225,13 +221,17 @@ pub(super) fn clone_ok(kinds: KindSet, stack: Option<&Stack>) -> ChildResult {
     }
 }
 
-/// In a child: `open(path, O_WRONLY)` without allocating.
-pub(super) fn raw_open_write(path: &CStr) -> std::result::Result<RawFd, Errno> {
-    // SAFETY: open is async-signal-safe; `path` is NUL-terminated.
-    let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
-    if fd < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(fd)
-    }
+/// In a child just unshared into a new user namespace: maps its root to the ids of the
+/// `uid_map` and `gid_map` lines (`0 <outside> 1\n`), `setgroups` denied first, as `unshare
+/// --map-root-user` does. Allocation-free.
+pub(super) fn map_root(uid_map: &[u8], gid_map: &[u8]) -> std::result::Result<(), Errno> {
+    write_file(c"/proc/self/setgroups", b"deny")?;
+    write_file(c"/proc/self/uid_map", uid_map)?;
+    write_file(c"/proc/self/gid_map", gid_map)
+}
+
+/// In a child: writes `text` to the existing file `path` (a /proc file), without allocating.
+pub(super) fn write_file(path: &CStr, text: &[u8]) -> std::result::Result<(), Errno> {
+    let fd = rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty()).map_err(errno)?;
+    raw::write_all(fd.as_raw_fd(), text)
 }

@@ -89,11 +89,8 @@ pub fn settle(max: Duration) -> Result<()> {
 
 /// The soft limit on open files (`RLIMIT_NOFILE`): a [`Holder`] needs one fd per namespace.
 pub fn open_files_limit() -> u64 {
-    // SAFETY: an all-zero rlimit is valid; getrlimit fills it in.
-    let mut r: libc::rlimit = unsafe { std::mem::zeroed() };
-    // SAFETY: getrlimit writes into `r`, a valid out pointer.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } < 0 {
-        return 1024;
-    }
-    r.rlim_cur
+    // None: unlimited.
+    rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(u64::MAX)
 }

@@ -1,15 +1,15 @@
 //! `scale_mnt/*` and `concurrent/*`: how `unshare` cost grows with the mounts to copy and with
 //! workers creating at once.
 
-use std::ffi::CStr;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use nscore::raw;
-use nscore::{Errno, Kind};
+use nscore::Kind;
+use rustix::mount::{mount, mount_change, MountFlags, MountPropagationFlags};
 
 use super::child::{
-    check_differs, in_child, measurer, ns_of, parent_ns, pipe, reap_report, self_ns_path, send, stat_ns, ChildResult,
+    check_differs, errno, in_child, measurer, ns_of, parent_ns, pipe, reap_report, self_ns_path, send, stat_ns,
 };
 use super::unshare::REPEATABLE;
 use super::{MeasureError, Result};
@@ -23,9 +23,10 @@ pub fn mnt_scaling_loop(mounts: u32, iters: u64) -> Result<Duration> {
     let path = self_ns_path(Kind::Mnt);
     let out = in_child(|out| {
         raw::unshare(Kind::Mnt.set()).map_err(|e| ("unshare", e))?;
-        mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE)?;
+        let private = MountPropagationFlags::REC | MountPropagationFlags::PRIVATE;
+        mount_change(c"/", private).map_err(|e| ("mount", errno(e)))?;
         for _ in 0..mounts {
-            mount(Some(c"tmpfs"), c"/tmp", Some(c"tmpfs"), 0)?;
+            mount(c"tmpfs", c"/tmp", c"tmpfs", MountFlags::empty(), None).map_err(|e| ("mount", errno(e)))?;
         }
         let mut total = 0u64;
         for _ in 0..iters {
@@ -39,17 +40,6 @@ pub fn mnt_scaling_loop(mounts: u32, iters: u64) -> Result<Duration> {
     })?;
     check_differs("unshare", Kind::Mnt, parent, (out[1], out[2]))?;
     Ok(ns_of(out[0]))
-}
-
-fn mount(src: Option<&CStr>, target: &CStr, fstype: Option<&CStr>, flags: libc::c_ulong) -> ChildResult {
-    let p = |s: Option<&CStr>| s.map_or(std::ptr::null(), CStr::as_ptr);
-    // SAFETY: mount(2) is a plain system call; every string is NUL-terminated or null.
-    let r = unsafe { libc::mount(p(src), target.as_ptr(), p(fstype), flags, std::ptr::null()) };
-    if r < 0 {
-        Err(("mount", Errno::last()))
-    } else {
-        Ok(())
-    }
 }
 
 /// `workers` fresh children each time `iters` calls of `unshare(kind)` at the same moment

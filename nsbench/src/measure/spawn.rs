@@ -1,7 +1,11 @@
 //! `spawn/*` and `spawn_1g/*`: starting a program in new namespaces three ways, from
 //! criterion's process.
 
-use nscore::{Kind, KindSet, Spawn};
+use nscore::raw;
+use nscore::{Errno, Kind, KindSet, Spawn};
+use rustix::mount::{mount_change, MountPropagationFlags};
+
+use super::child::map_root;
 
 use super::{rootless, MeasureError, Result};
 
@@ -89,11 +93,14 @@ impl SpawnMethod {
             }
             SpawnMethod::CommandPreExec => {
                 let user = rootless();
-                let flags = SPAWN_KINDS.clone_flags() | if user { libc::CLONE_NEWUSER } else { 0 };
+                let kinds = if user {
+                    SPAWN_KINDS.with(Kind::User)
+                } else {
+                    SPAWN_KINDS
+                };
                 // Rootless: the hook maps root to the caller itself (prepared here: the hook
                 // must not allocate).
-                // SAFETY: getuid/getgid cannot fail.
-                let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+                let (uid, gid) = (rustix::process::getuid().as_raw(), rustix::process::getgid().as_raw());
                 let uid_map = format!("0 {uid} 1\n").into_bytes();
                 let gid_map = format!("0 {gid} 1\n").into_bytes();
                 let mut cmd = Command::new(program);
@@ -103,37 +110,12 @@ impl SpawnMethod {
                 // async-signal-safe, no allocation.
                 unsafe {
                     cmd.pre_exec(move || {
-                        let err = std::io::Error::last_os_error;
-                        if libc::unshare(flags) < 0 {
-                            return Err(err());
-                        }
+                        let os = |e: Errno| std::io::Error::from_raw_os_error(e as i32);
+                        raw::unshare(kinds).map_err(os)?;
                         if user {
-                            for (path, text) in [
-                                (c"/proc/self/setgroups", &b"deny"[..]),
-                                (c"/proc/self/uid_map", &uid_map[..]),
-                                (c"/proc/self/gid_map", &gid_map[..]),
-                            ] {
-                                let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-                                if fd < 0 {
-                                    return Err(err());
-                                }
-                                let n = libc::write(fd, text.as_ptr().cast(), text.len());
-                                libc::close(fd);
-                                if n < 0 {
-                                    return Err(err());
-                                }
-                            }
+                            map_root(&uid_map, &gid_map).map_err(os)?;
                         }
-                        if libc::mount(
-                            std::ptr::null(),
-                            c"/".as_ptr(),
-                            std::ptr::null(),
-                            libc::MS_REC | libc::MS_PRIVATE,
-                            std::ptr::null(),
-                        ) < 0
-                        {
-                            return Err(err());
-                        }
+                        mount_change(c"/", MountPropagationFlags::REC | MountPropagationFlags::PRIVATE)?;
                         Ok(())
                     });
                 }

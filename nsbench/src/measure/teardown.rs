@@ -7,8 +7,7 @@ use nscore::raw;
 use nscore::{Errno, Kind, Spawn};
 
 use super::child::{
-    check_differs, ns_of, parent_ns, pipe, raw_open_write, reap_report, self_ns_path, send, stat_ns, ChildResult,
-    Report,
+    check_differs, ns_of, parent_ns, pipe, reap_report, self_ns_path, send, stat_ns, write_file, ChildResult, Report,
 };
 use super::{MeasureError, Result};
 
@@ -42,18 +41,12 @@ pub fn teardown_loop(kind: Kind, iters: u64) -> Result<Duration> {
     let limit_text = format!("{TEARDOWN_LIMIT}\n").into_bytes();
     let mut child = Spawn::new(Kind::User).map_root().run(move || {
         let report = (|| -> Report {
-            let fd = raw_open_write(limit_file).map_err(|e| ("limit file", e))?;
-            let wr = raw::write_all(fd, &limit_text);
-            raw::close(fd);
-            wr.map_err(|e| ("limit file", e))?;
+            write_file(limit_file, &limit_text).map_err(|e| ("limit file", e))?;
             let create = || -> ChildResult {
                 loop {
                     match raw::unshare(kind.set()) {
                         Ok(()) => return Ok(()),
-                        Err(Errno::ENOSPC) => {
-                            // SAFETY: sched_yield has no arguments and cannot fail.
-                            unsafe { libc::sched_yield() };
-                        }
+                        Err(Errno::ENOSPC) => rustix::thread::sched_yield(),
                         Err(e) => return Err(("unshare", e)),
                     }
                 }

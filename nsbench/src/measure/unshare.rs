@@ -6,9 +6,7 @@ use std::time::Duration;
 use nscore::raw;
 use nscore::{Kind, KindSet};
 
-use super::child::{
-    check_differs, clone_ok, in_child, ns_of, parent_ns, raw_open_write, self_ns_path, stat_ns, ChildResult,
-};
+use super::child::{check_differs, clone_ok, in_child, map_root, ns_of, parent_ns, self_ns_path, stat_ns, ChildResult};
 use super::{MeasureError, Result};
 
 /// The kinds whose `unshare` can be repeated in one process (each call makes a new namespace
@@ -73,16 +71,7 @@ pub fn unshare_loop(kind: Option<Kind>, iters: u64) -> Result<Duration> {
 fn nest_users(depth: u32) -> ChildResult {
     for _ in 1..depth {
         raw::unshare(Kind::User.set()).map_err(|e| ("unshare", e))?;
-        for (path, text) in [
-            (c"/proc/self/setgroups", &b"deny"[..]),
-            (c"/proc/self/uid_map", &b"0 0 1\n"[..]),
-            (c"/proc/self/gid_map", &b"0 0 1\n"[..]),
-        ] {
-            let fd = raw_open_write(path).map_err(|e| ("uid/gid map", e))?;
-            let r = raw::write_all(fd, text);
-            raw::close(fd);
-            r.map_err(|e| ("uid/gid map", e))?;
-        }
+        map_root(b"0 0 1\n", b"0 0 1\n").map_err(|e| ("uid/gid map", e))?;
     }
     Ok(())
 }
