@@ -71,15 +71,7 @@ impl Provenance {
         } else {
             cores
         };
-        let euid = fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("Uid:"))
-                    .and_then(|l| l.split_whitespace().nth(2).map(str::to_string))
-            })
-            .unwrap_or_default();
-        let privilege = if euid == "0" { "root" } else { "rootless" }.to_string();
+        let privilege = if crate::measure::rootless() { "rootless" } else { "root" }.to_string();
         let mount_count = fs::read_to_string("/proc/self/mountinfo")
             .map(|s| s.lines().count())
             .unwrap_or(0);
