@@ -6,57 +6,11 @@
 // and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
 nswall::enter!();
 
+mod common;
+
+use common::{assert_error, fixture, report, text, tool, write_json};
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
-}
-
-fn tool(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nsbench-report"))
-        .args(args)
-        .env_remove("CARGO_TARGET_DIR")
-        .output()
-        .expect("run nsbench-report")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Asserts a clean failure: exit status 2, a message, no panic.
-fn assert_error(out: &Output, needle: &str) {
-    let err = text(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "stdout: {}\nstderr: {err}",
-        text(&out.stdout)
-    );
-    assert!(err.contains("error"), "{err}");
-    assert!(err.contains(needle), "expected {needle:?} in: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-}
-
-/// Runs `report` on a fixture into `dir` and returns the parsed results.json.
-fn report(criterion: &Path, dir: &Path) -> (Output, serde_json::Value) {
-    let out = tool(&[
-        "report",
-        "--criterion-dir",
-        criterion.to_str().unwrap(),
-        "--out",
-        dir.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "report failed: {}", text(&out.stderr));
-    let json = fs::read_to_string(dir.join("results.json")).unwrap();
-    (out, serde_json::from_str(&json).unwrap())
-}
-
-fn write_json(path: &Path, v: &serde_json::Value) {
-    fs::write(path, serde_json::to_string_pretty(v).unwrap()).unwrap();
-}
+use std::path::Path;
 
 fn num(v: &serde_json::Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
@@ -391,56 +345,6 @@ fn bad_criterion_folders_are_errors_and_overwrite_nothing() {
     assert!(!out_dir.join("summary.md").exists());
 }
 
-#[test]
-fn bad_results_files_are_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_, r) = report(&fixture("criterion"), dir.path());
-    let good = dir.path().join("results.json");
-    let good_s = good.to_str().unwrap();
-
-    let mut old = r.clone();
-    old["format_version"] = 0.into();
-    let older = dir.path().join("older.json");
-    write_json(&older, &old);
-    assert_error(&tool(&["compare", older.to_str().unwrap(), good_s]), "format_version 0");
-    assert_error(
-        &tool(&["export", "--format", "bmf", older.to_str().unwrap()]),
-        "format_version 0",
-    );
-    let hist = dir.path().join("history.jsonl");
-    let out = tool(&[
-        "history",
-        "append",
-        older.to_str().unwrap(),
-        "--file",
-        hist.to_str().unwrap(),
-    ]);
-    assert_error(&out, "format_version 0");
-    assert!(!hist.exists());
-
-    let mut renamed = r.clone();
-    let b = renamed["benchmarks"].as_object_mut().unwrap();
-    let moved: Vec<(String, serde_json::Value)> = std::mem::take(b).into_iter().collect();
-    for (k, v) in moved {
-        b.insert(format!("other_{k}"), v);
-    }
-    let disjoint = dir.path().join("disjoint.json");
-    write_json(&disjoint, &renamed);
-    assert_error(
-        &tool(&["compare", good_s, disjoint.to_str().unwrap()]),
-        "no benchmark in common",
-    );
-
-    let cut = dir.path().join("cut.json");
-    let full = fs::read_to_string(&good).unwrap();
-    fs::write(&cut, &full[..full.len() / 3]).unwrap();
-    assert_error(&tool(&["compare", good_s, cut.to_str().unwrap()]), "not valid JSON");
-    assert_error(&tool(&["compare", good_s, "/nonexistent.json"]), "cannot read");
-    assert_error(&tool(&["compare", good_s]), "NEW.json");
-    assert_error(&tool(&["compare", good_s, good_s, "--threshold", "lots"]), "threshold");
-    assert_error(&tool(&["frobnicate"]), "unrecognized subcommand");
-}
-
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for e in fs::read_dir(from).unwrap() {
@@ -603,32 +507,4 @@ fn report_since_leaves_out_older_results() {
         "yesterday",
     ]);
     assert_error(&out, "seconds since the epoch");
-}
-
-/// `--help` for the tool and each subcommand (exit 0, on stdout); no command is a usage error
-/// (exit 2), as is an unknown option.
-#[test]
-fn help_per_subcommand_and_usage_errors() {
-    for (args, needle) in [
-        (&["--help"][..], "compare"),
-        (&["report", "--help"][..], "--since"),
-        (&["compare", "--help"][..], "--noise-floor"),
-        (&["history", "--help"][..], "append"),
-        (&["history", "plot", "--help"][..], "--by"),
-        (&["history", "append", "--help"][..], "--file"),
-        (&["export", "--help"][..], "bmf"),
-    ] {
-        let out = tool(args);
-        let stdout = text(&out.stdout);
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
-        assert!(
-            stdout.contains("Usage:") && stdout.contains(needle),
-            "{args:?}: {stdout}"
-        );
-    }
-    for args in [&[][..], &["history"][..], &["report", "--frobnicate"][..]] {
-        let out = tool(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stdout));
-        assert!(text(&out.stderr).contains("Usage:"), "{args:?}");
-    }
 }
