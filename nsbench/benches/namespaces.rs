@@ -14,6 +14,7 @@ use std::time::Duration;
 use criterion::{BenchmarkGroup, Criterion};
 use nsbench::measure::{self, MeasureError};
 use nscore::{Kind, KindSet};
+use serde_json::{json, Map, Value};
 
 /// Mean nanoseconds per operation seen in every sample of a run, by criterion id: for the
 /// marginal-cost lines and `extra.json`.
@@ -24,7 +25,7 @@ struct Seen {
 
 thread_local! {
     static SEEN: RefCell<Seen> = RefCell::new(Seen::default());
-    static EXTRA: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
+    static EXTRA: RefCell<Map<String, Value>> = RefCell::new(Map::new());
 }
 
 fn record(id: &str, d: Duration, iters: u64) {
@@ -46,8 +47,15 @@ fn mean_ns(id: &str) -> Option<f64> {
     })
 }
 
-fn extra(key: &str, json_value: String) {
-    EXTRA.with(|e| e.borrow_mut().push((key.to_string(), json_value)));
+/// Keeps `value` under `key` for `extra.json`.
+fn extra(key: &str, value: Value) {
+    EXTRA.with(|e| e.borrow_mut().insert(key.to_string(), value));
+}
+
+/// `x` rounded to `decimals` places, as the figures of `extra.json` are written.
+fn rounded(x: f64, decimals: i32) -> f64 {
+    let p = 10f64.powi(decimals);
+    (x * p).round() / p
 }
 
 fn fail(id: &str, e: MeasureError) -> ! {
@@ -141,7 +149,7 @@ fn clone_benches(c: &mut Criterion) {
         println!(
             "\n{group}: marginal cost over {group}/none: from the criterion means of this run, and from {pairs} alternating pairs in one child"
         );
-        let mut json = Vec::new();
+        let mut json = Map::new();
         for k in kinds.iter().flatten() {
             let id = format!("{group}/{}", k.name());
             let Some(m) = mean_ns(&id) else { continue };
@@ -159,18 +167,17 @@ fn clone_benches(c: &mut Criterion) {
                 m / base,
                 paired / 1e3
             );
-            json.push(format!(
-                "\"{}\": {{\"mean_ns\": {m:.1}, \"over_none_ns\": {:.1}, \"paired_over_none_ns\": {}}}",
-                k.name(),
-                m - base,
-                if paired.is_nan() {
-                    "null".to_string()
-                } else {
-                    format!("{paired:.1}")
-                }
-            ));
+            // A failed paired run is NaN, which serde_json writes as null.
+            json.insert(
+                k.name().to_string(),
+                json!({
+                    "mean_ns": rounded(m, 1),
+                    "over_none_ns": rounded(m - base, 1),
+                    "paired_over_none_ns": rounded(paired, 1),
+                }),
+            );
         }
-        extra(&format!("{group}_marginal"), format!("{{{}}}", json.join(", ")));
+        extra(&format!("{group}_marginal"), Value::Object(json));
     }
 }
 
@@ -245,7 +252,7 @@ fn spawn_benches(c: &mut Criterion) {
     if measured {
         println!("\nspawn from a parent holding 1 GiB of touched memory, against a plain parent (same run):");
     }
-    let mut json = Vec::new();
+    let mut json = Map::new();
     for m in &methods {
         let (Some(a), Some(b)) = (
             mean_ns(&format!("spawn/{}", m.name())),
@@ -260,13 +267,12 @@ fn spawn_benches(c: &mut Criterion) {
             b / 1e3,
             b / a
         );
-        json.push(format!(
-            "\"{}\": {{\"plain_ns\": {a:.0}, \"1g_ns\": {b:.0}, \"ratio\": {:.3}}}",
-            m.name(),
-            b / a
-        ));
+        json.insert(
+            m.name().to_string(),
+            json!({"plain_ns": rounded(a, 0), "1g_ns": rounded(b, 0), "ratio": rounded(b / a, 3)}),
+        );
     }
-    extra("spawn_1g_ratio", format!("{{{}}}", json.join(", ")));
+    extra("spawn_1g_ratio", Value::Object(json));
 }
 
 fn scaling_benches(c: &mut Criterion) {
@@ -344,7 +350,7 @@ fn memory_table() {
         "  {:<8} {:>6} {:>16} {:>12} {:>12}",
         "kind", "held", "SUnreclaim B/ns", "Slab B/ns", "Percpu B/ns"
     );
-    let mut json = Vec::new();
+    let mut json = Map::new();
     for kind in [
         Kind::Uts,
         Kind::Ipc,
@@ -369,34 +375,31 @@ fn memory_table() {
                     m.slab_per_ns,
                     m.percpu_per_ns
                 );
-                json.push(format!(
-                    "\"{}\": {{\"count\": {count}, \"sunreclaim_bytes\": {:.0}, \"slab_bytes\": {:.0}, \"percpu_bytes\": {:.0}}}",
-                    kind.name(),
-                    m.unreclaimable_per_ns,
-                    m.slab_per_ns,
-                    m.percpu_per_ns
-                ));
+                json.insert(
+                    kind.name().to_string(),
+                    json!({
+                        "count": count,
+                        "sunreclaim_bytes": rounded(m.unreclaimable_per_ns, 0),
+                        "slab_bytes": rounded(m.slab_per_ns, 0),
+                        "percpu_bytes": rounded(m.percpu_per_ns, 0),
+                    }),
+                );
             }
             Err(e) => println!("  {:<8} not measured: {e}", kind.name()),
         }
     }
     println!("  user     not measured: a process can make only one user namespace by unshare");
-    extra("kernel_memory_per_ns", format!("{{{}}}", json.join(", ")));
+    extra("kernel_memory_per_ns", Value::Object(json));
 }
 
+/// Writes the figures kept by [`extra`] to `extra.json` beside criterion's directory.
 fn write_extra() {
     let dir = std::env::var_os("CRITERION_HOME")
         .map(|h| std::path::PathBuf::from(h).join("..").join("nsbench"))
         .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(|t| std::path::PathBuf::from(t).join("nsbench")))
         .unwrap_or_else(|| std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/nsbench")));
-    let body = EXTRA.with(|e| {
-        e.borrow()
-            .iter()
-            .map(|(k, v)| format!("  \"{k}\": {v}"))
-            .collect::<Vec<_>>()
-            .join(",\n")
-    });
-    let text = format!("{{\n{body}\n}}\n");
+    // `{:#}`: serde_json's pretty form.
+    let text = EXTRA.with(|e| format!("{:#}\n", Value::Object(e.borrow().clone())));
     let path = dir.join("extra.json");
     match std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, text)) {
         Ok(()) => println!("nsbench: extra figures written to {}", path.display()),
@@ -465,8 +468,8 @@ fn main() {
         .nresamples(20_000)
         .configure_from_args();
     if quick() && std::env::var_os("NSBENCH_PLOTS").is_none() {
-        // Criterion's plotters backend takes ~1.5 s per benchmark here: with ~60 benchmarks
-        // a quick run could not stay under 90 s. The JSON results are written either way.
+        // Criterion's plotters backend took ~1.5 s per benchmark on a 2-core machine: for ~60
+        // benchmarks, longer than the quick run itself. The JSON results are written either way.
         println!("nsbench: --quick: plots and HTML report off (set NSBENCH_PLOTS=1 to keep them)");
         c = c.without_plots();
     }
@@ -475,7 +478,7 @@ fn main() {
             "nsbench: not root: every measuring child runs in a new user namespace with root mapped to you (rootless)"
         );
     }
-    extra("rootless", measure::rootless().to_string());
+    extra("rootless", Value::Bool(measure::rootless()));
     unshare_benches(&mut c);
     clone_benches(&mut c);
     setns_benches(&mut c);
