@@ -28,8 +28,13 @@ pub fn open(path: &std::ffi::CStr) -> Result<RawFd, Errno> {
     sys::raw::open(path, libc::O_RDONLY)
 }
 
-/// Closes a raw fd.
-pub fn close(fd: RawFd) {
+/// Closes a raw fd (`close(2)`).
+///
+/// # Safety
+/// The caller must own `fd` and not use it again: closing an fd that an `OwnedFd`, a `File`
+/// or another part of the program still holds makes that owner later use or close an fd that
+/// by then may be someone else's (as `rustix::io::close` and `OwnedFd::from_raw_fd` say).
+pub unsafe fn close(fd: RawFd) {
     sys::raw::close(fd)
 }
 
@@ -81,7 +86,14 @@ pub fn loopback_up() -> Result<(), Errno> {
 /// children. Unlike glibc's `fork`, it runs no `atfork` handlers and takes no lock. The child
 /// must keep to async-signal-safe code and end with [`exit`]; the caller reaps it with [`reap`].
 /// A new user namespace needs a single-threaded caller (a child is).
-pub fn fork(kinds: KindSet) -> Result<libc::pid_t, Errno> {
+///
+/// # Safety
+/// As for `nix::unistd::fork`: when the caller is multithreaded, the child (a copy of the
+/// calling thread only) must run nothing but async-signal-safe code, with no allocation, no
+/// lock and no unwinding, until it calls [`exit`] or `execve`: another thread may have held
+/// the allocator's or any other lock at the time of the clone, and would never release it in
+/// the child.
+pub unsafe fn fork(kinds: KindSet) -> Result<libc::pid_t, Errno> {
     sys::child::fork(kinds.clone_flags() as u64)
 }
 

@@ -18,21 +18,22 @@ fn spawns_do_not_wait_for_other_threads_long_lived_children() {
         let mut held = Vec::new();
         for _ in 0..40 {
             held.push(
-                Spawn::new(KindSet::new())
-                    .run(|| {
-                        // SAFETY: pause(2) has no arguments; it returns when a signal arrives.
-                        unsafe { libc::pause() };
+                // SAFETY: the body only calls pause(2), which has no arguments.
+                unsafe {
+                    Spawn::new(KindSet::new()).run(|| {
+                        libc::pause();
                         0
                     })
-                    .expect("spawn a holding child"),
+                }
+                .expect("spawn a holding child"),
             );
         }
         held
     });
     let spawner = std::thread::spawn(move || {
         for _ in 0..100 {
-            let status = Spawn::new(KindSet::new())
-                .run(|| 0)
+            // SAFETY: the body makes only raw system calls (async-signal-safe).
+            let status = unsafe { Spawn::new(KindSet::new()).run(|| 0) }
                 .expect("spawn")
                 .wait()
                 .expect("wait");

@@ -34,7 +34,8 @@ fn sleeper(spawn: Spawn) -> nscore::Child {
 
 /// Runs `body` in a plain child (no new namespaces) and returns its exit code.
 fn run_code(spawn: Spawn, body: impl FnMut() -> i32) -> i32 {
-    let mut c = spawn.run(body).expect("spawn run child");
+    // SAFETY: the body makes only raw system calls (async-signal-safe).
+    let mut c = unsafe { spawn.run(body) }.expect("spawn run child");
     match c.wait_timeout(Duration::from_secs(20)).expect("wait") {
         Some(status) => status.code().expect("exited, not signaled"),
         None => panic!("child {} did not finish in 20 s (killed on drop)", c.pid()),
@@ -131,12 +132,14 @@ fn join_by_handle_path_and_pidfd() {
     let net = target.ns(Kind::Net).unwrap();
     let (r, w) = ready_pipe();
     let wfd = w.as_raw_fd();
-    let c = Spawn::new(KindSet::new())
-        .run(|| match join::setns(&net) {
+    // SAFETY: the body makes only raw system calls (async-signal-safe).
+    let c = unsafe {
+        Spawn::new(KindSet::new()).run(|| match join::setns(&net) {
             Ok(()) => report_and_pause(wfd, 0),
             Err(_) => report_and_pause(wfd, 1),
         })
-        .unwrap();
+    }
+    .unwrap();
     assert_eq!(wait_ready(&r), 0);
     assert_eq!(c.namespaces().unwrap().get(Kind::Net), tns.get(Kind::Net));
 
@@ -144,8 +147,9 @@ fn join_by_handle_path_and_pidfd() {
     let path = CString::new(format!("/proc/{}/ns/ipc", target.pid())).unwrap();
     let (r, w) = ready_pipe();
     let wfd = w.as_raw_fd();
-    let c = Spawn::new(KindSet::new())
-        .run(|| {
+    // SAFETY: the body makes only raw system calls (async-signal-safe).
+    let c = unsafe {
+        Spawn::new(KindSet::new()).run(|| {
             let fd = match raw::open(&path) {
                 Ok(fd) => fd,
                 Err(_) => report_and_pause(wfd, 1),
@@ -155,7 +159,8 @@ fn join_by_handle_path_and_pidfd() {
                 Err(_) => report_and_pause(wfd, 2),
             }
         })
-        .unwrap();
+    }
+    .unwrap();
     assert_eq!(wait_ready(&r), 0);
     assert_eq!(c.namespaces().unwrap().get(Kind::Ipc), tns.get(Kind::Ipc));
 
@@ -163,12 +168,14 @@ fn join_by_handle_path_and_pidfd() {
     let pidfd = target.pidfd();
     let (r, w) = ready_pipe();
     let wfd = w.as_raw_fd();
-    let c = Spawn::new(KindSet::new())
-        .run(|| match join::join_pidfd(pidfd, Kind::Uts | Kind::Ipc | Kind::Net) {
+    // SAFETY: the body makes only raw system calls (async-signal-safe).
+    let c = unsafe {
+        Spawn::new(KindSet::new()).run(|| match join::join_pidfd(pidfd, Kind::Uts | Kind::Ipc | Kind::Net) {
             Ok(()) => report_and_pause(wfd, 0),
             Err(_) => report_and_pause(wfd, 1),
         })
-        .unwrap();
+    }
+    .unwrap();
     assert_eq!(wait_ready(&r), 0);
     let cns = c.namespaces().unwrap();
     assert!(
@@ -696,10 +703,13 @@ fn bad_input_is_an_error_not_a_panic() {
         .spawn("no-such-program-h1", std::iter::empty::<&str>())
         .unwrap_err();
     assert_eq!((e.op(), e.errno()), (Op::Exec, Some(Errno::ENOENT)));
-    let e = Spawn::new(KindSet::new())
-        .clone_mode(nscore::CloneMode::Vfork)
-        .run(|| 0)
-        .unwrap_err();
+    // SAFETY: the body makes only raw system calls (async-signal-safe).
+    let e = unsafe {
+        Spawn::new(KindSet::new())
+            .clone_mode(nscore::CloneMode::Vfork)
+            .run(|| 0)
+    }
+    .unwrap_err();
     assert_eq!(e.op(), Op::Validate);
     let e = nscore::limits::set(Kind::Net, u64::MAX).unwrap_err();
     assert_eq!(e.op(), Op::Validate);
@@ -869,7 +879,8 @@ fn raw_primitives_in_children() {
         if raw::write_all(wfd, b"ok").is_err() {
             return 3;
         }
-        raw::close(wfd);
+        // SAFETY: the child's own copy of the pipe end.
+        unsafe { raw::close(wfd) };
         raw::exit(0)
     });
     drop(w);

@@ -9,18 +9,20 @@ mod common;
 use nscore::{raw, Kind, KindSet, Spawn};
 
 fn in_child(kinds: KindSet) -> Option<i32> {
-    let mut child = Spawn::new(KindSet::new())
-        .run(move || match raw::fork(kinds) {
+    // SAFETY: the body and the grandchild make raw system calls only (async-signal-safe).
+    let mut child = unsafe {
+        Spawn::new(KindSet::new()).run(move || match raw::fork(kinds) {
             Ok(0) => {
                 let _ = raw::set_death_signal(libc::SIGKILL);
-                // SAFETY: getpid(2) has no arguments and cannot fail.
-                let pid = unsafe { libc::getpid() };
+                // getpid(2) has no arguments and cannot fail
+                let pid = libc::getpid();
                 raw::exit(if pid == 1 { 11 } else { 12 })
             }
             Ok(pid) => raw::reap(pid).unwrap_or(99),
             Err(e) => 100 + e as i32 % 100,
         })
-        .expect("spawn");
+    }
+    .expect("spawn");
     child.wait().expect("wait").code()
 }
 

@@ -12,11 +12,23 @@ use nscore::{raw, Errno, Kind, KindSet};
 
 use crate::{Mode, Probe};
 
+/// Closes a pipe end that the child body made itself ([`pipe`]) or that its test made for it
+/// before the spawn, and that nothing else holds.
+pub fn close(fd: RawFd) {
+    // SAFETY: the suite's rule (crate docs): a body closes only the pipe ends it owns, which no
+    // OwnedFd or File holds.
+    unsafe { raw::close(fd) }
+}
+
 /// A fork-like grandchild in new namespaces of `kinds` (empty: a plain fork), made by
 /// [`raw::fork`]. The grandchild gets `SIGKILL` when its parent dies, runs `f` and exits with
 /// its result. Returns the pid in the caller, or -1.
+///
+/// Contract (as [`raw::fork`]'s safety section says): called from a child body, and `f` keeps
+/// to async-signal-safe code, as every body of the suite does (crate docs).
 pub fn fork_with(kinds: KindSet, f: impl FnOnce() -> i32) -> libc::pid_t {
-    match raw::fork(kinds) {
+    // SAFETY: the suite's rule: child bodies, and so `f`, are async-signal-safe.
+    match unsafe { raw::fork(kinds) } {
         Ok(0) => {
             let _ = raw::set_death_signal(libc::SIGKILL);
             raw::exit(f())
@@ -29,7 +41,8 @@ pub fn fork_with(kinds: KindSet, f: impl FnOnce() -> i32) -> libc::pid_t {
 /// A plain fork-like child ([`raw::fork`] with no new namespace): 0 in the child, its pid in
 /// the caller.
 pub fn fork() -> Result<libc::pid_t, Errno> {
-    raw::fork(KindSet::new())
+    // SAFETY: the suite's rule: the code that runs in the child is async-signal-safe.
+    unsafe { raw::fork(KindSet::new()) }
 }
 
 /// Makes a fork-like child that lives in new namespaces of `kinds` as `mode` says, from a
@@ -41,7 +54,8 @@ pub fn fork() -> Result<libc::pid_t, Errno> {
 pub fn nsfork(mode: Mode, kinds: KindSet) -> Result<libc::pid_t, Errno> {
     match mode {
         Mode::None => fork(),
-        Mode::Clone => raw::fork(kinds),
+        // SAFETY: the suite's rule: the code that runs in the child is async-signal-safe.
+        Mode::Clone => unsafe { raw::fork(kinds) },
         Mode::Unshare => {
             let pid = fork()?;
             if pid > 0 {
@@ -111,7 +125,7 @@ pub fn wait(fd: RawFd) -> bool {
 /// as end of file) and waits for one byte.
 pub fn wait_ready(pipe: &mut [RawFd; 2]) -> bool {
     if pipe[1] >= 0 {
-        raw::close(pipe[1]);
+        close(pipe[1]);
         pipe[1] = -1;
     }
     wait(pipe[0])
@@ -247,7 +261,7 @@ pub fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
     // SAFETY: `data` is a valid buffer of its length; `fd` is ours.
     let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
     let r = if n < 0 { Err(Errno::last()) } else { Ok(()) };
-    raw::close(fd);
+    close(fd);
     r
 }
 
@@ -300,7 +314,7 @@ pub fn for_each_entry(dir: &CStr, mut f: impl FnMut(&[u8])) -> Result<(), Errno>
         let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) };
         if n < 0 {
             let e = Errno::last();
-            raw::close(fd);
+            close(fd);
             return Err(e);
         }
         if n == 0 {
@@ -316,7 +330,7 @@ pub fn for_each_entry(dir: &CStr, mut f: impl FnMut(&[u8])) -> Result<(), Errno>
             off += reclen;
         }
     }
-    raw::close(fd);
+    close(fd);
     Ok(())
 }
 

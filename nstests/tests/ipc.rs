@@ -512,7 +512,7 @@ fn i6_objects_live_with_the_namespace_joined_by_held_fd() {
         joiner(p, b"found");
         // Control: the scratch namespace itself does not have them.
         p.line_num(b"own_shm", (ipc::shmget(KEY, 0, 0) >= 0) as i64);
-        raw::close(nsfd);
+        close(nsfd);
         0
     })
     .expect("spawn scratch IPC child");

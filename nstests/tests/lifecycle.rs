@@ -185,7 +185,7 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
         }
         // release the last holder: then it ends
         if fd >= 0 {
-            raw::close(fd);
+            close(fd);
         }
         if holder == Holder::BindMount {
             p.kv(b"detach_errno", detach(&target).err().map_or(0, |e| e as i64));
@@ -249,7 +249,8 @@ fn l2_limit_gives_enospc(#[case] kind: Kind) {
         let mut made = 0;
         let mut errno = 0;
         while made < CAP {
-            match raw::fork(kind.into()) {
+            // SAFETY: a child body (async-signal-safe); the holder only pauses.
+            match unsafe { raw::fork(kind.into()) } {
                 Ok(0) => pause_forever(),
                 Ok(pid) => {
                     holders[made as usize] = pid;

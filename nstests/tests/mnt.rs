@@ -62,7 +62,7 @@ fn count_lines(path: &CStr) -> i64 {
         }
         n += buf[..r as usize].iter().filter(|&&c| c == b'\n').count() as i64;
     }
-    raw::close(fd);
+    close(fd);
     n
 }
 
@@ -96,8 +96,8 @@ fn m1_tmpfs_inside_is_invisible_outside(#[case] mode: Mode) {
             }
             Ok(child) => {
                 // the child's ends: a child that fails early shows as end of file at once
-                raw::close(w);
-                raw::close(go_r);
+                close(w);
+                close(go_r);
                 let (mount_errno, inside) = (get_i64(r), get_i64(r));
                 let outside = dev(&target) != before;
                 let _ = raw::write_all(go_w, b"x");
@@ -173,7 +173,8 @@ fn m2_propagation_shared_private_slave(#[case] prop: Prop) {
             return 2;
         }
         let (d1, d2) = (dev(&sub1), dev(&sub2));
-        match raw::fork(Kind::Mnt.into()) {
+        // SAFETY: a child body (async-signal-safe).
+        match unsafe { raw::fork(Kind::Mnt.into()) } {
             Ok(0) => {
                 if flag != 0 {
                     if let Err(e) = set_propagation(&top, flag) {

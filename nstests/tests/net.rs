@@ -162,7 +162,7 @@ mod nl {
         }
         let r = send(fd, msg.finish());
         if r != 0 {
-            nscore::raw::close(fd);
+            close(fd);
             return r;
         }
         let mut buf = [0u8; 4096];
@@ -189,7 +189,7 @@ mod nl {
                 off += (len + 3) & !3;
             }
         }
-        nscore::raw::close(fd);
+        close(fd);
         result
     }
 
@@ -218,7 +218,7 @@ mod nl {
         }
         let r = send(fd, m.finish());
         if r != 0 {
-            nscore::raw::close(fd);
+            close(fd);
             return r;
         }
         let mut buf = [0u8; 32768];
@@ -243,7 +243,7 @@ mod nl {
                 off += (len + 3) & !3;
             }
         };
-        nscore::raw::close(fd);
+        close(fd);
         result
     }
 
@@ -404,7 +404,7 @@ mod so {
             fd
         } else {
             let e = errno() as libc::c_int;
-            nscore::raw::close(fd);
+            close(fd);
             -e
         }
     }
@@ -420,7 +420,7 @@ mod so {
             fd
         } else {
             let e = errno() as libc::c_int;
-            nscore::raw::close(fd);
+            close(fd);
             -e
         }
     }
@@ -441,7 +441,7 @@ mod so {
         } else {
             0
         };
-        nscore::raw::close(c);
+        close(c);
         r
     }
 
@@ -492,7 +492,7 @@ mod so {
                 (&buf[..n as usize] == msg) as i64
             }
         };
-        nscore::raw::close(fd);
+        close(fd);
         r
     }
 
@@ -519,7 +519,7 @@ mod so {
         }
         // SAFETY: `r` is a valid 40-byte struct ifreq.
         let ok = unsafe { libc::ioctl(s, req as _, r as *mut IfReq) } == 0;
-        nscore::raw::close(s);
+        close(s);
         ok
     }
 
@@ -719,7 +719,7 @@ fn n2_loopback_tcp_udp_and_same_port_in_two_namespaces(#[case] mode: Mode) {
                 // SAFETY: `buf` is valid for its length.
                 let n = unsafe { libc::recv(c, buf.as_mut_ptr().cast(), 8, 0) };
                 put(b"tcp_echo", (served == 0 && n == 3 && &buf[..3] == b"tcp") as i64);
-                raw::close(c);
+                close(c);
             } else {
                 put(b"tcp_echo", c as i64);
             }
@@ -734,7 +734,7 @@ fn n2_loopback_tcp_udp_and_same_port_in_two_namespaces(#[case] mode: Mode) {
                 // SAFETY: `buf` is valid for its length.
                 let n = unsafe { libc::recv(c, buf.as_mut_ptr().cast(), 8, 0) };
                 put(b"udp_echo", (served == 0 && n == 3 && &buf[..3] == b"udp") as i64);
-                raw::close(c);
+                close(c);
             }
         }
         // The host's other listener.
@@ -856,7 +856,7 @@ fn n3_veth_between_two_namespaces() {
         let mut path = [0u8; 64];
         let bfd = raw::open(proc_path(&mut path, b as i64, b"/ns/net")).unwrap_or(-1);
         p.line_num(b"add_veth", nl::add_veth(b"n3a", b"n3b", bfd));
-        raw::close(bfd);
+        close(bfd);
         p.line_num(b"a_sees_own", (so::ifindex(b"n3a") > 0) as i64);
         p.line_num(b"a_sees_peer", (so::ifindex(b"n3b") > 0) as i64);
         p.line_num(b"a_config", configure(b"n3a", IP_A, IP6_A));
@@ -1022,7 +1022,7 @@ fn n6_veth_end_shows_namespace_lifetime() {
                 put(b"sock", (sock >= 0) as i64);
             }
             if round != b'f' {
-                raw::close(bfd);
+                close(bfd);
             }
             signal(go[1]);
             put(b"exit", raw::reap(b).unwrap_or(-1) as i64);
@@ -1031,7 +1031,7 @@ fn n6_veth_end_shows_namespace_lifetime() {
             } else {
                 sleep_ms(200);
                 put(b"survives", (so::ifindex(name) > 0) as i64);
-                raw::close(if round == b'f' { bfd } else { sock });
+                close(if round == b'f' { bfd } else { sock });
                 put(b"gone_after_release", wait_gone(name) as i64);
             }
         }
@@ -1082,7 +1082,7 @@ fn n7_move_device_in_and_back_address_only_where_it_is() {
         let mut path = [0u8; 64];
         let bfd = raw::open(proc_path(&mut path, b as i64, b"/ns/net")).unwrap_or(-1);
         p.line_num(b"move", nl::move_link(b"n7a", bfd));
-        raw::close(bfd);
+        close(bfd);
         p.line_num(b"a_sees_away", so::ifindex(b"n7a"));
         let addr = [10, 231, 7, 1];
         p.line_num(b"addr_away", nl::add_addr(index as u32, &addr, 24));

@@ -140,21 +140,21 @@ fn p3_init_death_kills_the_namespace(#[case] mode: Mode) {
         let first = match nsfork(mode, Kind::Pid.into()) {
             Ok(0) => {
                 // "init" (or the control's first process)
-                raw::close(go_w);
-                raw::close(b_r);
+                close(go_w);
+                close(b_r);
                 put_i64(b_w, readlink_num(c"/proc/self"));
                 match fork() {
                     Ok(0) => {
-                        raw::close(go_r);
-                        raw::close(p.fd());
+                        close(go_r);
+                        close(p.fd());
                         put_i64(b_w, readlink_num(c"/proc/self"));
-                        raw::close(b_w);
+                        close(b_w);
                         pause_forever();
                     }
                     Ok(_) => {}
                     Err(_) => raw::exit(3),
                 }
-                raw::close(b_w);
+                close(b_w);
                 wait(go_r);
                 raw::exit(0)
             }
@@ -164,8 +164,8 @@ fn p3_init_death_kills_the_namespace(#[case] mode: Mode) {
                 return 1;
             }
         };
-        raw::close(b_w);
-        raw::close(go_r);
+        close(b_w);
+        close(go_r);
         let (Some(init), Some(orphan)) = (get_i64(b_r), get_i64(b_r)) else {
             p.put(b"no pids reported\n");
             return 2;
@@ -181,7 +181,7 @@ fn p3_init_death_kills_the_namespace(#[case] mode: Mode) {
         // the first process exits now (an explicit byte: the unshare mode's middle process
         // holds a copy of the write end too)
         let _ = raw::write_all(go_w, b"x");
-        raw::close(go_w);
+        close(go_w);
         p.kv(b"first_exit", raw::reap(first).unwrap_or(-1) as i64);
         let alive = kill(orphan, 0).is_ok();
         p.kv(b"orphan_alive", alive as i64);
@@ -243,7 +243,8 @@ fn p4_setns_pid_changes_pid_for_children_only(#[case] mode: Mode) {
     }
     let host = host_ino(Kind::Pid);
     let target = match mode {
-        Mode::Clone => Some(Spawn::new(Kind::Pid).run(|| pause_forever()).expect("target child")),
+        // SAFETY: the child only pauses (a raw system call).
+        Mode::Clone => Some(unsafe { Spawn::new(Kind::Pid).run(|| pause_forever()) }.expect("target child")),
         _ => None,
     };
     let spawn = match (&target, mode) {
@@ -339,16 +340,16 @@ fn p5_nesting_stops_at_kernel_depth() {
                     // a chain whose namespaces were not made must still die with its top
                     let _ = raw::set_death_signal(libc::SIGKILL);
                     if depth == 0 {
-                        raw::close(go_w);
-                        raw::close(r_r);
+                        close(go_w);
+                        close(r_r);
                     }
                     depth += 1;
                 }
                 Ok(child) if depth > 0 => raw::exit(raw::reap(child).unwrap_or(99)),
                 Ok(child) => {
                     // the top: walk up from the deepest namespace
-                    raw::close(r_w);
-                    raw::close(go_r);
+                    close(r_w);
+                    close(go_r);
                     let Some(deep) = get_i64(r_r) else {
                         p.put(b"no pid from the deepest\n");
                         return 2;
@@ -365,7 +366,7 @@ fn p5_nesting_stops_at_kernel_depth() {
                     while steps <= level::NESTING_CAP {
                         match ns_ioctl_fd(fd, NS_GET_PARENT) {
                             Ok(up) => {
-                                raw::close(fd);
+                                close(fd);
                                 fd = up;
                                 steps += 1;
                             }
@@ -378,7 +379,7 @@ fn p5_nesting_stops_at_kernel_depth() {
                     p.kv(b"walk_steps", steps);
                     p.kv(b"walk_top_ino", fd_ino(fd));
                     let _ = raw::write_all(go_w, b"x");
-                    raw::close(go_w);
+                    close(go_w);
                     return raw::reap(child).unwrap_or(99);
                 }
                 Err(e) => {

@@ -209,7 +209,8 @@ fn t2_offsets_after_entry_and_bad_lines_are_refused() {
     assert_eq!(out.num("after_entry"), libc::EACCES as i64, "{}", out.text());
 
     // through nscore: a child made in a new time namespace has entered it
-    let child = scaffold(Kind::Time.into()).run(|| pause_forever()).unwrap();
+    // SAFETY: the child only pauses (a raw system call).
+    let child = unsafe { scaffold(Kind::Time.into()).run(|| pause_forever()) }.unwrap();
     let err = write_offsets(child.pid(), &TimeOffsets::forward(Duration::from_secs(1))).unwrap_err();
     assert_eq!(err.op(), Op::WriteTimeOffsets, "{err}");
     assert_eq!(err.errno(), Some(Errno::EACCES), "{err}");

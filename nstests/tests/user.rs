@@ -182,7 +182,8 @@ fn u3_setns_into_sibling_user_ns_is_eperm(#[case] mode: Mode) {
     {
         return;
     }
-    let target = scaffold(KindSet::new()).map_root().run(|| pause_forever()).unwrap();
+    // SAFETY: the child only pauses (a raw system call).
+    let target = unsafe { scaffold(KindSet::new()).map_root().run(|| pause_forever()) }.unwrap();
     let ns = target.ns(Kind::User).unwrap();
     let fd = ns.as_raw_fd();
     let spawn = match mode {

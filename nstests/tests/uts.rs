@@ -328,7 +328,7 @@ fn h4_setns_into_child_uts_sees_its_name_and_back(#[case] mode: Mode) {
             p.line_num(b"setns_errno", e as i64);
             return 1;
         }
-        raw::close(fd);
+        close(fd);
         uname(&mut u);
         p.line(b"joined", field(&u.nodename));
         signal(go[1]);

@@ -38,33 +38,37 @@ impl Holder {
         let path = self_ns_path(kind);
         let pid_ns = c"/proc/self/ns/pid";
         let stack = clone_stack()?;
-        let child = measurer().run(move || {
-            let res = (|| -> ChildResult {
-                let own_pid = if kind == Kind::Pid {
-                    raw::open(pid_ns).map_err(|e| ("open", e))?
-                } else {
-                    -1
-                };
-                for _ in 0..count {
-                    if kind == Kind::Pid {
-                        raw::setns(own_pid, Kind::Pid.set()).map_err(|e| ("setns", e))?;
+        // SAFETY: the body runs raw, allocation-free system calls only (async-signal-safe),
+        // on buffers made before the clone, and reports through a pipe.
+        let child = unsafe {
+            measurer().run(move || {
+                let res = (|| -> ChildResult {
+                    let own_pid = if kind == Kind::Pid {
+                        raw::open(pid_ns).map_err(|e| ("open", e))?
+                    } else {
+                        -1
+                    };
+                    for _ in 0..count {
+                        if kind == Kind::Pid {
+                            raw::setns(own_pid, Kind::Pid.set()).map_err(|e| ("setns", e))?;
+                        }
+                        raw::unshare(kind.set()).map_err(|e| ("unshare", e))?;
+                        if kind == Kind::Pid {
+                            // pid_for_children opens (ENOENT before) once a first process
+                            // has been inside: a child that exits at once.
+                            clone_ok(KindSet::new(), Some(&stack))?;
+                        }
+                        // The fd keeps the namespace alive; deliberately never closed.
+                        raw::open(&path).map_err(|e| ("open", e))?;
                     }
-                    raw::unshare(kind.set()).map_err(|e| ("unshare", e))?;
-                    if kind == Kind::Pid {
-                        // pid_for_children opens (ENOENT before) once a first process
-                        // has been inside: a child that exits at once.
-                        clone_ok(KindSet::new(), Some(&stack))?;
-                    }
-                    // The fd keeps the namespace alive; deliberately never closed.
-                    raw::open(&path).map_err(|e| ("open", e))?;
-                }
-                Ok(())
-            })();
-            send(wfd, res.map(|()| [0; 4]));
-            let mut b = [0u8; 1];
-            let _ = raw::read_full(rfd, &mut b);
-            0
-        })?;
+                    Ok(())
+                })();
+                send(wfd, res.map(|()| [0; 4]));
+                let mut b = [0u8; 1];
+                let _ = raw::read_full(rfd, &mut b);
+                0
+            })
+        }?;
         drop(ready_w);
         drop(hold_r);
         live_report(&ready_r, "the holder")?;

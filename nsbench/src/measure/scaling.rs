@@ -58,26 +58,30 @@ pub fn concurrent_unshare(kind: Kind, workers: u32, iters: u64) -> Result<Durati
         let (r, w) = pipe()?;
         let (wfd, gfd) = (w.as_raw_fd(), go_r.as_raw_fd());
         let path = &path;
-        let child = measurer().run(move || {
-            let mut b = [0u8; 1];
-            if raw::read_full(gfd, &mut b) != Ok(1) {
-                return 3;
-            }
-            let report = (|| {
-                let t0 = raw::monotonic_ns();
-                for _ in 0..iters {
-                    raw::unshare(kind.set()).map_err(|e| ("unshare", e))?;
+        // SAFETY: the body runs raw, allocation-free system calls only (async-signal-safe),
+        // on buffers made before the clone, and reports through a pipe.
+        let child = unsafe {
+            measurer().run(move || {
+                let mut b = [0u8; 1];
+                if raw::read_full(gfd, &mut b) != Ok(1) {
+                    return 3;
                 }
-                let t1 = raw::monotonic_ns();
-                let (dev, ino) = stat_ns(path)?;
-                Ok([t0, t1, dev, ino])
-            })();
-            if send(wfd, report) {
-                0
-            } else {
-                125
-            }
-        })?;
+                let report = (|| {
+                    let t0 = raw::monotonic_ns();
+                    for _ in 0..iters {
+                        raw::unshare(kind.set()).map_err(|e| ("unshare", e))?;
+                    }
+                    let t1 = raw::monotonic_ns();
+                    let (dev, ino) = stat_ns(path)?;
+                    Ok([t0, t1, dev, ino])
+                })();
+                if send(wfd, report) {
+                    0
+                } else {
+                    125
+                }
+            })
+        }?;
         drop(w);
         pending.push((child, r));
     }

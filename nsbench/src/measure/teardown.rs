@@ -39,37 +39,41 @@ pub fn teardown_loop(kind: Kind, iters: u64) -> Result<Duration> {
     let (r, w) = pipe()?;
     let wfd = w.as_raw_fd();
     let limit_text = format!("{TEARDOWN_LIMIT}\n").into_bytes();
-    let mut child = Spawn::new(Kind::User).map_root().run(move || {
-        let report = (|| -> Report {
-            write_file(limit_file, &limit_text).map_err(|e| ("limit file", e))?;
-            let create = || -> ChildResult {
-                loop {
-                    match raw::unshare(kind.set()) {
-                        Ok(()) => return Ok(()),
-                        Err(Errno::ENOSPC) => rustix::thread::sched_yield(),
-                        Err(e) => return Err(("unshare", e)),
+    // SAFETY: the body runs raw, allocation-free system calls only (async-signal-safe),
+    // on buffers made before the clone, and reports through a pipe.
+    let mut child = unsafe {
+        Spawn::new(Kind::User).map_root().run(move || {
+            let report = (|| -> Report {
+                write_file(limit_file, &limit_text).map_err(|e| ("limit file", e))?;
+                let create = || -> ChildResult {
+                    loop {
+                        match raw::unshare(kind.set()) {
+                            Ok(()) => return Ok(()),
+                            Err(Errno::ENOSPC) => rustix::thread::sched_yield(),
+                            Err(e) => return Err(("unshare", e)),
+                        }
                     }
+                };
+                let t0 = raw::monotonic_ns();
+                for _ in 0..iters {
+                    create()?;
                 }
-            };
-            let t0 = raw::monotonic_ns();
-            for _ in 0..iters {
-                create()?;
+                for _ in 1..TEARDOWN_LIMIT {
+                    // Hold the current one (fd never closed), then make the next.
+                    raw::open(&path).map_err(|e| ("open", e))?;
+                    create()?;
+                }
+                let total = raw::monotonic_ns() - t0;
+                let (dev, ino) = stat_ns(&path)?;
+                Ok([total, dev, ino, 0])
+            })();
+            if send(wfd, report) {
+                0
+            } else {
+                125
             }
-            for _ in 1..TEARDOWN_LIMIT {
-                // Hold the current one (fd never closed), then make the next.
-                raw::open(&path).map_err(|e| ("open", e))?;
-                create()?;
-            }
-            let total = raw::monotonic_ns() - t0;
-            let (dev, ino) = stat_ns(&path)?;
-            Ok([total, dev, ino, 0])
-        })();
-        if send(wfd, report) {
-            0
-        } else {
-            125
-        }
-    })?;
+        })
+    }?;
     drop(w);
     let [total, dev, ino, _] = reap_report(&r, &mut child, "the teardown child")?;
     check_differs("unshare", kind, parent, (dev, ino))?;

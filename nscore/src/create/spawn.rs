@@ -285,7 +285,12 @@ impl Spawn {
     /// pipe the caller made in another thread can: a reader waiting for end of file on it
     /// waits for this child too. Close such fds in the body, or read without waiting for end
     /// of file.
-    pub fn run<F>(self, mut f: F) -> Result<Child>
+    ///
+    /// # Safety
+    /// As for `std::os::unix::process::CommandExt::pre_exec`: when the parent is multithreaded,
+    /// `f` must only do async-signal-safe work (system calls on memory it already has; no
+    /// allocation, no lock, no `println!`, no panic), and must not close fds it does not own.
+    pub unsafe fn run<F>(self, mut f: F) -> Result<Child>
     where
         F: FnMut() -> i32,
     {
