@@ -161,9 +161,9 @@ fn holder_keeps_many_and_memory_reads() {
     }
     let h = h.unwrap_or_else(|e| panic!("{e}"));
     let target = h.handle().unwrap_or_else(|e| panic!("{e}"));
-    let mine = nscore::NsHandle::current(Kind::Net).and_then(|n| n.id());
+    let mine = nscore::NsHandle::current(Kind::Net).and_then(|n| n.inode());
     assert_ne!(
-        target.id().ok(),
+        target.inode().ok(),
         mine.ok(),
         "the holder's net namespace is this process's"
     );

@@ -1,6 +1,7 @@
-//! The seed's program in Rust: a child in new cgroup, ipc, net, mnt and uts namespaces
-//! prints "new world" and runs a shell (or the command given); the parent prints
-//! "child has terminated" when it ends.
+//! The classic first namespace program: a child in new cgroup, ipc, net, mnt and uts
+//! namespaces prints "new world" and runs a shell (or the command given); the parent prints
+//! "child has terminated" when it ends, and exits with the child's status, as `unshare(1)`
+//! does (128 + the signal when a signal ended it).
 //!
 //! ```text
 //! sudo cargo run -p nscore --example new_world                 # an interactive shell
@@ -10,13 +11,20 @@
 use nscore::{Kind, ProcessNamespaces, Spawn};
 
 fn main() {
-    if let Err(e) = run() {
-        eprintln!("new_world: {e}");
-        std::process::exit(1);
+    match run() {
+        Ok(status) => std::process::exit(
+            status
+                .code()
+                .unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)),
+        ),
+        Err(e) => {
+            eprintln!("new_world: {e}");
+            std::process::exit(1);
+        }
     }
 }
 
-fn run() -> nscore::Result<()> {
+fn run() -> nscore::Result<std::process::ExitStatus> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     if args.is_empty() {
         args.push(std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into()));
@@ -41,5 +49,5 @@ fn run() -> nscore::Result<()> {
     );
     let status = child.wait()?;
     println!("child has terminated ({status})");
-    Ok(())
+    Ok(status)
 }

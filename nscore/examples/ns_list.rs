@@ -48,7 +48,7 @@ fn print_table(all: &NsList) {
         let pid = e.pid().map_or("-".to_string(), |p| p.to_string());
         println!(
             "{:>10} {:<6} {:>6} {:>7} {:<10} {}",
-            e.id.ino,
+            e.inode.ino,
             e.kind.name(),
             e.nprocs(),
             pid,
@@ -74,7 +74,7 @@ fn print_node(node: &TreeNode<'_>, prefix: &str, last: bool, top: bool) {
     println!(
         "{prefix}{branch}{}:[{}] nprocs={}{extra} {}",
         e.kind.name(),
-        e.id.ino,
+        e.inode.ino,
         e.nprocs(),
         command(e)
     );

@@ -121,6 +121,13 @@ pub struct Error {
 }
 
 impl Error {
+    /// An error from a `std::fs` or `std::io` call on `path` (a `/proc` file), with its errno
+    /// (`EIO` when it has none).
+    pub(crate) fn io(op: Op, kinds: KindSet, path: &str, e: std::io::Error) -> Error {
+        let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+        Error::sys(op, kinds, errno).with_path(path)
+    }
+
     /// An error from a system call that returned `errno`.
     pub fn sys(op: Op, kinds: KindSet, errno: Errno) -> Error {
         let mut e = Error {
@@ -244,12 +251,21 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+/// The source is the errno (nix's [`Errno`], itself an error), when there is one.
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.errno.as_ref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
+/// An errno becomes `io::Error::from_raw_os_error`, so that `raw_os_error()` and `kind()` work
+/// as for any failed system call (the call and the hint are in this [`Error`]'s `Display`,
+/// which the conversion cannot keep alongside); an error without an errno becomes
+/// `io::Error::other` with this error inside.
 impl From<Error> for std::io::Error {
     fn from(e: Error) -> std::io::Error {
         match e.errno {
-            Some(errno) => std::io::Error::new(std::io::Error::from(errno).kind(), e),
+            Some(errno) => std::io::Error::from_raw_os_error(errno as i32),
             None => std::io::Error::other(e),
         }
     }

@@ -9,7 +9,6 @@ use std::fmt::Write as _;
 use std::fs::OpenOptions;
 use std::io::Write as _;
 
-use nix::errno::Errno;
 use nix::unistd::Pid;
 
 use crate::error::{Error, Op, Result};
@@ -86,14 +85,10 @@ fn write_proc(pid: Pid, file: &str, text: &str, op: Op) -> Result<()> {
     let mut f = OpenOptions::new()
         .write(true)
         .open(&path)
-        .map_err(|e| io_error(op, &path, e))?;
+        .map_err(|e| Error::io(op, Kind::User.into(), &path, e))?;
     // These files must be written in one write(2).
-    f.write_all(text.as_bytes()).map_err(|e| io_error(op, &path, e))
-}
-
-pub(crate) fn io_error(op: Op, path: &str, e: std::io::Error) -> Error {
-    let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
-    Error::sys(op, Kind::User.into(), errno).with_path(path)
+    f.write_all(text.as_bytes())
+        .map_err(|e| Error::io(op, Kind::User.into(), &path, e))
 }
 
 /// Writes `/proc/[pid]/uid_map` (`user_namespaces(7)`). Can succeed only once per namespace.
@@ -128,7 +123,7 @@ pub fn read_gid_map(pid: Pid) -> Result<Vec<IdMap>> {
 
 fn read_map(pid: Pid, file: &str) -> Result<Vec<IdMap>> {
     let path = format!("/proc/{pid}/{file}");
-    let text = std::fs::read_to_string(&path).map_err(|e| io_error(Op::ReadProc, &path, e))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(Op::ReadProc, Kind::User.into(), &path, e))?;
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {

@@ -1,4 +1,5 @@
-//! Joining existing namespaces (`setns(2)`): by handle, by path, by pidfd, several at once.
+//! Joining existing namespaces (`setns(2)`): by handle, by path, by pidfd, several at once,
+//! or every namespace of a process that the caller does not share (`nsenter --all`).
 //!
 //! `setns` moves the calling *thread*. Joining a user namespace, and joining a mount
 //! namespace, need a single-threaded caller (the kernel says `EINVAL` otherwise); never call
@@ -8,9 +9,10 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
+use nix::unistd::Pid;
 
 use crate::error::{Error, Op, Result};
-use crate::inspect::NsHandle;
+use crate::inspect::{NsHandle, ProcessNamespaces};
 use crate::kinds::{Kind, KindSet};
 use crate::sys;
 
@@ -34,7 +36,7 @@ pub fn setns_fd(fd: BorrowedFd<'_>, kinds: KindSet) -> Result<()> {
 
 /// Opens `path` (`/proc/[pid]/ns/<kind>`, `/run/netns/NAME`, ...) and joins it, checking that
 /// it is a namespace of `kind`.
-pub fn join_path(path: impl AsRef<Path>, kind: Kind) -> Result<()> {
+pub fn setns_path(path: impl AsRef<Path>, kind: Kind) -> Result<()> {
     let ns = NsHandle::open(path.as_ref())?;
     if ns.kind() != kind {
         return Err(Error::sys(Op::Setns, kind.into(), Errno::EINVAL)
@@ -46,7 +48,7 @@ pub fn join_path(path: impl AsRef<Path>, kind: Kind) -> Result<()> {
 
 /// Joins several namespaces of one process at once through its pidfd
 /// (`setns(pidfd, flags)`, Linux 5.8): all or none are joined.
-pub fn join_pidfd(pidfd: BorrowedFd<'_>, kinds: KindSet) -> Result<()> {
+pub fn setns_pidfd(pidfd: BorrowedFd<'_>, kinds: KindSet) -> Result<()> {
     if kinds.is_empty() {
         return Err(Error::invalid(Op::Setns, "no kinds given to join from the pidfd"));
     }
@@ -58,7 +60,7 @@ pub fn join_pidfd(pidfd: BorrowedFd<'_>, kinds: KindSet) -> Result<()> {
 /// rights would be limited to the target's owner afterwards); an unprivileged caller joins
 /// the user namespace first, to gain the rights the others need. The mount namespace comes
 /// after the other non-user kinds.
-pub fn order_for_join(handles: &[NsHandle]) -> Vec<&NsHandle> {
+pub fn setns_order(handles: &[NsHandle]) -> Vec<&NsHandle> {
     let rank = |k: Kind| match k {
         Kind::Cgroup => 1,
         Kind::Ipc => 2,
@@ -81,10 +83,10 @@ pub fn order_for_join(handles: &[NsHandle]) -> Vec<&NsHandle> {
 }
 
 /// Joins all `handles` (they may come from different processes) in the order of
-/// [`order_for_join`]; a join refused with `EPERM` before the user namespace is joined is
+/// [`setns_order`]; a join refused with `EPERM` before the user namespace is joined is
 /// retried after it (nsenter's two passes).
 pub fn setns_all(handles: &[NsHandle]) -> Result<()> {
-    let order = order_for_join(handles);
+    let order = setns_order(handles);
     let mut retry = Vec::new();
     let mut user_done = false;
     for h in order {
@@ -98,4 +100,60 @@ pub fn setns_all(handles: &[NsHandle]) -> Result<()> {
         setns(h)?;
     }
     Ok(())
+}
+
+/// Joins every namespace of process `pid` that the caller is not already in, as
+/// `nsenter --all --target PID` does, and returns the kinds it joined. For pid and time the
+/// target's own namespace is compared with the caller's `*_for_children` (joining them
+/// changes what the caller's next children get). A user namespace the caller already shares
+/// must be skipped: joining it again is `EINVAL`.
+///
+/// Through the target's pidfd (`setns(pidfd, flags)`, Linux 5.8), the kernel joins all of them
+/// or none; on older kernels (`EINVAL` for a pidfd) it falls back to one `setns` per namespace
+/// in [`setns_order`], which can stop half-way. The caller must be single-threaded to join a
+/// user or mount namespace (never a test harness thread: do it in a child).
+///
+/// Errors: `ESRCH` (no such process), `EPERM` (no rights over a target namespace), `EINVAL`
+/// (multithreaded caller for user or mnt).
+pub fn setns_process(pid: Pid) -> Result<KindSet> {
+    let theirs = ProcessNamespaces::of(pid)?;
+    let ours = ProcessNamespaces::current()?;
+    let kinds: KindSet = Kind::ALL
+        .into_iter()
+        .filter(|&k| match (theirs.get(k), ours.for_children(k)) {
+            (Some(t), Some(o)) => t != o,
+            _ => false,
+        })
+        .collect();
+    if kinds.is_empty() {
+        return Ok(kinds);
+    }
+    let pidfd = sys::pidfd_open(pid.as_raw())
+        .map_err(|e| Error::sys(Op::Open, kinds, e).with_detail(format!("pidfd of {pid}")))?;
+    match setns_fd(pidfd.as_fd(), kinds) {
+        Err(e) if e.errno() == Some(Errno::EINVAL) && !pidfd_setns_supported() => {
+            let handles = kinds
+                .iter()
+                .map(|k| NsHandle::of_process(pid, k))
+                .collect::<Result<Vec<_>>>()?;
+            setns_all(&handles)?;
+            Ok(kinds)
+        }
+        Err(e) => Err(e),
+        Ok(()) => Ok(kinds),
+    }
+}
+
+/// Whether the running kernel takes a pidfd in `setns(2)` (Linux 5.8): from `uname -r`, since
+/// the call itself answers `EINVAL` for other reasons too.
+fn pidfd_setns_supported() -> bool {
+    let Ok(u) = nix::sys::utsname::uname() else { return true };
+    let release = u.release().to_string_lossy();
+    let mut it = release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse::<u32>().ok());
+    match (it.next(), it.next()) {
+        (Some(major), Some(minor)) => (major, minor) >= (5, 8),
+        _ => true,
+    }
 }

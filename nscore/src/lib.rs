@@ -35,11 +35,11 @@ pub mod raw;
 mod sys;
 pub mod timens;
 
-pub use create::{unshare, Child, CloneMode, ExitStatus, Output, Propagation, Spawn, Stdio};
+pub use create::{unshare, Child, CloneMode, Output, Propagation, Redirect, Spawn};
 pub use error::{Error, Op, Result};
 pub use idmap::{IdMap, Setgroups};
 pub use inspect::list::{NsEntry, NsList};
-pub use inspect::{MntNsInfo, NsHandle, NsId, ProcessNamespaces};
+pub use inspect::{MntNsInfo, NsHandle, NsInode, ProcessNamespaces};
 pub use kinds::{Kind, KindSet};
 pub use limits::Limits;
 pub use persist::Persisted;

@@ -3,7 +3,7 @@
 //! does (`mount(2)` with `MS_BIND`, `namespaces(7)` "The `/proc/[pid]/ns/` directory").
 //!
 //! While the bind mount exists the namespace lives, and anyone can join it through the file
-//! ([`crate::join::join_path`]). [`unpersist`] (or dropping the [`Persisted`] guard) detaches
+//! ([`crate::join::setns_path`]). [`unpersist`] (or dropping the [`Persisted`] guard) detaches
 //! the mount (`umount2(2)` with `MNT_DETACH`) and removes the file.
 //!
 //! The mount is made in the caller's mount namespace. A mount namespace can only be persisted

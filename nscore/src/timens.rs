@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use nix::unistd::Pid;
 
+use crate::error::Error;
 use crate::error::{Op, Result};
-use crate::idmap::io_error;
 
 /// Offsets of the two clocks a time namespace can move, as signed nanoseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -78,15 +78,16 @@ pub fn write_raw_offsets(pid: Pid, text: &str) -> Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .open(&path)
-        .map_err(|e| io_error(Op::WriteTimeOffsets, &path, e))?;
+        .map_err(|e| Error::io(Op::WriteTimeOffsets, crate::Kind::Time.into(), &path, e))?;
     f.write_all(text.as_bytes())
-        .map_err(|e| io_error(Op::WriteTimeOffsets, &path, e).with_kinds(crate::Kind::Time.into()))
+        .map_err(|e| Error::io(Op::WriteTimeOffsets, crate::Kind::Time.into(), &path, e))
 }
 
 /// Reads `/proc/[pid]/timens_offsets`.
 pub fn read_offsets(pid: Pid) -> Result<TimeOffsets> {
     let path = format!("/proc/{pid}/timens_offsets");
-    let text = std::fs::read_to_string(&path).map_err(|e| io_error(Op::ReadProc, &path, e))?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| Error::io(Op::ReadProc, crate::Kind::Time.into(), &path, e))?;
     let mut out = TimeOffsets::ZERO;
     for line in text.lines() {
         let parts: Vec<&str> = line.split_whitespace().collect();

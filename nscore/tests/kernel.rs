@@ -15,13 +15,14 @@ mod common;
 use std::ffi::CString;
 use std::io::Write as _;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt as _;
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nscore::inspect::list::{list, list_kinds, listns, HeldBy, TreeBy};
 use nscore::{idmap, join, raw, timens};
-use nscore::{Error, IdMap, Kind, KindSet, NsHandle, Op, ProcessNamespaces, Spawn, Stdio, TimeOffsets};
+use nscore::{Error, IdMap, Kind, KindSet, NsHandle, Op, ProcessNamespaces, Redirect, Spawn, TimeOffsets};
 
 fn root_or_skip(test: &str) -> bool {
     common::root_or_skip(test, "creating and joining namespaces needs CAP_SYS_ADMIN")
@@ -29,7 +30,10 @@ fn root_or_skip(test: &str) -> bool {
 
 /// A child in new namespaces of `kinds` that sleeps until killed (dropping it kills it).
 fn sleeper(spawn: Spawn) -> nscore::Child {
-    spawn.stdout(Stdio::Null).spawn("sleep", ["60"]).expect("spawn sleeper")
+    spawn
+        .stdout(Redirect::Null)
+        .spawn("sleep", ["60"])
+        .expect("spawn sleeper")
 }
 
 /// Runs `body` in a plain child (no new namespaces) and returns its exit code.
@@ -91,12 +95,12 @@ fn every_kind_new_namespace_differs_and_empty_set_shares() {
         // The handle through the pidfd names the same namespace as /proc/[pid]/ns.
         let h = child.ns(kind).unwrap();
         assert_eq!(h.kind(), kind);
-        assert_eq!(Some(h.id().unwrap()), theirs.get(kind));
+        assert_eq!(Some(h.inode().unwrap()), theirs.get(kind));
         assert_eq!(
-            NsHandle::of_process(child.pid(), kind).unwrap().id().unwrap(),
-            h.id().unwrap()
+            NsHandle::of_process(child.pid(), kind).unwrap().inode().unwrap(),
+            h.inode().unwrap()
         );
-        assert_eq!(h.id().unwrap().to_string(), format!("[{}]", h.id().unwrap().ino));
+        assert_eq!(h.inode().unwrap().to_string(), format!("[{}]", h.inode().unwrap().ino));
     }
     let plain = sleeper(Spawn::new(KindSet::new()));
     assert!(plain.namespaces().unwrap().differing(&mine).is_empty());
@@ -164,13 +168,13 @@ fn join_by_handle_path_and_pidfd() {
     assert_eq!(wait_ready(&r), 0);
     assert_eq!(c.namespaces().unwrap().get(Kind::Ipc), tns.get(Kind::Ipc));
 
-    // 4. By pidfd: three kinds at once (join::join_pidfd).
+    // 4. By pidfd: three kinds at once (join::setns_pidfd).
     let pidfd = target.pidfd();
     let (r, w) = ready_pipe();
     let wfd = w.as_raw_fd();
     // SAFETY: the body makes only raw system calls (async-signal-safe).
     let c = unsafe {
-        Spawn::new(KindSet::new()).run(|| match join::join_pidfd(pidfd, Kind::Uts | Kind::Ipc | Kind::Net) {
+        Spawn::new(KindSet::new()).run(|| match join::setns_pidfd(pidfd, Kind::Uts | Kind::Ipc | Kind::Net) {
             Ok(()) => report_and_pause(wfd, 0),
             Err(_) => report_and_pause(wfd, 1),
         })
@@ -185,8 +189,8 @@ fn join_by_handle_path_and_pidfd() {
     );
     drop(c);
 
-    // join_path checks the kind before any system call, so this is safe in the test thread.
-    let e = join::join_path(format!("/proc/{}/ns/net", target.pid()), Kind::Uts).unwrap_err();
+    // setns_path checks the kind before any system call, so this is safe in the test thread.
+    let e = join::setns_path(format!("/proc/{}/ns/net", target.pid()), Kind::Uts).unwrap_err();
     assert_eq!((e.op(), e.errno()), (Op::Setns, Some(Errno::EINVAL)));
     assert!(e.to_string().contains("net namespace, not uts"), "{e}");
 }
@@ -198,7 +202,7 @@ fn join_order_puts_user_last_for_root() {
         NsHandle::current(Kind::Mnt).unwrap(),
         NsHandle::current(Kind::Net).unwrap(),
     ];
-    let order: Vec<Kind> = join::order_for_join(&handles).iter().map(|h| h.kind()).collect();
+    let order: Vec<Kind> = join::setns_order(&handles).iter().map(|h| h.kind()).collect();
     if nix::unistd::geteuid().is_root() {
         assert_eq!(order, [Kind::Net, Kind::Mnt, Kind::User]);
     } else {
@@ -212,15 +216,18 @@ fn inspect_owner_parent_ids() {
         return;
     }
     let init_user = NsHandle::current(Kind::User).unwrap();
-    let init_user_id = init_user.id().unwrap();
+    let init_user_id = init_user.inode().unwrap();
     let mut ns_ids = std::collections::BTreeSet::new();
     for kind in Kind::ALL {
         let h = NsHandle::current(kind).unwrap();
         assert_eq!(h.kind(), kind);
-        assert_eq!(h.try_clone().unwrap().id().unwrap(), h.id().unwrap());
-        assert_eq!(NsHandle::open(h.proc_path()).unwrap().id().unwrap(), h.id().unwrap());
+        assert_eq!(h.try_clone().unwrap().inode().unwrap(), h.inode().unwrap());
+        assert_eq!(
+            NsHandle::open(h.proc_path()).unwrap().inode().unwrap(),
+            h.inode().unwrap()
+        );
         if kind != Kind::User {
-            assert_eq!(h.owner().unwrap().id().unwrap(), init_user_id, "{kind}");
+            assert_eq!(h.owner().unwrap().inode().unwrap(), init_user_id, "{kind}");
         }
         match h.ns_id() {
             Ok(id) => assert!(ns_ids.insert(id), "NS_GET_ID {id} repeated"),
@@ -238,17 +245,17 @@ fn inspect_owner_parent_ids() {
     // A child with its own user, net and pid namespaces.
     let child = sleeper(Spawn::new(Kind::Net | Kind::Pid).map_root());
     let user = child.ns(Kind::User).unwrap();
-    assert_eq!(user.parent().unwrap().id().unwrap(), init_user_id);
-    assert_eq!(user.owner().unwrap().id().unwrap(), init_user_id);
+    assert_eq!(user.parent().unwrap().inode().unwrap(), init_user_id);
+    assert_eq!(user.owner().unwrap().inode().unwrap(), init_user_id);
     assert_eq!(user.owner_uid().unwrap(), nix::unistd::geteuid().as_raw());
     assert_eq!(
-        child.ns(Kind::Net).unwrap().owner().unwrap().id().unwrap(),
-        user.id().unwrap()
+        child.ns(Kind::Net).unwrap().owner().unwrap().inode().unwrap(),
+        user.inode().unwrap()
     );
     let pid = child.ns(Kind::Pid).unwrap();
     assert_eq!(
-        pid.parent().unwrap().id().unwrap(),
-        NsHandle::current(Kind::Pid).unwrap().id().unwrap()
+        pid.parent().unwrap().inode().unwrap(),
+        NsHandle::current(Kind::Pid).unwrap().inode().unwrap()
     );
     match pid.pid_in_pidns(child.pid()) {
         Ok(p) => {
@@ -271,8 +278,8 @@ fn inspect_owner_parent_ids() {
     );
     // for_children: a plain child's pid_for_children is its own PID namespace.
     assert_eq!(
-        NsHandle::for_children(child.pid(), Kind::Pid).unwrap().id().unwrap(),
-        pid.id().unwrap()
+        NsHandle::for_children(child.pid(), Kind::Pid).unwrap().inode().unwrap(),
+        pid.inode().unwrap()
     );
     let pns = ProcessNamespaces::of(child.pid()).unwrap();
     assert_eq!(pns.for_children(Kind::Pid), pns.get(Kind::Pid));
@@ -405,13 +412,13 @@ fn list_contains_childs_and_persisted_namespaces() {
     }
     let dir = tempfile::tempdir().unwrap();
     let child = sleeper(Spawn::new(Kind::Net | Kind::Uts).map_root());
-    let net = child.ns(Kind::Net).unwrap().id().unwrap();
-    let user = child.ns(Kind::User).unwrap().id().unwrap();
+    let net = child.ns(Kind::Net).unwrap().inode().unwrap();
+    let user = child.ns(Kind::User).unwrap().inode().unwrap();
     // A namespace held only by a bind mount: its child is gone.
     let gone = Spawn::new(Kind::Ipc).spawn("sleep", ["60"]).unwrap();
     let target = dir.path().join("ipc");
     let p = nscore::persist::persist(&gone.ns(Kind::Ipc).unwrap(), &target).unwrap();
-    let ipc = p.open().unwrap().id().unwrap();
+    let ipc = p.open().unwrap().inode().unwrap();
     drop(gone);
 
     let all = list().unwrap();
@@ -425,7 +432,7 @@ fn list_contains_childs_and_persisted_namespaces() {
     assert_eq!(e.owner, Some(user), "owned by the child's user namespace");
     assert_eq!(e.held_by(), [HeldBy::Processes]);
     let u = all.get(user).expect("child's user namespace listed");
-    assert_eq!(u.parent, Some(NsHandle::current(Kind::User).unwrap().id().unwrap()));
+    assert_eq!(u.parent, Some(NsHandle::current(Kind::User).unwrap().inode().unwrap()));
     let i = all.get(ipc).expect("persisted namespace listed");
     assert_eq!(i.nprocs(), 0);
     assert_eq!(i.held_by(), [HeldBy::BindMount(target.clone())]);
@@ -439,10 +446,10 @@ fn list_contains_childs_and_persisted_namespaces() {
     let forest = all.tree(TreeBy::Owner);
     fn find<'a>(
         nodes: &'a [nscore::inspect::list::TreeNode<'a>],
-        id: nscore::NsId,
+        id: nscore::NsInode,
     ) -> Option<&'a nscore::inspect::list::TreeNode<'a>> {
         nodes.iter().find_map(|n| {
-            if n.entry.id == id {
+            if n.entry.inode == id {
                 Some(n)
             } else {
                 find(&n.children, id)
@@ -450,8 +457,8 @@ fn list_contains_childs_and_persisted_namespaces() {
         })
     }
     let unode = find(&forest, user).expect("user ns in tree");
-    assert!(unode.children.iter().any(|c| c.entry.id == net));
-    assert!(forest.iter().all(|r| find(&r.children, r.entry.id).is_none()));
+    assert!(unode.children.iter().any(|c| c.entry.inode == net));
+    assert!(forest.iter().all(|r| find(&r.children, r.entry.inode).is_none()));
     assert!(find(&all.tree(TreeBy::Parent), user).is_some());
     // Filters by kind.
     let nets = list_kinds(Kind::Net.into()).unwrap();
@@ -633,8 +640,8 @@ fn setns_wrong_kind_is_einval() {
     assert_eq!(code, Errno::EINVAL as i32);
     let e = Error::sys(Op::Setns, Kind::Uts.into(), Errno::EINVAL);
     assert!(e.hint().is_some(), "{e}");
-    // setns_fd/join_pidfd argument checks before any system call.
-    let pidfd_err = join::join_pidfd(net.as_fd(), KindSet::EMPTY).unwrap_err();
+    // setns_fd/setns_pidfd argument checks before any system call.
+    let pidfd_err = join::setns_pidfd(net.as_fd(), KindSet::EMPTY).unwrap_err();
     assert_eq!(pidfd_err.op(), Op::Setns);
     assert_eq!(pidfd_err.errno(), None);
 }
@@ -657,7 +664,7 @@ fn gone_process_is_enoent() {
     assert!(ProcessNamespaces::of(pid).is_err());
     // The pidfd of a reaped child: no namespace to open through it.
     assert!(c.ns(Kind::Net).is_err());
-    assert_eq!(c.signal(0).unwrap_err().errno(), Some(Errno::ESRCH));
+    assert_eq!(c.signal(None).unwrap_err().errno(), Some(Errno::ESRCH));
 }
 
 #[test]
@@ -676,7 +683,7 @@ fn non_nsfs_fd_is_enotty() {
     assert_eq!(e.errno(), Some(Errno::ENOTTY));
     assert_eq!(e.path(), Some(std::path::Path::new("/etc/passwd")));
     let io: std::io::Error = e.into();
-    assert_eq!(io.raw_os_error(), None);
+    assert_eq!(io.raw_os_error(), Some(libc::ENOTTY), "the errno survives the conversion");
 }
 
 #[test]
@@ -810,8 +817,8 @@ fn spawn_options_and_child_methods() {
     }
     // Piped stdin/stdout.
     let mut c = Spawn::new(KindSet::new())
-        .stdin(Stdio::Piped)
-        .stdout(Stdio::Piped)
+        .stdin(Redirect::Piped)
+        .stdout(Redirect::Piped)
         .spawn("cat", none.clone())
         .unwrap();
     {
@@ -824,7 +831,7 @@ fn spawn_options_and_child_methods() {
     let mut c = sleeper(Spawn::new(KindSet::new()));
     assert_eq!(c.try_wait().unwrap(), None);
     assert_eq!(c.wait_timeout(Duration::from_millis(10)).unwrap(), None);
-    c.signal(libc::SIGTERM).unwrap();
+    c.signal(nix::sys::signal::Signal::SIGTERM).unwrap();
     let st = c.wait().unwrap();
     assert_eq!(st.signal(), Some(libc::SIGTERM));
     assert!(!st.success() && st.code().is_none());
@@ -839,7 +846,7 @@ fn spawn_options_and_child_methods() {
     assert_eq!(c.wait().unwrap().signal(), Some(libc::SIGKILL));
     let mut c = Spawn::new(KindSet::new()).spawn("sh", ["-c", "exit 7"]).unwrap();
     let st = c.wait().unwrap();
-    assert_eq!((st.code(), st.to_string()), (Some(7), "exit code 7".to_string()));
+    assert_eq!((st.code(), st.to_string()), (Some(7), "exit status: 7".to_string()));
     // A failing set-up step is an error naming the step (setns of a pidfd with no kinds is
     // refused by the kernel: EINVAL).
     let e = Spawn::new(KindSet::new())
@@ -954,16 +961,20 @@ fn helper_join_all_and_unshare() {
         .map(|&k| NsHandle::of_process(pid, k).unwrap())
         .collect();
     join::setns_all(&handles).unwrap();
-    join::join_path(format!("/proc/{pid}/ns/ipc"), Kind::Ipc).unwrap();
+    join::setns_path(format!("/proc/{pid}/ns/ipc"), Kind::Ipc).unwrap();
     // The test runs on a thread of its own: compare through /proc/thread-self.
     for k in [Kind::Uts, Kind::Net, Kind::Ipc] {
-        assert_eq!(Some(NsHandle::current(k).unwrap().id().unwrap()), theirs.get(k), "{k}");
+        assert_eq!(
+            Some(NsHandle::current(k).unwrap().inode().unwrap()),
+            theirs.get(k),
+            "{k}"
+        );
     }
     assert_eq!(nix::unistd::gethostname().unwrap(), "h1-setns-all");
     // A new UTS namespace of its own, with nscore::unshare.
     nscore::unshare(Kind::Uts.into()).unwrap();
     assert_ne!(
-        Some(NsHandle::current(Kind::Uts).unwrap().id().unwrap()),
+        Some(NsHandle::current(Kind::Uts).unwrap().inode().unwrap()),
         theirs.get(Kind::Uts)
     );
     println!("JOIN-HELPER-OK");

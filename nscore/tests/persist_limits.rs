@@ -48,7 +48,7 @@ fn persist_outlives_child_then_leaves_nothing() {
     for kind in [Kind::Net, Kind::Uts, Kind::Ipc] {
         let target = dir.path().join(kind.name());
         let mut child = Spawn::new(kind).spawn("sleep", ["30"]).unwrap();
-        let id = child.ns(kind).unwrap().id().unwrap();
+        let id = child.ns(kind).unwrap().inode().unwrap();
         let p = persist(&child.ns(kind).unwrap(), &target).unwrap();
         assert_eq!(p.path(), target);
         assert_eq!(p.kind(), kind);
@@ -57,7 +57,7 @@ fn persist_outlives_child_then_leaves_nothing() {
         child.wait().unwrap();
         let h = p.open().unwrap();
         assert_eq!(h.kind(), kind);
-        assert_eq!(h.id().unwrap(), id, "the persisted {kind} namespace is the child's");
+        assert_eq!(h.inode().unwrap(), id, "the persisted {kind} namespace is the child's");
         p.remove().unwrap();
         assert!(!mountinfo_mentions(&target));
         assert!(!target.exists());
@@ -72,12 +72,12 @@ fn persist_from_path_drop_and_unpersist() {
     let dir = tempfile::tempdir().unwrap();
     let child = Spawn::new(Kind::Uts).spawn("sleep", ["30"]).unwrap();
     let src = format!("/proc/{}/ns/uts", child.pid());
-    let id = NsHandle::open(&src).unwrap().id().unwrap();
+    let id = NsHandle::open(&src).unwrap().inode().unwrap();
 
     // Drop of the guard undoes the mount and the file it created.
     let a = dir.path().join("a");
     let p = persist(src.as_str(), &a).unwrap();
-    assert_eq!(p.open().unwrap().id().unwrap(), id);
+    assert_eq!(p.open().unwrap().inode().unwrap(), id);
     drop(p);
     assert!(!mountinfo_mentions(&a) && !a.exists());
 
@@ -128,10 +128,10 @@ fn persist_mount_namespace_of_a_child() {
     let dir = tempfile::tempdir().unwrap();
     let t = dir.path().join("mnt");
     let child = Spawn::new(Kind::Mnt).spawn("sleep", ["30"]).unwrap();
-    let id = child.ns(Kind::Mnt).unwrap().id().unwrap();
+    let id = child.ns(Kind::Mnt).unwrap().inode().unwrap();
     match persist(&child.ns(Kind::Mnt).unwrap(), &t) {
         Ok(p) => {
-            assert_eq!(p.open().unwrap().id().unwrap(), id);
+            assert_eq!(p.open().unwrap().inode().unwrap(), id);
             p.remove().unwrap();
         }
         // The target's mount is shared with the child's namespace (propagation): the kernel

@@ -18,7 +18,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use nscore::{raw, ExitStatus, Kind, KindSet, Spawn};
+use std::process::ExitStatus;
+
+use nscore::{raw, Kind, KindSet, Spawn};
 
 pub mod child;
 pub mod level;
@@ -413,5 +415,5 @@ pub fn unique(prefix: &str) -> String {
 
 /// The inode of the test process's namespace of `kind` (test thread).
 pub fn host_ino(kind: Kind) -> i64 {
-    nscore::NsHandle::current(kind).unwrap().id().unwrap().ino as i64
+    nscore::NsHandle::current(kind).unwrap().inode().unwrap().ino as i64
 }

@@ -107,7 +107,7 @@ fn c2_identity_differs_and_root_is_creators_cgroup(#[case] mode: Mode) {
     let mut live = start(mode);
     let text = live.until("ready");
     let ns = live.child.ns(Kind::Cgroup).unwrap();
-    let (id, host_id) = (ns.id().unwrap(), host.id().unwrap());
+    let (id, host_id) = (ns.inode().unwrap(), host.inode().unwrap());
     let ns_ids = (ns.ns_id(), host.ns_id());
     let outside = std::fs::read_to_string(format!("/proc/{}/cgroup", live.child.pid())).unwrap();
     let out = live.finish();

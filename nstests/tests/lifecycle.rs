@@ -404,7 +404,7 @@ fn l4_setns_and_ioctl_errors_are_clear() {
     let err = NsHandle::from_fd(std::fs::File::open("/dev/null").unwrap().into()).unwrap_err();
     assert_eq!(err.errno(), Some(Errno::ENOTTY), "{err}");
     assert!(err.to_string().contains("not a namespace"), "{err}");
-    let err = join::join_path("/proc/self/ns/uts", Kind::Net).unwrap_err();
+    let err = join::setns_path("/proc/self/ns/uts", Kind::Net).unwrap_err();
     assert_eq!((err.op(), err.errno()), (Op::Setns, Some(Errno::EINVAL)), "{err}");
     assert!(err.to_string().contains("uts namespace, not net"), "{err}");
 }

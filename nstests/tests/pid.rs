@@ -254,7 +254,7 @@ fn p4_setns_pid_changes_pid_for_children_only(#[case] mode: Mode) {
     };
     let target_ino = target
         .as_ref()
-        .map(|t| t.ns(Kind::Pid).unwrap().id().unwrap().ino as i64);
+        .map(|t| t.ns(Kind::Pid).unwrap().inode().unwrap().ino as i64);
     let out = run_spawn(spawn, |p| {
         if mode == Mode::Unshare {
             if let Err(e) = raw::unshare(Kind::Pid.into()) {

@@ -5,6 +5,7 @@
 // and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
 nswall::enter!();
 
+use std::os::unix::process::ExitStatusExt as _;
 use std::time::Duration;
 
 use nscore::{Kind, KindSet, NsHandle, Spawn};
@@ -17,7 +18,7 @@ use rstest::rstest;
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn support_modes_make_a_uts_namespace_or_not(#[case] mode: Mode) {
-    let parent = NsHandle::current(Kind::Uts).unwrap().id().unwrap();
+    let parent = NsHandle::current(Kind::Uts).unwrap().inode().unwrap();
     let path = nstests::cstr("/proc/self/ns/uts");
     let out = run_in(mode, Kind::Uts.into(), |p| {
         let mut st: libc::stat = unsafe_stat();

@@ -286,9 +286,9 @@ fn u3_multithreaded_unshare_is_einval() {
         .parse()
         .unwrap();
     assert!(threads > 1, "the process must be multithreaded here");
-    let before = NsHandle::current(Kind::User).unwrap().id().unwrap();
+    let before = NsHandle::current(Kind::User).unwrap().inode().unwrap();
     let err = nscore::unshare(Kind::User.into()).expect_err("a multithreaded unshare(CLONE_NEWUSER) must fail");
-    let after = NsHandle::current(Kind::User).unwrap().id().unwrap();
+    let after = NsHandle::current(Kind::User).unwrap().inode().unwrap();
     tx.send(()).unwrap();
     other.join().unwrap();
     assert_eq!(err.errno(), Some(Errno::EINVAL), "{err}");

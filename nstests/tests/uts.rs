@@ -357,17 +357,17 @@ fn h5_identity_differs_no_parent_owner_is_userns(#[case] mode: Mode) {
     let own = NsHandle::current(Kind::Uts).expect("own uts");
     let held = hold(mode, Kind::Uts.into(), None);
     let ns = held.child.ns(Kind::Uts).expect("child uts");
-    let (a, b) = (own.id().expect("id"), ns.id().expect("id"));
+    let (a, b) = (own.inode().expect("id"), ns.inode().expect("id"));
     let (ia, ib) = (own.ns_id().expect("NS_GET_ID"), ns.ns_id().expect("NS_GET_ID"));
     assert_eq!(a != b, mode.isolates(), "inode: {a} vs {b}");
     assert_eq!(ia != ib, mode.isolates(), "NS_GET_ID: {ia} vs {ib}");
     let e = ns.parent().expect_err("NS_GET_PARENT on a UTS namespace");
     assert_eq!(e.errno(), Some(nix::errno::Errno::EINVAL), "{e}");
-    let owner = ns.owner().expect("NS_GET_USERNS").id().expect("id");
-    let child_user = held.child.ns(Kind::User).expect("child user").id().expect("id");
+    let owner = ns.owner().expect("NS_GET_USERNS").inode().expect("id");
+    let child_user = held.child.ns(Kind::User).expect("child user").inode().expect("id");
     assert_eq!(owner, child_user, "owner is the child's user namespace");
     if is_root() {
-        let own_user = NsHandle::current(Kind::User).unwrap().id().unwrap();
+        let own_user = NsHandle::current(Kind::User).unwrap().inode().unwrap();
         assert_eq!(owner, own_user, "as root no user namespace is added");
     }
     held.finish().assert_ok();

@@ -9,7 +9,7 @@ use rustix::pipe::{pipe_with, PipeFlags};
 use std::time::Duration;
 
 use nscore::raw::{self, Stack};
-use nscore::{Errno, Kind, KindSet, NsId, ProcessNamespaces, Spawn};
+use nscore::{Errno, Kind, KindSet, NsInode, ProcessNamespaces, Spawn};
 
 use super::{rootless, MeasureError, Result};
 
@@ -176,14 +176,14 @@ pub(super) fn stat_ns(path: &CStr) -> std::result::Result<(u64, u64), (&'static 
 
 /// The namespace of `kind` this process's next children would enter (`pid_for_children` and
 /// `time_for_children` for pid and time).
-pub(super) fn parent_ns(kind: Kind) -> Result<NsId> {
+pub(super) fn parent_ns(kind: Kind) -> Result<NsInode> {
     let ns = ProcessNamespaces::current()?;
     ns.for_children(kind)
         .ok_or_else(|| MeasureError::Other(format!("no /proc/self/ns entry for {kind}")))
 }
 
 /// `NotDone` unless the child's namespace `child` (dev, ino) differs from `parent`.
-pub(super) fn check_differs(what: &str, kind: Kind, parent: NsId, child: (u64, u64)) -> Result<()> {
+pub(super) fn check_differs(what: &str, kind: Kind, parent: NsInode, child: (u64, u64)) -> Result<()> {
     if (parent.dev, parent.ino) == child {
         Err(MeasureError::NotDone(format!(
             "{what}: the child's {kind} namespace is still the parent's {kind}:{parent}"

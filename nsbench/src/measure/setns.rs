@@ -35,7 +35,7 @@ pub fn setns_loop(target: &NsHandle, iters: u64) -> Result<Duration> {
             "setns to a user namespace cannot be undone (joining an ancestor is EPERM)".into(),
         ));
     }
-    let want = target.id()?;
+    let want = target.inode()?;
     let tfd = target.as_raw_fd();
     let path = self_ns_path(kind);
     let own_path = CString::new(format!("/proc/self/ns/{}", kind.name())).unwrap_or_default();

@@ -2,10 +2,13 @@
 
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt as _;
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::Signal;
 use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
@@ -16,56 +19,11 @@ use crate::sys::{self};
 
 use super::stdio::read_both;
 
-/// How a child ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitStatus {
-    /// It called `exit` with this code.
-    Exited(i32),
-    /// A signal ended it.
-    Signaled(i32),
-}
-
-impl ExitStatus {
-    /// Exited with code 0.
-    pub fn success(self) -> bool {
-        self == ExitStatus::Exited(0)
-    }
-
-    /// The exit code, if it exited.
-    pub fn code(self) -> Option<i32> {
-        match self {
-            ExitStatus::Exited(c) => Some(c),
-            ExitStatus::Signaled(_) => None,
-        }
-    }
-
-    /// The signal that ended it, if one did.
-    pub fn signal(self) -> Option<i32> {
-        match self {
-            ExitStatus::Signaled(s) => Some(s),
-            ExitStatus::Exited(_) => None,
-        }
-    }
-}
-
-impl std::fmt::Display for ExitStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ExitStatus::Exited(c) => write!(f, "exit code {c}"),
-            ExitStatus::Signaled(s) => {
-                let name = nix::sys::signal::Signal::try_from(*s)
-                    .map(|s| s.as_str())
-                    .unwrap_or("?");
-                write!(f, "killed by signal {s} ({name})")
-            }
-        }
-    }
-}
-
 /// What [`Spawn::output`](super::Spawn::output) collects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
-    /// How the child ended.
+    /// How the child ended (std's type: `code()`, `success()`, and `signal()` through
+    /// `std::os::unix::process::ExitStatusExt`).
     pub status: ExitStatus,
     /// Everything it wrote to stdout.
     pub stdout: Vec<u8>,
@@ -81,11 +39,11 @@ pub struct Child {
     pub(super) pidfd: OwnedFd,
     pub(super) kinds: KindSet,
     pub(super) status: Option<ExitStatus>,
-    /// The parent's end of the child's stdin, with [`Stdio::Piped`](super::Stdio::Piped).
+    /// The parent's end of the child's stdin, with [`Redirect::Piped`](super::Redirect::Piped).
     pub stdin: Option<File>,
-    /// The parent's end of the child's stdout, with [`Stdio::Piped`](super::Stdio::Piped).
+    /// The parent's end of the child's stdout, with [`Redirect::Piped`](super::Redirect::Piped).
     pub stdout: Option<File>,
-    /// The parent's end of the child's stderr, with [`Stdio::Piped`](super::Stdio::Piped).
+    /// The parent's end of the child's stderr, with [`Redirect::Piped`](super::Redirect::Piped).
     pub stderr: Option<File>,
 }
 
@@ -116,8 +74,11 @@ impl Child {
         ProcessNamespaces::of(self.pid)
     }
 
-    /// Sends `signal` through the pidfd (`pidfd_send_signal(2)`).
-    pub fn signal(&self, signal: i32) -> Result<()> {
+    /// Sends `signal` through the pidfd (`pidfd_send_signal(2)`); `None` sends none but checks
+    /// that the child is still there (`ESRCH` once it was reaped), as `kill(pid, 0)` does.
+    pub fn signal(&self, signal: impl Into<Option<Signal>>) -> Result<()> {
+        // None: signal 0, which only checks that the child is there (as nix's kill)
+        let signal = signal.into().map_or(0, |s| s as libc::c_int);
         if self.status.is_some() {
             return Err(Error::sys(Op::Kill, self.kinds, Errno::ESRCH).with_detail("the child was already reaped"));
         }
@@ -126,7 +87,7 @@ impl Child {
 
     /// Sends `SIGKILL`.
     pub fn kill(&self) -> Result<()> {
-        self.signal(libc::SIGKILL)
+        self.signal(Signal::SIGKILL)
     }
 
     /// Waits for the child to end (`waitid(P_PIDFD)`) and returns how it ended.
@@ -176,8 +137,11 @@ impl Child {
         }
         loop {
             match waitid(Id::PIDFd(self.pidfd.as_fd()), flags) {
-                Ok(WaitStatus::Exited(_, code)) => self.status = Some(ExitStatus::Exited(code)),
-                Ok(WaitStatus::Signaled(_, sig, _)) => self.status = Some(ExitStatus::Signaled(sig as i32)),
+                // std's status from the wait(2) encoding: code << 8, or the signal (+ 0x80 with core)
+                Ok(WaitStatus::Exited(_, code)) => self.status = Some(ExitStatus::from_raw((code & 0xff) << 8)),
+                Ok(WaitStatus::Signaled(_, sig, core)) => {
+                    self.status = Some(ExitStatus::from_raw(sig as i32 | if core { 0x80 } else { 0 }))
+                }
                 Ok(WaitStatus::StillAlive) => return Ok(None),
                 Ok(_) => continue,
                 Err(Errno::EINTR) => continue,
@@ -185,6 +149,14 @@ impl Child {
             }
             return Ok(self.status);
         }
+    }
+}
+
+/// The child's pidfd: readable when the child has ended, so that an event loop (tokio's
+/// `AsyncFd`, `poll(2)`) can wait for it without a thread.
+impl AsFd for Child {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.pidfd.as_fd()
     }
 }
 

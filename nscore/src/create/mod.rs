@@ -41,10 +41,10 @@ use crate::error::{Error, Op, Result};
 use crate::kinds::KindSet;
 use crate::sys;
 
-pub use self::child::{Child, ExitStatus, Output};
+pub use self::child::{Child, Output};
 pub use self::spawn::{CloneMode, Propagation, Spawn};
-pub use self::stdio::Stdio;
-pub use crate::sys::child::Step;
+pub use self::stdio::Redirect;
+use crate::sys::child::Step;
 
 /// Moves the calling *thread* into new namespaces of the given kinds (`unshare(2)`).
 ///

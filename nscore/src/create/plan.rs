@@ -125,7 +125,7 @@ impl Spawn {
         let (stdout_child, stdout_parent) = stdio_pair(std::mem::take(&mut self.stdout), true).map_err(prep)?;
         let (stderr_child, stderr_parent) = stdio_pair(std::mem::take(&mut self.stderr), true).map_err(prep)?;
         let raw = |o: &Option<OwnedFd>| o.as_ref().map_or(-1, |f| f.as_raw_fd());
-        let joins = crate::join::order_for_join(&self.joins);
+        let joins = crate::join::setns_order(&self.joins);
         // With offsets the child unshares the time namespace itself (see `Plan::time_offsets`).
         let clone_kinds = if self.time_offsets.is_some() {
             self.kinds.without(Kind::Time)
@@ -134,6 +134,11 @@ impl Spawn {
         };
         let chdir = self
             .chdir
+            .as_ref()
+            .map(|d| cstring(d.as_os_str().as_bytes()))
+            .transpose()?;
+        let root = self
+            .root
             .as_ref()
             .map(|d| cstring(d.as_os_str().as_bytes()))
             .transpose()?;
@@ -154,6 +159,9 @@ impl Spawn {
             mount_proc: self.mount_proc,
             loopback_up: self.loopback_up,
             chdir,
+            root,
+            ids: (self.gid.map_or(-1, i64::from), self.uid.map_or(-1, i64::from)),
+            new_user: self.kinds.contains(Kind::User),
             stdio: [raw(&stdin_child), raw(&stdout_child), raw(&stderr_child)],
             death_signal: if self.kill_on_parent_death { libc::SIGKILL } else { 0 },
             parent_pid: if self.kinds.contains(Kind::Pid) {
@@ -249,7 +257,9 @@ fn step_error(step: u32, errno: Errno, kinds: KindSet) -> Error {
         Step::Hostname => (Op::SetHostname, Kind::Uts.into()),
         Step::Domainname => (Op::SetDomainname, Kind::Uts.into()),
         Step::LoopbackUp => (Op::LoopbackUp, Kind::Net.into()),
-        Step::Stdio | Step::DeathSignal | Step::Signals | Step::Chdir => (Op::Prepare, KindSet::EMPTY),
+        Step::Stdio | Step::DeathSignal | Step::Signals | Step::Chdir | Step::Root | Step::Ids => {
+            (Op::Prepare, KindSet::EMPTY)
+        }
         Step::Exec => (Op::Exec, KindSet::EMPTY),
         Step::SelfMaps => (Op::WriteIdMap, Kind::User.into()),
     };

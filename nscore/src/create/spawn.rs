@@ -13,7 +13,7 @@ use crate::sys::child;
 use crate::timens::TimeOffsets;
 
 use super::plan::{cstring, find_program};
-use super::{Child, Output, Stdio};
+use super::{Child, Output, Redirect};
 
 /// Mount propagation applied to `/` (recursively) in a child with a new mount namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -79,9 +79,12 @@ pub struct Spawn {
     pub(super) joins: Vec<NsHandle>,
     pub(super) cgroup: Option<OwnedFd>,
     pub(super) chdir: Option<PathBuf>,
-    pub(super) stdin: Stdio,
-    pub(super) stdout: Stdio,
-    pub(super) stderr: Stdio,
+    pub(super) root: Option<PathBuf>,
+    pub(super) uid: Option<u32>,
+    pub(super) gid: Option<u32>,
+    pub(super) stdin: Redirect,
+    pub(super) stdout: Redirect,
+    pub(super) stderr: Redirect,
     pub(super) env: Option<Vec<(OsString, OsString)>>,
     pub(super) mode: CloneMode,
     pub(super) kill_on_parent_death: bool,
@@ -176,7 +179,7 @@ impl Spawn {
     }
 
     /// Joins this existing namespace in the child before anything else (`setns(2)`). Several
-    /// joins are ordered as in [`crate::join::order_for_join`].
+    /// joins are ordered as in [`crate::join::setns_order`].
     pub fn join(mut self, ns: NsHandle) -> Spawn {
         self.joins.push(ns);
         self
@@ -189,26 +192,54 @@ impl Spawn {
         self
     }
 
-    /// Changes the child's working directory before it runs.
+    /// Changes the child's working directory before it runs (`unshare --wd`); with
+    /// [`Spawn::root`], a path inside the new root.
     pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Spawn {
         self.chdir = Some(dir.as_ref().to_path_buf());
         self
     }
 
+    /// Makes `dir` the child's root directory (`chroot(2)`, as `unshare --root` does), after
+    /// the mount-namespace set-up and before [`Spawn::mount_proc`] (so the fresh `/proc` is
+    /// the new root's) and [`Spawn::current_dir`]. The working directory becomes the new `/`
+    /// unless `current_dir` says otherwise. Needs `CAP_SYS_CHROOT` (root, or a new user
+    /// namespace).
+    pub fn root(mut self, dir: impl AsRef<Path>) -> Spawn {
+        self.root = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Runs the child as `uid` (`setresuid(2)`, as `unshare --setuid` does), last before the
+    /// exec, so that the set-up still has the caller's rights. In a new user namespace the id is
+    /// one of that namespace's (mapped by the id maps).
+    pub fn uid(mut self, uid: u32) -> Spawn {
+        self.uid = Some(uid);
+        self
+    }
+
+    /// Runs the child with group `gid` and no supplementary groups (`setgroups(0)`,
+    /// `setresgid(2)`, as `unshare --setgid` does), before [`Spawn::uid`]. Where setgroups is
+    /// denied (a user namespace with `Setgroups::Deny`), the supplementary groups stay as they
+    /// are, as util-linux does.
+    pub fn gid(mut self, gid: u32) -> Spawn {
+        self.gid = Some(gid);
+        self
+    }
+
     /// The child's stdin.
-    pub fn stdin(mut self, s: Stdio) -> Spawn {
+    pub fn stdin(mut self, s: Redirect) -> Spawn {
         self.stdin = s;
         self
     }
 
     /// The child's stdout.
-    pub fn stdout(mut self, s: Stdio) -> Spawn {
+    pub fn stdout(mut self, s: Redirect) -> Spawn {
         self.stdout = s;
         self
     }
 
     /// The child's stderr.
-    pub fn stderr(mut self, s: Stdio) -> Spawn {
+    pub fn stderr(mut self, s: Redirect) -> Spawn {
         self.stderr = s;
         self
     }
@@ -218,6 +249,20 @@ impl Spawn {
         let env = self.env.get_or_insert_with(|| std::env::vars_os().collect());
         env.retain(|(k, _)| k != key.as_ref());
         env.push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    /// Removes an environment variable from a command's environment.
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Spawn {
+        let env = self.env.get_or_insert_with(|| std::env::vars_os().collect());
+        env.retain(|(k, _)| k != key.as_ref());
+        self
+    }
+
+    /// Starts a command's environment empty (no variable of the parent's); [`Spawn::env`]
+    /// adds to it.
+    pub fn env_clear(mut self) -> Spawn {
+        self.env = Some(Vec::new());
         self
     }
 
@@ -309,8 +354,8 @@ impl Spawn {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.stdout = Stdio::Piped;
-        self.stderr = Stdio::Piped;
+        self.stdout = Redirect::Piped;
+        self.stderr = Redirect::Piped;
         let mut child = self.spawn(program, args)?;
         child.wait_with_output()
     }

@@ -7,15 +7,17 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-/// Where a child's standard stream goes.
+/// Where a child's standard stream goes (`std::process::Stdio`'s role; another name, so that
+/// both can be imported together).
 #[derive(Debug, Default)]
-pub enum Stdio {
+pub enum Redirect {
     /// The parent's stream (the default).
     #[default]
     Inherit,
     /// `/dev/null`.
     Null,
-    /// A new pipe; the parent's end is in [`Child::stdin`](super::Child::stdin)/[`stdout`](super::Child::stdout)/[`stderr`](super::Child::stderr).
+    /// A new pipe; the parent's end is in [`Child::stdin`](super::Child::stdin),
+    /// [`stdout`](super::Child::stdout) or [`stderr`](super::Child::stderr).
     Piped,
     /// This fd.
     Fd(OwnedFd),
@@ -23,13 +25,13 @@ pub enum Stdio {
 
 /// (fd for the child, fd for the parent) for one stream.
 pub(super) fn stdio_pair(
-    s: Stdio,
+    s: Redirect,
     child_writes: bool,
 ) -> std::result::Result<(Option<OwnedFd>, Option<OwnedFd>), Errno> {
     Ok(match s {
-        Stdio::Inherit => (None, None),
-        Stdio::Fd(fd) => (Some(fd), None),
-        Stdio::Null => {
+        Redirect::Inherit => (None, None),
+        Redirect::Fd(fd) => (Some(fd), None),
+        Redirect::Null => {
             let f = nix::fcntl::open(
                 "/dev/null",
                 OFlag::O_RDWR | OFlag::O_CLOEXEC,
@@ -37,7 +39,7 @@ pub(super) fn stdio_pair(
             )?;
             (Some(f), None)
         }
-        Stdio::Piped => {
+        Redirect::Piped => {
             let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
             if child_writes {
                 (Some(w), Some(r))

@@ -13,10 +13,10 @@
 //! use nscore::inspect::list::{list, TreeBy};
 //! let all = list()?;
 //! for e in all.iter() {
-//!     println!("{} {} {} {:?}", e.id.ino, e.kind, e.nprocs(), e.command);
+//!     println!("{} {} {} {:?}", e.inode.ino, e.kind, e.nprocs(), e.command);
 //! }
 //! for root in all.tree(TreeBy::Owner) {
-//!     println!("{} owns {} namespaces", root.entry.id, root.children.len());
+//!     println!("{} owns {} namespaces", root.entry.inode, root.children.len());
 //! }
 //! # Ok::<(), nscore::Error>(())
 //! ```
@@ -29,7 +29,7 @@ use nix::errno::Errno;
 use nix::unistd::Pid;
 
 use crate::error::{Error, Op, Result};
-use crate::inspect::{NsHandle, NsId};
+use crate::inspect::{NsHandle, NsInode};
 use crate::kinds::{Kind, KindSet};
 use crate::sys;
 
@@ -51,7 +51,7 @@ pub struct NsEntry {
     /// Its kind.
     pub kind: Kind,
     /// (device, inode) of its nsfs file; `ino` is the `NS` column of `lsns`.
-    pub id: NsId,
+    pub inode: NsInode,
     /// The 64-bit id from `NS_GET_ID` (Linux 6.18+), if the kernel gives it.
     pub ns_id: Option<u64>,
     /// The processes in it, lowest pid first (empty when only a mount or a reference holds it).
@@ -62,10 +62,10 @@ pub struct NsEntry {
     pub uid: Option<u32>,
     /// The user namespace that owns it (`NS_GET_USERNS`); for a user namespace, its parent.
     /// `None` at the top of the caller's view.
-    pub owner: Option<NsId>,
+    pub owner: Option<NsInode>,
     /// The parent namespace of a user or PID namespace (`NS_GET_PARENT`); `None` for the other
     /// kinds and at the top.
-    pub parent: Option<NsId>,
+    pub parent: Option<NsInode>,
     /// Paths of the bind mounts of its nsfs file in the caller's mount namespace.
     pub mounts: Vec<PathBuf>,
 }
@@ -140,8 +140,8 @@ impl NsList {
     }
 
     /// The entry of the namespace with this identity.
-    pub fn get(&self, id: NsId) -> Option<&NsEntry> {
-        self.entries.iter().find(|e| e.id == id)
+    pub fn get(&self, id: NsInode) -> Option<&NsEntry> {
+        self.entries.iter().find(|e| e.inode == id)
     }
 
     /// The entries of one kind.
@@ -180,7 +180,7 @@ impl NsList {
     /// The namespaces as a forest: each under its owner or parent (see [`TreeBy`]); a
     /// namespace whose owner/parent is not in the list is a root.
     pub fn tree(&self, by: TreeBy) -> Vec<TreeNode<'_>> {
-        let up = |e: &NsEntry| -> Option<NsId> {
+        let up = |e: &NsEntry| -> Option<NsInode> {
             match (by, e.kind) {
                 (TreeBy::Owner, Kind::User) => e.parent.or(e.owner),
                 (TreeBy::Owner, _) => e.owner,
@@ -188,11 +188,11 @@ impl NsList {
                 (TreeBy::Parent, _) => None,
             }
         };
-        let present: BTreeSet<NsId> = self.entries.iter().map(|e| e.id).collect();
-        let mut children: BTreeMap<NsId, Vec<usize>> = BTreeMap::new();
+        let present: BTreeSet<NsInode> = self.entries.iter().map(|e| e.inode).collect();
+        let mut children: BTreeMap<NsInode, Vec<usize>> = BTreeMap::new();
         let mut roots = Vec::new();
         for (i, e) in self.entries.iter().enumerate() {
-            match up(e).filter(|p| present.contains(p) && *p != e.id) {
+            match up(e).filter(|p| present.contains(p) && *p != e.inode) {
                 Some(p) => children.entry(p).or_default().push(i),
                 None => roots.push(i),
             }
@@ -200,7 +200,7 @@ impl NsList {
         fn build<'a>(
             list: &'a [NsEntry],
             i: usize,
-            children: &BTreeMap<NsId, Vec<usize>>,
+            children: &BTreeMap<NsInode, Vec<usize>>,
             depth: usize,
         ) -> TreeNode<'a> {
             let entry = &list[i];
@@ -209,7 +209,7 @@ impl NsList {
                 Vec::new()
             } else {
                 children
-                    .get(&entry.id)
+                    .get(&entry.inode)
                     .map(|v| v.iter().map(|&c| build(list, c, children, depth + 1)).collect())
                     .unwrap_or_default()
             };
@@ -245,10 +245,10 @@ struct Found {
 ///
 /// Errors: only when `/proc` itself cannot be read.
 pub fn list_kinds(kinds: KindSet) -> Result<NsList> {
-    let mut found: BTreeMap<NsId, Found> = BTreeMap::new();
+    let mut found: BTreeMap<NsInode, Found> = BTreeMap::new();
     let mut uids: BTreeMap<Pid, u32> = BTreeMap::new();
 
-    let rd = std::fs::read_dir("/proc").map_err(|e| crate::idmap::io_error(Op::ReadProc, "/proc", e))?;
+    let rd = std::fs::read_dir("/proc").map_err(|e| Error::io(Op::ReadProc, KindSet::EMPTY, "/proc", e))?;
     let mut pids: Vec<Pid> = rd
         .flatten()
         .filter_map(|d| d.file_name().to_str()?.parse::<i32>().ok())
@@ -265,7 +265,7 @@ pub fn list_kinds(kinds: KindSet) -> Result<NsList> {
             let Ok(st) = nix::sys::stat::stat(format!("/proc/{pid}/ns/{}", kind.name()).as_str()) else {
                 continue;
             };
-            let f = found.entry(NsId {
+            let f = found.entry(NsInode {
                 dev: st.st_dev,
                 ino: st.st_ino,
             });
@@ -279,7 +279,7 @@ pub fn list_kinds(kinds: KindSet) -> Result<NsList> {
         if !kinds.contains(h.kind()) {
             continue;
         }
-        let Ok(id) = h.id() else { continue };
+        let Ok(id) = h.inode() else { continue };
         let f = found.entry(id).or_default();
         f.kind = Some(h.kind());
         f.mounts.push(path);
@@ -298,18 +298,18 @@ pub fn list_kinds(kinds: KindSet) -> Result<NsList> {
             .pids
             .iter()
             .filter_map(|&pid| open_ns_of(pid, kind))
-            .find(|h| h.id().ok() == Some(*id));
+            .find(|h| h.inode().ok() == Some(*id));
     }
 
     // Walk owners and parents, adding the namespaces only they refer to.
     let mut entries = Vec::new();
-    let mut pending: Vec<(NsId, Found)> = std::mem::take(&mut found).into_iter().collect();
-    let mut known: BTreeSet<NsId> = pending.iter().map(|(id, _)| *id).collect();
+    let mut pending: Vec<(NsInode, Found)> = std::mem::take(&mut found).into_iter().collect();
+    let mut known: BTreeSet<NsInode> = pending.iter().map(|(id, _)| *id).collect();
     while let Some((id, f)) = pending.pop() {
         let Some(kind) = f.kind else { continue };
         let mut e = NsEntry {
             kind,
-            id,
+            inode: id,
             ns_id: None,
             pids: f.pids,
             command: None,
@@ -328,17 +328,17 @@ pub fn list_kinds(kinds: KindSet) -> Result<NsList> {
             e.ns_id = h.ns_id().ok();
             let mut related = Vec::new();
             if let Ok(o) = h.owner() {
-                e.owner = o.id().ok();
+                e.owner = o.inode().ok();
                 related.push(o);
             }
             if matches!(kind, Kind::User | Kind::Pid) {
                 if let Ok(p) = h.parent() {
-                    e.parent = p.id().ok();
+                    e.parent = p.inode().ok();
                     related.push(p);
                 }
             }
             for r in related {
-                let Ok(rid) = r.id() else { continue };
+                let Ok(rid) = r.inode() else { continue };
                 if kinds.contains(r.kind()) && known.insert(rid) {
                     pending.push((
                         rid,
@@ -353,7 +353,7 @@ pub fn list_kinds(kinds: KindSet) -> Result<NsList> {
         }
         entries.push(e);
     }
-    entries.sort_by_key(|e| (e.kind, e.id));
+    entries.sort_by_key(|e| (e.kind, e.inode));
 
     // ENOSYS before Linux 6.19: the scan alone stands.
     let listns = listns(kinds).ok();

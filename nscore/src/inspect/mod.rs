@@ -28,14 +28,14 @@ const NSFS_MAGIC: i64 = 0x6e73_6673;
 /// The identity of a namespace as `stat(2)` of its nsfs file gives it: the device and the
 /// inode number shown in `/proc/[pid]/ns/<kind>` links (`net:[4026531840]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct NsId {
+pub struct NsInode {
     /// `st_dev` of the nsfs file.
     pub dev: u64,
     /// `st_ino` of the nsfs file: the number in `kind:[inode]`.
     pub ino: u64,
 }
 
-impl fmt::Display for NsId {
+impl fmt::Display for NsInode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "[{}]", self.ino)
     }
@@ -128,9 +128,9 @@ impl NsHandle {
 
     /// (device, inode) of the namespace file: equal for two handles exactly when they refer to
     /// the same namespace.
-    pub fn id(&self) -> Result<NsId> {
+    pub fn inode(&self) -> Result<NsInode> {
         let st = fstat(&self.fd).map_err(|e| Error::sys(Op::Open, self.kind.into(), e))?;
-        Ok(NsId {
+        Ok(NsInode {
             dev: st.st_dev,
             ino: st.st_ino,
         })
@@ -302,7 +302,7 @@ fn ns_path(pid: Pid, name: &str) -> PathBuf {
 /// The pid a pidfd refers to, from `/proc/self/fdinfo/N` (`Pid:` line; -1 once it exited).
 pub(crate) fn pidfd_pid(pidfd: BorrowedFd<'_>) -> Result<Pid> {
     let path = format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd());
-    let text = std::fs::read_to_string(&path).map_err(|e| crate::idmap::io_error(Op::ReadProc, &path, e))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(Op::ReadProc, KindSet::EMPTY, &path, e))?;
     let pid: i32 = text
         .lines()
         .find_map(|l| l.strip_prefix("Pid:"))
@@ -320,8 +320,12 @@ pub(crate) fn pidfd_pid(pidfd: BorrowedFd<'_>) -> Result<Pid> {
 pub struct ProcessNamespaces {
     /// The process.
     pub pid: Pid,
-    /// Entry name (`net`, `pid_for_children`, ...) to identity.
-    pub entries: BTreeMap<String, NsId>,
+    /// The namespace of each kind the process is in (`/proc/[pid]/ns/<kind>`), for the kinds the
+    /// kernel has.
+    pub own: BTreeMap<Kind, NsInode>,
+    /// The PID and time namespaces its next children enter (`pid_for_children`,
+    /// `time_for_children`), where the kernel has them.
+    pub children: BTreeMap<Kind, NsInode>,
 }
 
 impl ProcessNamespaces {
@@ -329,22 +333,24 @@ impl ProcessNamespaces {
     /// what reading the directory needs).
     pub fn of(pid: Pid) -> Result<ProcessNamespaces> {
         let dir = format!("/proc/{pid}/ns");
-        let rd = std::fs::read_dir(&dir)
-            .map_err(|e| crate::idmap::io_error(Op::ReadProc, &dir, e).with_kinds(KindSet::EMPTY))?;
-        let mut entries = BTreeMap::new();
+        let rd = std::fs::read_dir(&dir).map_err(|e| Error::io(Op::ReadProc, KindSet::EMPTY, &dir, e))?;
+        let (mut own, mut children) = (BTreeMap::new(), BTreeMap::new());
         for ent in rd.flatten() {
             let name = ent.file_name().to_string_lossy().into_owned();
-            if let Ok(st) = nix::sys::stat::stat(&ent.path()) {
-                entries.insert(
-                    name,
-                    NsId {
-                        dev: st.st_dev,
-                        ino: st.st_ino,
-                    },
-                );
+            let Ok(st) = nix::sys::stat::stat(&ent.path()) else {
+                continue;
+            };
+            let id = NsInode {
+                dev: st.st_dev,
+                ino: st.st_ino,
+            };
+            if let Some(kind) = Kind::ALL.into_iter().find(|k| k.name() == name) {
+                own.insert(kind, id);
+            } else if let Some(kind) = Kind::ALL.into_iter().find(|k| k.for_children_name() == Some(&*name)) {
+                children.insert(kind, id);
             }
         }
-        Ok(ProcessNamespaces { pid, entries })
+        Ok(ProcessNamespaces { pid, own, children })
     }
 
     /// The calling process's namespaces.
@@ -353,16 +359,14 @@ impl ProcessNamespaces {
     }
 
     /// The namespace of `kind` the process is in.
-    pub fn get(&self, kind: Kind) -> Option<NsId> {
-        self.entries.get(kind.name()).copied()
+    pub fn get(&self, kind: Kind) -> Option<NsInode> {
+        self.own.get(&kind).copied()
     }
 
     /// The namespace of `kind` its next children enter (`pid_for_children`,
     /// `time_for_children`; the process's own for the other kinds).
-    pub fn for_children(&self, kind: Kind) -> Option<NsId> {
-        self.entries
-            .get(kind.for_children_name().unwrap_or(kind.name()))
-            .copied()
+    pub fn for_children(&self, kind: Kind) -> Option<NsInode> {
+        self.children.get(&kind).or_else(|| self.own.get(&kind)).copied()
     }
 
     /// The kinds in which this process and `other` are in different namespaces.

@@ -16,7 +16,7 @@ use super::{raw, CloneArgs, Stack, CLONE_PIDFD};
 /// One step of the child's set-up; reported to the parent when it fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
-pub enum Step {
+pub(crate) enum Step {
     /// Waiting for the parent to write the id maps.
     WaitParent = 1,
     /// `setns` into a namespace given with [`crate::Spawn::join`].
@@ -50,6 +50,10 @@ pub enum Step {
     /// Writing the child's own `/proc/self/{setgroups,uid_map,gid_map}` (a single mapping of
     /// the caller's own ids, as `unshare --map-root-user` does).
     SelfMaps = 16,
+    /// `chroot` into the new root (`Spawn::root`).
+    Root = 17,
+    /// `setgroups`, `setresgid`, `setresuid` (`Spawn::gid`, `Spawn::uid`).
+    Ids = 18,
 }
 
 impl Step {
@@ -72,6 +76,8 @@ impl Step {
             Exec,
             Chdir,
             SelfMaps,
+            Root,
+            Ids,
         ]
         .into_iter()
         .find(|s| *s as u32 == v)
@@ -96,6 +102,8 @@ impl Step {
             Step::Exec => "execve",
             Step::Chdir => "chdir",
             Step::SelfMaps => "writing its own /proc/self/setgroups, uid_map or gid_map",
+            Step::Root => "changing the root directory (chdir, chroot)",
+            Step::Ids => "changing to the given gid and uid (setgroups, setresgid, setresuid)",
         }
     }
 }
@@ -137,6 +145,12 @@ pub(crate) struct Plan<'a> {
     pub loopback_up: bool,
     /// Where to chdir, NUL-terminated.
     pub chdir: Option<CString>,
+    /// The new root directory, NUL-terminated.
+    pub root: Option<CString>,
+    /// (gid, uid) to change to before the exec; -1 leaves one as it is.
+    pub ids: (i64, i64),
+    /// The child has a new user namespace (setgroups may be denied there).
+    pub new_user: bool,
     /// fds to dup2 onto 0, 1, 2 (-1: leave as inherited).
     pub stdio: [RawFd; 3],
     /// Kill the child when the parent thread dies (`PR_SET_PDEATHSIG`), and the parent's pid
@@ -294,6 +308,17 @@ fn run(plan: &mut Plan<'_>) -> ! {
             libc::setdomainname(name.as_ptr().cast(), name.len())
         });
     }
+    if let Some(dir) = &plan.root {
+        // As util-linux: chdir into the new root, chroot("."), so no old directory stays open.
+        // SAFETY: `dir` is a NUL-terminated CString prepared by the parent.
+        check(plan, Step::Root, unsafe { libc::chdir(dir.as_ptr()) });
+        // SAFETY: a static NUL-terminated path.
+        check(plan, Step::Root, unsafe { libc::chroot(c".".as_ptr()) });
+        if plan.chdir.is_none() {
+            // SAFETY: as above.
+            check(plan, Step::Root, unsafe { libc::chdir(c"/".as_ptr()) });
+        }
+    }
     if plan.mount_proc {
         // SAFETY: mount(2) of proc with static NUL-terminated strings.
         check(plan, Step::MountProc, unsafe {
@@ -314,6 +339,25 @@ fn run(plan: &mut Plan<'_>) -> ! {
     if let Some(dir) = &plan.chdir {
         // SAFETY: `dir` is a NUL-terminated CString prepared by the parent.
         check(plan, Step::Chdir, unsafe { libc::chdir(dir.as_ptr()) });
+    }
+    let (gid, uid) = plan.ids;
+    if gid >= 0 {
+        // SAFETY: setgroups(0, NULL) reads no memory.
+        if unsafe { libc::setgroups(0, std::ptr::null()) } != 0 {
+            let e = Errno::last();
+            // denied in a user namespace with setgroups "deny": the groups stay (util-linux)
+            if !(plan.new_user && e == Errno::EPERM) {
+                fail(plan, Step::Ids, e);
+            }
+        }
+        let g = gid as libc::gid_t;
+        // SAFETY: plain integer arguments.
+        check(plan, Step::Ids, unsafe { libc::setresgid(g, g, g) });
+    }
+    if uid >= 0 {
+        let u = uid as libc::uid_t;
+        // SAFETY: plain integer arguments.
+        check(plan, Step::Ids, unsafe { libc::setresuid(u, u, u) });
     }
     for (target, &fd) in plan.stdio.iter().enumerate() {
         if fd >= 0 {
