@@ -37,7 +37,9 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// All eight kinds, in the kernel's alphabetical order of `/proc/[pid]/ns`.
+    /// All eight kinds, in the order of the enum (and of the bits of a [`KindSet`]): cgroup,
+    /// ipc, net, mnt, pid, time, user, uts. Sort by [`Kind::name`] for the alphabetical order
+    /// that `ls /proc/self/ns` shows.
     pub const ALL: [Kind; 8] = [
         Kind::Cgroup,
         Kind::Ipc,

@@ -683,7 +683,11 @@ fn non_nsfs_fd_is_enotty() {
     assert_eq!(e.errno(), Some(Errno::ENOTTY));
     assert_eq!(e.path(), Some(std::path::Path::new("/etc/passwd")));
     let io: std::io::Error = e.into();
-    assert_eq!(io.raw_os_error(), Some(libc::ENOTTY), "the errno survives the conversion");
+    assert_eq!(
+        io.raw_os_error(),
+        Some(libc::ENOTTY),
+        "the errno survives the conversion"
+    );
 }
 
 #[test]

@@ -82,52 +82,30 @@ pub(crate) struct Plain {
     pub since: &'static str,
 }
 
+impl Plain {
+    const fn new(code: libc::c_ulong, name: &'static str, since: &'static str) -> Plain {
+        Plain { code, name, since }
+    }
+}
+
 /// `NS_GET_USERNS` (Linux 4.9): the owning user namespace, as a new fd.
-pub(crate) const NS_GET_USERNS: Plain = Plain {
-    code: io(1),
-    name: "NS_GET_USERNS",
-    since: "4.9",
-};
+pub(crate) const NS_GET_USERNS: Plain = Plain::new(io(1), "NS_GET_USERNS", "4.9");
 /// `NS_GET_PARENT` (Linux 4.9): the parent PID or user namespace, as a new fd.
-pub(crate) const NS_GET_PARENT: Plain = Plain {
-    code: io(2),
-    name: "NS_GET_PARENT",
-    since: "4.9",
-};
+pub(crate) const NS_GET_PARENT: Plain = Plain::new(io(2), "NS_GET_PARENT", "4.9");
 /// `NS_GET_NSTYPE` (Linux 4.11): the kind's `CLONE_NEW*` flag.
-pub(crate) const NS_GET_NSTYPE: Plain = Plain {
-    code: io(3),
-    name: "NS_GET_NSTYPE",
-    since: "4.11",
-};
+pub(crate) const NS_GET_NSTYPE: Plain = Plain::new(io(3), "NS_GET_NSTYPE", "4.11");
 /// `NS_GET_OWNER_UID` (Linux 4.11): the uid that owns a user namespace.
 pub(crate) const NS_GET_OWNER_UID: Read<u32> = Read::io(4, "NS_GET_OWNER_UID", "4.11");
 /// `NS_GET_MNTNS_ID` (Linux 6.8): the 64-bit id of a mount namespace.
 pub(crate) const NS_GET_MNTNS_ID: Read<u64> = Read::ior(5, "NS_GET_MNTNS_ID", "6.8");
 /// `NS_GET_PID_FROM_PIDNS` (Linux 6.8): a pid of the namespace, as seen from the caller's.
-pub(crate) const NS_GET_PID_FROM_PIDNS: Plain = Plain {
-    code: ior(6, 4),
-    name: "NS_GET_PID_FROM_PIDNS",
-    since: "6.8",
-};
+pub(crate) const NS_GET_PID_FROM_PIDNS: Plain = Plain::new(ior(6, 4), "NS_GET_PID_FROM_PIDNS", "6.8");
 /// `NS_GET_TGID_FROM_PIDNS` (Linux 6.8).
-pub(crate) const NS_GET_TGID_FROM_PIDNS: Plain = Plain {
-    code: ior(7, 4),
-    name: "NS_GET_TGID_FROM_PIDNS",
-    since: "6.8",
-};
+pub(crate) const NS_GET_TGID_FROM_PIDNS: Plain = Plain::new(ior(7, 4), "NS_GET_TGID_FROM_PIDNS", "6.8");
 /// `NS_GET_PID_IN_PIDNS` (Linux 6.8): a pid of the caller's namespace, as seen from this one.
-pub(crate) const NS_GET_PID_IN_PIDNS: Plain = Plain {
-    code: ior(8, 4),
-    name: "NS_GET_PID_IN_PIDNS",
-    since: "6.8",
-};
+pub(crate) const NS_GET_PID_IN_PIDNS: Plain = Plain::new(ior(8, 4), "NS_GET_PID_IN_PIDNS", "6.8");
 /// `NS_GET_TGID_IN_PIDNS` (Linux 6.8).
-pub(crate) const NS_GET_TGID_IN_PIDNS: Plain = Plain {
-    code: ior(9, 4),
-    name: "NS_GET_TGID_IN_PIDNS",
-    since: "6.8",
-};
+pub(crate) const NS_GET_TGID_IN_PIDNS: Plain = Plain::new(ior(9, 4), "NS_GET_TGID_IN_PIDNS", "6.8");
 /// `NS_MNT_GET_INFO` (Linux 6.12).
 pub(crate) const NS_MNT_GET_INFO: Read<MntNsInfo> = Read::ior(10, "NS_MNT_GET_INFO", "6.12");
 /// `NS_MNT_GET_NEXT` (Linux 6.12): the next mount namespace by id, as a new fd, with its info.
@@ -152,11 +130,7 @@ pub(crate) const fn pidfd_get_namespace(kind: Kind, for_children: bool) -> Plain
         (Kind::User, _) => 9,
         (Kind::Uts, _) => 10,
     };
-    Plain {
-        code: (0xFF << 8) | nr,
-        name: "PIDFD_GET_NAMESPACE",
-        since: "6.11",
-    }
+    Plain::new((0xFF << 8) | nr, "PIDFD_GET_NAMESPACE", "6.11")
 }
 
 fn fd_result(ret: libc::c_int) -> Result<OwnedFd, Errno> {
