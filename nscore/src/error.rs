@@ -124,8 +124,7 @@ impl Error {
     /// An error from a `std::fs` or `std::io` call on `path` (a `/proc` file), with its errno
     /// (`EIO` when it has none).
     pub(crate) fn io(op: Op, kinds: KindSet, path: &str, e: std::io::Error) -> Error {
-        let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
-        Error::sys(op, kinds, errno).with_path(path)
+        Error::sys(op, kinds, errno_of(&e)).with_path(path)
     }
 
     /// An error from a system call that returned `errno`.
@@ -269,6 +268,11 @@ impl From<Error> for std::io::Error {
             None => std::io::Error::other(e),
         }
     }
+}
+
+/// The errno of a `std::io` error (`EIO` when it carries none).
+pub(crate) fn errno_of(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 /// Number of threads in the calling process (from `/proc/self/status`), if it can be read.

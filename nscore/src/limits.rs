@@ -28,10 +28,6 @@ use crate::kinds::Kind;
 /// The largest value the kernel accepts (the files are `int` sysctls, range `0..=INT_MAX`).
 pub const MAX_LIMIT: u64 = i32::MAX as u64;
 
-fn io_errno(e: &std::io::Error) -> Errno {
-    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
-}
-
 fn limit_error(op: Op, kind: Kind, errno: Errno) -> Error {
     let e = Error::sys(op, kind.into(), errno).with_path(kind.limit_file());
     match errno {
@@ -52,7 +48,8 @@ fn limit_error(op: Op, kind: Kind, errno: Errno) -> Error {
 ///
 /// Errors: `ENOENT` on a kernel without the file (before Linux 4.9, or without the kind).
 pub fn read(kind: Kind) -> Result<u64> {
-    let text = std::fs::read_to_string(kind.limit_file()).map_err(|e| limit_error(Op::ReadProc, kind, io_errno(&e)))?;
+    let text = std::fs::read_to_string(kind.limit_file())
+        .map_err(|e| limit_error(Op::ReadProc, kind, crate::error::errno_of(&e)))?;
     text.trim().parse::<u64>().map_err(|_| {
         Error::invalid(
             Op::Parse,
@@ -83,10 +80,10 @@ pub fn set(kind: Kind, value: u64) -> Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .open(kind.limit_file())
-        .map_err(|e| limit_error(Op::WriteLimit, kind, io_errno(&e)))?;
+        .map_err(|e| limit_error(Op::WriteLimit, kind, crate::error::errno_of(&e)))?;
     // A sysctl file takes the value in one write(2).
     f.write_all(format!("{value}\n").as_bytes())
-        .map_err(|e| limit_error(Op::WriteLimit, kind, io_errno(&e)))
+        .map_err(|e| limit_error(Op::WriteLimit, kind, crate::error::errno_of(&e)))
 }
 
 /// The eight limits of the caller's user namespace, as [`Limits::read`] found them.

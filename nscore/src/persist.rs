@@ -79,10 +79,6 @@ impl From<String> for Source<'_> {
     }
 }
 
-fn io_errno(e: &std::io::Error) -> Errno {
-    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
-}
-
 /// Bind-mounts the namespace of `source` onto `target` so that it outlives its processes
 /// (`mount(source, target, NULL, MS_BIND, NULL)`, as `ip netns add` does).
 ///
@@ -113,7 +109,7 @@ pub fn persist<'a>(source: impl Into<Source<'a>>, target: impl AsRef<Path>) -> R
         Ok(_) => true,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             let md = std::fs::metadata(target)
-                .map_err(|e| Error::sys(Op::Mount, kind.into(), io_errno(&e)).with_path(target))?;
+                .map_err(|e| Error::sys(Op::Mount, kind.into(), crate::error::errno_of(&e)).with_path(target))?;
             if !md.is_file() {
                 return Err(Error::sys(Op::Mount, kind.into(), Errno::EISDIR)
                     .with_path(target)
@@ -122,7 +118,7 @@ pub fn persist<'a>(source: impl Into<Source<'a>>, target: impl AsRef<Path>) -> R
             false
         }
         Err(e) => {
-            return Err(Error::sys(Op::Mount, kind.into(), io_errno(&e))
+            return Err(Error::sys(Op::Mount, kind.into(), crate::error::errno_of(&e))
                 .with_path(target)
                 .with_detail("creating the empty target file"))
         }
@@ -164,7 +160,8 @@ pub fn unpersist(path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     let kind = NsHandle::open(path)?.kind();
     detach(path, kind)?;
-    std::fs::remove_file(path).map_err(|e| Error::sys(Op::Umount, kind.into(), io_errno(&e)).with_path(path))
+    std::fs::remove_file(path)
+        .map_err(|e| Error::sys(Op::Umount, kind.into(), crate::error::errno_of(&e)).with_path(path))
 }
 
 fn detach(path: &Path, kind: Kind) -> Result<()> {
@@ -219,8 +216,9 @@ impl Persisted {
             }
         }
         if self.created {
-            std::fs::remove_file(&self.path)
-                .map_err(|e| Error::sys(Op::Umount, self.kind.into(), io_errno(&e)).with_path(&self.path))?;
+            std::fs::remove_file(&self.path).map_err(|e| {
+                Error::sys(Op::Umount, self.kind.into(), crate::error::errno_of(&e)).with_path(&self.path)
+            })?;
         }
         detached
     }
