@@ -185,6 +185,9 @@ fn init(root: bool, outer: &str) {
     ) {
         die(&format!("cannot mount the wall's /proc: {e}"));
     }
+    // What of the old /tmp the run needs (its build, its sources): kept open across the mount
+    // below and bound back in, so that a workspace cloned under /tmp still runs.
+    let keep = tmp_entries_in_use();
     // Fresh, empty scratch filesystems: what a test leaves there vanishes with the wall.
     for (fs, dir, opts) in [
         ("tmpfs", "/tmp", Some("mode=1777")),
@@ -197,6 +200,12 @@ fn init(root: bool, outer: &str) {
             }
         }
     }
+    for (name, fd) in &keep {
+        if let Err(e) = bind_back(name, fd) {
+            die(&format!("cannot keep /tmp/{name} visible in the wall: {e}"));
+        }
+    }
+    drop(keep); // the tests' process must not inherit these fds
     if let Err(e) = lo::up() {
         die(&format!("cannot bring up lo in the wall's network namespace: {e}"));
     }
@@ -284,6 +293,59 @@ fn exit_like(code: i32) -> ! {
 fn exit_now(code: i32) -> ! {
     // SAFETY: _exit ends the process at once; nothing of Rust's runtime has started to clean up.
     unsafe { libc::_exit(code) }
+}
+
+/// The entries of `/tmp` that the run itself lives in: those holding the executable, the
+/// working directory, and the directories cargo names (`CARGO_MANIFEST_DIR`,
+/// `CARGO_TARGET_DIR`), each with an `O_PATH` fd opened before `/tmp` is covered.
+fn tmp_entries_in_use() -> Vec<(String, std::os::fd::OwnedFd)> {
+    let mut paths: Vec<std::path::PathBuf> = Vec::new();
+    paths.extend(std::env::current_exe().ok());
+    paths.extend(std::env::current_dir().ok());
+    for var in ["CARGO_MANIFEST_DIR", "CARGO_TARGET_DIR"] {
+        paths.extend(std::env::var_os(var).map(std::path::PathBuf::from));
+    }
+    let mut keep: Vec<(String, std::os::fd::OwnedFd)> = Vec::new();
+    for p in paths {
+        let Ok(rest) = p.strip_prefix("/tmp") else { continue };
+        let Some(first) = rest.components().next() else {
+            continue;
+        };
+        let name = first.as_os_str().to_string_lossy().into_owned();
+        if keep.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        let flags = nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC;
+        if let Ok(fd) = nix::fcntl::open(
+            &std::path::Path::new("/tmp").join(&name),
+            flags,
+            nix::sys::stat::Mode::empty(),
+        ) {
+            keep.push((name, fd));
+        }
+    }
+    keep
+}
+
+/// Binds the old `/tmp/<name>` (held by `fd`) onto the same path in the fresh `/tmp`.
+fn bind_back(name: &str, fd: &std::os::fd::OwnedFd) -> nix::Result<()> {
+    use std::os::fd::AsRawFd;
+    let target = std::path::Path::new("/tmp").join(name);
+    let is_dir = nix::sys::stat::fstat(fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR);
+    if is_dir {
+        nix::unistd::mkdir(&target, nix::sys::stat::Mode::from_bits_truncate(0o755))?;
+    } else {
+        std::fs::File::create(&target)
+            .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    }
+    let source = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    mount(
+        Some(source.as_str()),
+        &target,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
 }
 
 /// The caller's namespaces of the walled kinds and its user namespace (which a rootless wall

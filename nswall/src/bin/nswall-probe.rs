@@ -53,7 +53,13 @@ fn report(out: &mut impl std::io::Write) {
         "tmp_is_tmpfs",
         (tmp.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC) as u8,
     );
-    line(out, "tmp_entries", std::fs::read_dir("/tmp").unwrap().count());
+    let mut names: Vec<String> = std::fs::read_dir("/tmp")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    line(out, "tmp_entries", names.join(","));
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let capeff = status
         .lines()
