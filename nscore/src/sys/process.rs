@@ -1,12 +1,14 @@
-//! Process-side calls that take or give raw fds: pidfds, and the signal mask around a clone.
+//! Process-side calls: pidfds, and the signal mask around a clone.
 
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
+use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow};
 
 use super::cvt;
 
-/// `pidfd_send_signal(2)` (Linux 5.1).
+/// `pidfd_send_signal(2)` (Linux 5.1). By hand: rustix's takes a `Signal`, which cannot be 0,
+/// the "is it still there" probe that `Child::signal(None)` sends.
 pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: libc::c_int) -> Result<(), Errno> {
     // SAFETY: plain syscall; no siginfo is passed.
     cvt(unsafe {
@@ -21,12 +23,11 @@ pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: libc::c_int) -> Resu
     .map(drop)
 }
 
-/// `pidfd_open(2)` (Linux 5.3).
+/// `pidfd_open(2)` (Linux 5.3), through rustix.
 pub(crate) fn pidfd_open(pid: libc::pid_t) -> Result<OwnedFd, Errno> {
-    // SAFETY: plain syscall; returns a new fd or -1.
-    let fd = cvt(unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::c_long, 0 as libc::c_long) })?;
-    // SAFETY: the kernel just returned this fd; we own it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    let pid = rustix::process::Pid::from_raw(pid).ok_or(Errno::EINVAL)?;
+    rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+        .map_err(|e| Errno::from_raw(e.raw_os_error()))
 }
 
 /// Wraps a raw fd returned by `clone3(CLONE_PIDFD)` or `pipe2`.
@@ -38,22 +39,16 @@ pub(crate) unsafe fn own_fd(fd: RawFd) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
-/// Blocks every signal in the calling thread; returns the previous mask.
-pub(crate) fn block_all_signals() -> libc::sigset_t {
-    // SAFETY: sigset_t is plain data; sigfillset/pthread_sigmask only write to the sets given.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-        old
-    }
+/// Blocks every signal in the calling thread (nix's `pthread_sigmask`); returns the previous
+/// mask.
+pub(crate) fn block_all_signals() -> SigSet {
+    let mut old = SigSet::empty();
+    // Cannot fail with a valid `how` and sets.
+    let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::all()), Some(&mut old));
+    old
 }
 
 /// Restores a mask saved by [`block_all_signals`].
-pub(crate) fn restore_signals(old: &libc::sigset_t) {
-    // SAFETY: `old` is a valid mask.
-    unsafe {
-        libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut());
-    }
+pub(crate) fn restore_signals(old: &SigSet) {
+    let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(old), None);
 }
