@@ -21,6 +21,7 @@ use std::time::Duration;
 use nscore::{raw, ExitStatus, Kind, KindSet, Spawn};
 
 pub mod child;
+pub mod clock;
 pub mod level;
 pub mod live;
 pub mod sysctl;
