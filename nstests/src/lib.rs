@@ -415,3 +415,16 @@ pub fn unique(prefix: &str) -> String {
 pub fn host_ino(kind: Kind) -> i64 {
     nscore::NsHandle::current(kind).unwrap().id().unwrap().ino as i64
 }
+
+/// `NS_GET_ID` of `ns`, or `None` with one `SKIPPED <test>` line when the kernel lacks the
+/// request (it came in Linux 6.18); any other error fails the test.
+pub fn ns_id_or_skip(test: &str, ns: &nscore::NsHandle) -> Option<u64> {
+    match ns.ns_id() {
+        Ok(id) => Some(id),
+        Err(e) if e.is_unsupported() || e.errno() == Some(nscore::Errno::EINVAL) => {
+            skip(test, &format!("NS_GET_ID needs Linux 6.18: {e}"));
+            None
+        }
+        Err(e) => panic!("{test}: NS_GET_ID: {e}"),
+    }
+}
