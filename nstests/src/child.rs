@@ -512,3 +512,17 @@ pub fn drop_capabilities() -> Result<(), Errno> {
     }
     Ok(())
 }
+
+/// Runs `f` in a fork-like grandchild in new namespaces of `kinds` (empty: a plain fork),
+/// waits for it and returns its exit code (128 + signal); when the fork fails, reports
+/// `fork_errno` and returns 1.
+pub fn run_child(p: &Probe, kinds: KindSet, f: impl FnOnce() -> i32) -> i32 {
+    match raw::fork(kinds) {
+        Ok(0) => raw::exit(f()),
+        Ok(c) => raw::reap(c).unwrap_or(99),
+        Err(e) => {
+            p.kv(b"fork_errno", e as i64);
+            1
+        }
+    }
+}

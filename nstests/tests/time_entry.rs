@@ -231,23 +231,16 @@ fn t4_absolute_deadlines_use_namespace_time(#[case] mode: Mode) {
         if mode == Mode::Unshare && !unshare_time(OFFSETS, p) {
             return 1;
         }
-        match fork() {
-            Ok(0) => {
-                p.kv(b"sleep_host", sleep_until(host_deadline, 200));
-                p.kv(b"timerfd_host", timerfd_fires(host_deadline, 200));
-                p.kv(b"timer_host", posix_timer_fires(host_deadline, 200));
-                let soon = || vdso_ns(libc::CLOCK_MONOTONIC) + 20_000_000;
-                p.kv(b"sleep_own", sleep_until(soon(), 10_000));
-                p.kv(b"timerfd_own", timerfd_fires(soon(), 10_000));
-                p.kv(b"timer_own", posix_timer_fires(soon(), 10_000));
-                raw::exit(0)
-            }
-            Ok(c) => raw::reap(c).unwrap_or(99),
-            Err(e) => {
-                p.kv(b"fork_errno", e as i64);
-                1
-            }
-        }
+        run_child(p, KindSet::EMPTY, || {
+            p.kv(b"sleep_host", sleep_until(host_deadline, 200));
+            p.kv(b"timerfd_host", timerfd_fires(host_deadline, 200));
+            p.kv(b"timer_host", posix_timer_fires(host_deadline, 200));
+            let soon = || vdso_ns(libc::CLOCK_MONOTONIC) + 20_000_000;
+            p.kv(b"sleep_own", sleep_until(soon(), 10_000));
+            p.kv(b"timerfd_own", timerfd_fires(soon(), 10_000));
+            p.kv(b"timer_own", posix_timer_fires(soon(), 10_000));
+            0
+        })
     })
     .unwrap();
     out.assert_ok();
