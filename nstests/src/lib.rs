@@ -22,6 +22,7 @@ use nscore::{raw, ExitStatus, Kind, KindSet, Spawn};
 
 pub mod child;
 pub mod clock;
+pub mod helper;
 pub mod ipc;
 pub mod level;
 pub mod live;
