@@ -26,6 +26,8 @@ pub mod helper;
 pub mod ipc;
 pub mod level;
 pub mod live;
+pub mod nl;
+pub mod so;
 pub mod sysctl;
 pub mod tree;
 
@@ -170,6 +172,18 @@ impl Outcome {
             .rev()
             .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
             .map(str::to_owned)
+    }
+
+    /// The values of every `key=value` line, sorted.
+    pub fn values(&self, key: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .text()
+            .lines()
+            .filter_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+            .map(str::to_owned)
+            .collect();
+        v.sort();
+        v
     }
 
     /// The numeric value of `key`, panicking with the whole report when missing.
