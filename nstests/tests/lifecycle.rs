@@ -504,14 +504,30 @@ fn host_state() -> (String, String, BTreeSet<String>) {
     (mounts, ipc, links)
 }
 
+/// How L5's run ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// The child ends normally; the test cleans up.
+    Pass,
+    /// The child is killed in the middle; the test cleans up.
+    Killed,
+    /// Control: the test "forgets" to undo the namespace it persisted on the host.
+    Leaked,
+}
+
 /// L5: everything a test makes is gone after it, whether the child ends normally or is
-/// killed in the middle: no mounts (tmpfs, bind mount of a namespace file), no bind-mount
-/// file left mounted, no processes (the child, grandchildren in its PID namespace), no IPC
-/// objects, no interfaces on the host.
+/// killed in the middle: no mounts (tmpfs, bind mount of a namespace file inside the child;
+/// the child's network namespace persisted by nscore on a file of the tests' own mount
+/// namespace, a real mount there while the test runs), no bind-mount file left mounted, no
+/// processes (the child, grandchildren in its PID namespace), no IPC objects, no interfaces.
+/// Control (`leaked`): a persisted namespace that is not undone is seen by the same check
+/// (then removed by hand), so the check can fail.
 #[rstest]
-#[case::pass(false)]
-#[case::killed(true)]
-fn l5_nothing_left_behind(#[case] killed: bool) {
+#[case::pass(End::Pass)]
+#[case::killed(End::Killed)]
+#[case::leaked(End::Leaked)]
+fn l5_nothing_left_behind(#[case] end: End) {
+    let killed = end == End::Killed;
     if !require_root(
         "l5_nothing_left_behind",
         "mounts a tmpfs and binds a namespace file in a child",
@@ -525,7 +541,7 @@ fn l5_nothing_left_behind(#[case] killed: bool) {
     let file = dir.path().join("netns");
     std::fs::write(&file, b"").unwrap();
     let (mnt_c, file_c) = (cstr(mnt.to_str().unwrap()), cstr(file.to_str().unwrap()));
-    let key = ipc_key(0x100 + killed as i32);
+    let key = ipc_key(0x100 + end as i32);
     let spawn = Spawn::new(Kind::Pid | Kind::Mnt | Kind::Ipc | Kind::Net | Kind::Uts).loopback_up(true);
     let mut live = Live::start(spawn, |r, gate| {
         r.kv(b"pid", readlink_num(c"/proc/self"));
@@ -569,6 +585,13 @@ fn l5_nothing_left_behind(#[case] killed: bool) {
     let ipc_during = host_state().1;
     let hex = format!("{key:10}");
     assert!(!ipc_during.contains(&hex), "the segment is not on the host: {key}");
+    let persisted_file = dir.path().join("persisted");
+    let persisted = nscore::persist::persist(&live.child.ns(Kind::Net).unwrap(), &persisted_file).unwrap();
+    assert_ne!(
+        host_state().0,
+        mounts0,
+        "the persisted namespace is a mount here while it runs"
+    );
     if killed {
         live.child.kill().unwrap();
     }
@@ -576,6 +599,21 @@ fn l5_nothing_left_behind(#[case] killed: bool) {
     if !killed {
         out.assert_ok();
     }
+    if end == End::Leaked {
+        let path = persisted.keep();
+        assert_ne!(host_state().0, mounts0, "control: the check sees what was left");
+        assert!(
+            NsHandle::open(&path).is_ok(),
+            "control: the namespace outlived its processes"
+        );
+        nscore::persist::unpersist(&path).unwrap();
+    } else {
+        persisted.remove().unwrap();
+    }
+    assert!(
+        NsHandle::open(&persisted_file).is_err(),
+        "no namespace is held by the file"
+    );
     let (mounts1, ipc1, links1) = host_state();
     assert_eq!(mounts0, mounts1, "no mounts left on the host");
     assert_eq!(links0, links1, "no interfaces left on the host");
