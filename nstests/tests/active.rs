@@ -96,11 +96,15 @@ fn leaves_the_list(ns_type: u32, id: u64) -> bool {
 /// A child in new namespaces of `kinds` (with a user namespace mapped to root when not root)
 /// that waits at its gate.
 fn holder(kinds: KindSet) -> Live {
-    let spawn = if is_root() {
+    waiting(if is_root() {
         Spawn::new(kinds)
     } else {
         Spawn::new(kinds | Kind::User).map_root()
-    };
+    })
+}
+
+/// A child of `spawn` that says it is ready and waits at its gate.
+fn waiting(spawn: Spawn) -> Live {
     let mut live = Live::start(spawn, |p, gate| {
         p.put(b"ready\n");
         gate.wait();
@@ -241,16 +245,7 @@ fn a2_held_namespace_keeps_its_owner_listed(#[case] hold: bool) {
         return;
     }
     let user = Kind::User.clone_flag() as u32;
-    let live = {
-        let mut live = Live::start(Spawn::new(Kind::User | Kind::Uts).map_root(), |p, gate| {
-            p.put(b"ready\n");
-            gate.wait();
-            0
-        })
-        .unwrap();
-        live.until("ready");
-        live
-    };
+    let live = waiting(Spawn::new(Kind::User | Kind::Uts).map_root());
     let owner = live.child.ns(Kind::User).unwrap().ns_id().unwrap();
     let uts = live.child.ns(Kind::Uts).unwrap();
     live.finish().assert_ok();
@@ -386,16 +381,7 @@ fn a3_nsfs_handle_refused_across_user_namespaces(#[case] sibling: bool) {
     if !has_nsfs_handles(test) {
         return;
     }
-    let target = {
-        let mut live = Live::start(Spawn::new(Kind::User | Kind::Uts).map_root(), |p, gate| {
-            p.put(b"ready\n");
-            gate.wait();
-            0
-        })
-        .unwrap();
-        live.until("ready");
-        live
-    };
+    let target = waiting(Spawn::new(Kind::User | Kind::Uts).map_root());
     let h = handle_of(target.child.ns(Kind::Uts).unwrap().as_raw_fd()).unwrap();
     let spawn = if sibling {
         Spawn::new(Kind::User).map_root()
