@@ -527,6 +527,10 @@ enum End {
 #[case::killed(End::Killed)]
 #[case::leaked(End::Leaked)]
 fn l5_nothing_left_behind(#[case] end: End) {
+    // the cases mount on the tests' own mount namespace: one at a time, so that each sees
+    // only its own
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let killed = end == End::Killed;
     if !require_root(
         "l5_nothing_left_behind",
