@@ -123,10 +123,24 @@ fn p2_proc_inside_shows_only_namespace_processes(#[case] mode: Mode) {
 /// only after them); a later fork into the namespace (setns by a held fd) fails with ENOMEM.
 /// Control: without the namespace the orphans live on and forks work.
 #[rstest]
-fn p3_init_death_kills_the_namespace(
-    #[values(Mode::None, Mode::Clone, Mode::Unshare)] mode: Mode,
-    #[values(false, true)] killed: bool,
-) {
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn p3_init_death_kills_the_namespace(#[case] mode: Mode) {
+    p3(mode, false);
+}
+
+/// P3 (killed): the same when init is killed (SIGKILL from the parent namespace).
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn p3_init_killed_kills_the_namespace(#[case] mode: Mode) {
+    p3(mode, true);
+}
+
+/// P3's body: init exits (or is killed) after two orphans came to it.
+fn p3(mode: Mode, killed: bool) {
     if !require_root(
         "p3_init_death_kills_the_namespace",
         "setns(CLONE_NEWPID) needs CAP_SYS_ADMIN in both namespaces",
