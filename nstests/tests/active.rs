@@ -81,6 +81,16 @@ fn has_listns(test: &str) -> bool {
     }
 }
 
+/// [`has_listns`], and root: `listns` shows the test thread the namespaces of other user
+/// namespaces only with CAP_SYS_ADMIN over them (otherwise prints the skip line).
+fn has_listns_as_root(test: &str) -> bool {
+    has_listns(test)
+        && nstests::require_root(
+            test,
+            "listns shows another user namespace's namespaces only to a caller with CAP_SYS_ADMIN over it",
+        )
+}
+
 /// Waits (at most 5 s, polling) until `id` is no longer listed; whether it left.
 fn leaves_the_list(ns_type: u32, id: u64) -> bool {
     let end = Instant::now() + Duration::from_secs(5);
@@ -123,7 +133,7 @@ fn waiting(spawn: Spawn) -> Live {
 #[test]
 fn a1_listns_by_kind_owner_and_pages() {
     let test = "a1_listns_by_kind_owner_and_pages";
-    if !has_listns(test) {
+    if !has_listns_as_root(test) {
         return;
     }
     let live = holder(KindSet::ALL);
@@ -179,6 +189,57 @@ fn a1_listns_by_kind_owner_and_pages() {
     );
 }
 
+/// `NS_GET_ID` (`_IOR(0xb7, 13, __u64)`).
+const NS_GET_ID: u64 = 0x8008_b70d;
+
+/// A1 (unprivileged): a process with no privilege over the test's namespaces (in a user
+/// namespace of its own, with a new network namespace) sees its own network namespace in
+/// `listns`, and not the network namespace of a sibling user namespace. Control: the
+/// sibling's namespace is listed for the test (as root it sees every namespace).
+#[test]
+fn a1_listns_unprivileged_sees_its_own_not_a_siblings() {
+    if !has_listns("a1_listns_unprivileged_sees_its_own_not_a_siblings") {
+        return;
+    }
+    let sibling = waiting(Spawn::new(Kind::User | Kind::Net).map_root());
+    let sibling_net = sibling.child.ns(Kind::Net).unwrap().ns_id().unwrap();
+    if is_root() {
+        assert!(
+            list_paged(Kind::Net.clone_flag() as u32, 0, 256).contains(&sibling_net),
+            "control: root sees the sibling's"
+        );
+    }
+    let out = run_spawn(Spawn::new(Kind::User | Kind::Net).map_root(), |p| {
+        let mut own: u64 = 0;
+        if let Ok(fd) = nscore::raw::open(c"/proc/self/ns/net") {
+            // SAFETY: NS_GET_ID writes one u64 into `own`.
+            unsafe { libc::ioctl(fd, NS_GET_ID as _, &mut own as *mut u64) };
+            nscore::raw::close(fd);
+        }
+        p.kv(b"own", own as i64);
+        let mut buf = [0u64; 256];
+        match listns(Kind::Net.clone_flag() as u32, 0, 0, &mut buf) {
+            Ok(n) => {
+                for id in &buf[..n] {
+                    p.kv(b"seen", *id as i64);
+                }
+            }
+            Err(e) => p.kv(b"listns_errno", e as i64),
+        }
+        0
+    })
+    .unwrap();
+    sibling.finish().assert_ok();
+    out.assert_ok();
+    let t = out.text();
+    let seen = out.values("seen");
+    assert!(seen.contains(&out.num("own").to_string()), "its own: {t}");
+    assert!(
+        !seen.contains(&(sibling_net as i64).to_string()),
+        "not the sibling's: {t}"
+    );
+}
+
 /// How A2's namespace is held after its process exits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Held {
@@ -196,10 +257,7 @@ enum Held {
 #[case::bind_mount(Held::BindMount)]
 fn a2_held_namespace_stays_listed_until_released(#[case] held: Held) {
     let test = "a2_held_namespace_stays_listed_until_released";
-    if !has_listns(test) {
-        return;
-    }
-    if held == Held::BindMount && !nstests::require_root(test, "bind-mounts a namespace file") {
+    if !has_listns_as_root(test) {
         return;
     }
     let uts = Kind::Uts.clone_flag() as u32;
@@ -241,13 +299,14 @@ fn a2_held_namespace_stays_listed_until_released(#[case] held: Held) {
 #[case::held(true)]
 #[case::not_held(false)]
 fn a2_held_namespace_keeps_its_owner_listed(#[case] hold: bool) {
-    if !has_listns("a2_held_namespace_keeps_its_owner_listed") {
+    if !has_listns_as_root("a2_held_namespace_keeps_its_owner_listed") {
         return;
     }
     let user = Kind::User.clone_flag() as u32;
     let live = waiting(Spawn::new(Kind::User | Kind::Uts).map_root());
     let owner = live.child.ns(Kind::User).unwrap().ns_id().unwrap();
-    let uts = live.child.ns(Kind::Uts).unwrap();
+    // the control holds nothing once the process is gone
+    let uts = hold.then(|| live.child.ns(Kind::Uts).unwrap());
     live.finish().assert_ok();
     if hold {
         assert!(
