@@ -246,33 +246,71 @@ enum Held {
     Nothing,
     Fd,
     BindMount,
+    /// A socket made inside (network namespaces only), taken by `pidfd_getfd`.
+    Socket,
 }
 
-/// A2: a namespace held only by an fd or a bind mount stays listed after its last process
-/// exited, and leaves the list once released (within a 5 s cap); control: held by nothing,
-/// it leaves with its process.
+/// A child in a new network namespace (as root) that makes a UDP socket, reports its fd as
+/// `sock=<fd>` and waits at its gate.
+fn socket_holder() -> (Live, i64) {
+    let mut live = Live::start(Spawn::new(Kind::Net), |p, gate| {
+        // SAFETY: socket(2) with plain integers.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
+        p.kv(b"sock", fd as i64);
+        p.put(b"ready\n");
+        gate.wait();
+        0
+    })
+    .unwrap();
+    let text = live.until("ready");
+    let fd = text
+        .lines()
+        .find_map(|l| l.strip_prefix("sock="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(-1);
+    (live, fd)
+}
+
+/// A2: a namespace held only by an fd, a bind mount or (a network namespace) a socket made
+/// inside stays listed after its last process exited, and leaves the list once released
+/// (within a 5 s cap); control: held by nothing, it leaves with its process.
 #[rstest]
 #[case::nothing(Held::Nothing)]
 #[case::fd(Held::Fd)]
 #[case::bind_mount(Held::BindMount)]
+#[case::socket(Held::Socket)]
 fn a2_held_namespace_stays_listed_until_released(#[case] held: Held) {
     let test = "a2_held_namespace_stays_listed_until_released";
     if !has_listns_as_root(test) {
         return;
     }
-    let uts = Kind::Uts.clone_flag() as u32;
-    let live = holder(Kind::Uts.into());
-    let h = live.child.ns(Kind::Uts).unwrap();
+    let kind = if held == Held::Socket { Kind::Net } else { Kind::Uts };
+    let uts = kind.clone_flag() as u32;
+    let (live, sock) = if held == Held::Socket {
+        socket_holder()
+    } else {
+        (holder(kind.into()), -1)
+    };
+    let h = live.child.ns(kind).unwrap();
     let id = h.ns_id().unwrap();
     assert!(list_paged(uts, 0, 256).contains(&id), "listed while its process lives");
     let dir = tempfile::tempdir().unwrap();
     let mut fd = None;
     let mut mount = None;
+    let mut socket = None;
     match held {
         Held::Nothing => drop(h),
         Held::Fd => fd = Some(h),
         Held::BindMount => {
-            mount = Some(nscore::persist::persist(&h, dir.path().join("uts")).unwrap());
+            mount = Some(nscore::persist::persist(&h, dir.path().join("ns")).unwrap());
+            drop(h);
+        }
+        Held::Socket => {
+            // SAFETY: pidfd_getfd with the child's pidfd and the fd number it reported.
+            let r = unsafe { libc::syscall(libc::SYS_pidfd_getfd, live.child.pidfd().as_raw_fd(), sock, 0) };
+            assert!(r >= 0, "pidfd_getfd: {}", Errno::last());
+            // SAFETY: a new fd of ours.
+            socket = Some(unsafe { OwnedFd::from_raw_fd(r as i32) });
             drop(h);
         }
     }
@@ -286,6 +324,7 @@ fn a2_held_namespace_stays_listed_until_released(#[case] held: Held) {
         "{held:?}: still listed after its process"
     );
     drop(fd);
+    drop(socket);
     if let Some(m) = mount {
         m.remove().unwrap();
     }
