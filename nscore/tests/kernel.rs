@@ -906,55 +906,23 @@ fn raw_primitives_in_children() {
     assert!(raw::monotonic_ns() > t0);
 }
 
-/// Runs the `--ignored` helper test `name` in a child made by `spawn`, re-executing this test
-/// binary (a single-threaded, exec'd process that may change its own namespaces).
-fn run_helper(spawn: Spawn, name: &str) -> nscore::Output {
-    let exe = std::env::current_exe().unwrap();
-    spawn
-        .env("NSCORE_H1_HELPER", name)
-        .output(&exe, [name, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
-        .unwrap()
-}
-
-fn helper_ok(out: &nscore::Output, marker: &str) {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains(marker), "{stdout}");
-}
-
-fn is_helper(name: &str) -> bool {
-    if std::env::var_os("NSCORE_H1_HELPER").is_some_and(|v| v == name) {
-        true
-    } else {
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED {name}: runs only re-executed by its test, in a child process"
-        );
-        false
-    }
-}
-
 #[test]
 fn join_all_and_unshare_in_an_execd_child() {
     if !root_or_skip("join_all_and_unshare_in_an_execd_child") {
         return;
     }
     let target = sleeper(Spawn::new(Kind::Uts | Kind::Net | Kind::Ipc).hostname("h1-setns-all"));
-    let out = run_helper(
+    let out = common::run_helper(
         Spawn::new(KindSet::new()).env("H1_TARGET", target.pid().to_string()),
         "helper_join_all_and_unshare",
     );
-    helper_ok(&out, "JOIN-HELPER-OK");
+    common::helper_ok(&out, "JOIN-HELPER-OK");
 }
 
 #[test]
 #[ignore = "helper: join_all_and_unshare_in_an_execd_child runs it in a child process"]
 fn helper_join_all_and_unshare() {
-    if !is_helper("helper_join_all_and_unshare") {
+    if !common::is_helper("helper_join_all_and_unshare") {
         return;
     }
     let pid = nix::unistd::Pid::from_raw(std::env::var("H1_TARGET").unwrap().parse().unwrap());

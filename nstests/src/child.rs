@@ -456,3 +456,88 @@ pub fn kill(pid: i64, sig: i32) -> Result<(), Errno> {
         Err(Errno::last())
     }
 }
+
+/// `getpid(2)` as the caller's own PID namespace sees it.
+pub fn getpid() -> i64 {
+    // SAFETY: getpid has no arguments.
+    unsafe { libc::getpid() as i64 }
+}
+
+/// `pidfd_open(pid, 0)`: a pidfd for `pid` (as the caller's PID namespace numbers it).
+pub fn pidfd_open(pid: i64) -> Result<RawFd, Errno> {
+    // SAFETY: pidfd_open with plain integer arguments.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(r as RawFd)
+    }
+}
+
+/// `pidfd_send_signal(pidfd, sig, NULL, 0)`: Ok or the errno.
+pub fn pidfd_kill(pidfd: RawFd, sig: i32) -> Result<(), Errno> {
+    // SAFETY: plain integers and a null siginfo, as pidfd_send_signal(2) allows.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd, sig, std::ptr::null::<u8>(), 0) };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether `fd` is readable within `ms` milliseconds (a pidfd is readable once its process
+/// has exited); `false` on timeout or error.
+pub fn readable_within(fd: RawFd, ms: i32) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut pfd, 1, ms) == 1 }
+}
+
+/// Reaps every child of the caller (the orphans a subreaper inherited too), at most `cap`.
+pub fn reap_all(cap: usize) {
+    for _ in 0..cap {
+        // SAFETY: waitpid on any child with a null status pointer.
+        if unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::__WALL) } < 0 {
+            break;
+        }
+    }
+}
+
+/// Clears the caller's effective, permitted and inheritable capability sets (`capset(2)`,
+/// version 3), keeping its ids: works as root and inside a user namespace alike.
+pub fn drop_capabilities() -> Result<(), Errno> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    let header = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let data = [0u32; 6];
+    // SAFETY: a valid header and two zeroed data structs (3 u32 each), as capset(2) wants.
+    if unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// Runs `f` in a fork-like grandchild in new namespaces of `kinds` (empty: a plain fork),
+/// waits for it and returns its exit code (128 + signal); when the fork fails, reports
+/// `fork_errno` and returns 1.
+pub fn run_child(p: &Probe, kinds: KindSet, f: impl FnOnce() -> i32) -> i32 {
+    // SAFETY: the suite's rule: child bodies, and so `f`, are async-signal-safe.
+    match unsafe { raw::fork(kinds) } {
+        Ok(0) => raw::exit(f()),
+        Ok(c) => raw::reap(c).unwrap_or(99),
+        Err(e) => {
+            p.kv(b"fork_errno", e as i64);
+            1
+        }
+    }
+}

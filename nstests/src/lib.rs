@@ -23,8 +23,13 @@ use std::process::ExitStatus;
 use nscore::{raw, Kind, KindSet, Spawn};
 
 pub mod child;
+pub mod clock;
+pub mod helper;
+pub mod ipc;
 pub mod level;
 pub mod live;
+pub mod nl;
+pub mod so;
 pub mod sysctl;
 pub mod tree;
 
@@ -169,6 +174,18 @@ impl Outcome {
             .rev()
             .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
             .map(str::to_owned)
+    }
+
+    /// The values of every `key=value` line, sorted.
+    pub fn values(&self, key: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .text()
+            .lines()
+            .filter_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+            .map(str::to_owned)
+            .collect();
+        v.sort();
+        v
     }
 
     /// The numeric value of `key`, panicking with the whole report when missing.
@@ -416,4 +433,17 @@ pub fn unique(prefix: &str) -> String {
 /// The inode of the test process's namespace of `kind` (test thread).
 pub fn host_ino(kind: Kind) -> i64 {
     nscore::NsHandle::current(kind).unwrap().inode().unwrap().ino as i64
+}
+
+/// `NS_GET_ID` of `ns`, or `None` with one `SKIPPED <test>` line when the kernel lacks the
+/// request (it came in Linux 6.18); any other error fails the test.
+pub fn ns_id_or_skip(test: &str, ns: &nscore::NsHandle) -> Option<u64> {
+    match ns.ns_id() {
+        Ok(id) => Some(id),
+        Err(e) if e.is_unsupported() || e.errno() == Some(nscore::Errno::EINVAL) => {
+            skip(test, &format!("NS_GET_ID needs Linux 6.18: {e}"));
+            None
+        }
+        Err(e) => panic!("{test}: NS_GET_ID: {e}"),
+    }
 }

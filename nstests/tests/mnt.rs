@@ -267,3 +267,81 @@ fn m3_mnt_get_info_counts_mounts() {
     assert_eq!(info2.nr_mounts, info1.nr_mounts + 1);
     assert_eq!(info1.mnt_ns_id, ns.mnt_ns_id().unwrap());
 }
+
+/// `mount(src, target, NULL, MS_BIND | extra, NULL)`: a bind mount.
+fn bind(src: &CStr, target: &CStr, extra: libc::c_ulong) -> Result<(), Errno> {
+    // SAFETY: NUL-terminated paths; null type and data, as a bind mount allows.
+    let r = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND | extra,
+            std::ptr::null(),
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(Errno::last())
+    }
+}
+
+/// M4: an `MS_UNBINDABLE` mount cannot be bind-mounted (EINVAL), and a recursive bind of a
+/// tree that holds it leaves it out (the copy's `sub` is a plain directory of its parent);
+/// a new mount namespace still gets a copy of it (`CL_COPY_UNBINDABLE`: "not copied" holds
+/// for bind copies, not for namespaces). Control: the same tree with a private `sub` binds,
+/// and its recursive bind has `sub` mounted.
+#[test]
+fn m4_unbindable_mount_cannot_be_bound_and_is_pruned_from_rbind() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |s: &str| cstr(&format!("{}/{s}", dir.path().display()));
+    for d in ["u", "k", "u_rbind", "k_rbind", "u_bind", "k_bind"] {
+        std::fs::create_dir(dir.path().join(d)).unwrap();
+    }
+    let (u, k) = (path("u"), path("k"));
+    let (u_sub, k_sub) = (path("u/sub"), path("k/sub"));
+    let (u_rbind, k_rbind) = (path("u_rbind"), path("k_rbind"));
+    let (u_rsub, k_rsub) = (path("u_rbind/sub"), path("k_rbind/sub"));
+    let (u_bind, k_bind) = (path("u_bind"), path("k_bind"));
+    let out = run_spawn(scaffold(Kind::Mnt.into()), |p| {
+        if let Err(e) = make_private() {
+            p.kv(b"private_errno", e as i64);
+            return 1;
+        }
+        // two trees: u/sub unbindable, k/sub private (the control)
+        for (top, sub) in [(&u, &u_sub), (&k, &k_sub)] {
+            if mount_fs(c"tmpfs", top).is_err() || mkdir(sub).is_err() || mount_fs(c"tmpfs", sub).is_err() {
+                p.kv(b"setup_errno", errno());
+                return 2;
+            }
+        }
+        if let Err(e) = set_propagation(&u_sub, libc::MS_UNBINDABLE) {
+            p.kv(b"unbindable_errno", e as i64);
+            return 3;
+        }
+        let err = |r: Result<(), Errno>| r.err().map_or(0, |e| e as i64);
+        p.kv(b"bind_unbindable", err(bind(&u_sub, &u_bind, 0)));
+        p.kv(b"bind_private", err(bind(&k_sub, &k_bind, 0)));
+        p.kv(b"rbind_u", err(bind(&u, &u_rbind, libc::MS_REC)));
+        p.kv(b"rbind_k", err(bind(&k, &k_rbind, libc::MS_REC)));
+        // a sub mount is there when its st_dev differs from its parent's
+        p.kv(b"u_sub_in_rbind", (dev(&u_rsub) != dev(&u_rbind)) as i64);
+        p.kv(b"k_sub_in_rbind", (dev(&k_rsub) != dev(&k_rbind)) as i64);
+        p.kv(b"u_sub_here", (dev(&u_sub) != dev(&u)) as i64);
+        let here = dev(&u_sub);
+        let copied = run_child(p, Kind::Mnt.into(), || (dev(&u_sub) == here && here != dev(&u)) as i32);
+        p.kv(b"u_sub_in_new_ns", copied as i64);
+        0
+    })
+    .unwrap();
+    out.assert_ok();
+    let t = out.text();
+    assert_eq!(out.num("bind_unbindable"), libc::EINVAL as i64, "{t}");
+    assert_eq!(out.num("bind_private"), 0, "control: {t}");
+    assert_eq!((out.num("rbind_u"), out.num("rbind_k")), (0, 0), "{t}");
+    assert_eq!(out.num("u_sub_here"), 1, "{t}");
+    assert_eq!(out.num("u_sub_in_rbind"), 0, "pruned from the recursive bind: {t}");
+    assert_eq!(out.num("k_sub_in_rbind"), 1, "control: a private sub is copied: {t}");
+    assert_eq!(out.num("u_sub_in_new_ns"), 1, "a new mount namespace copies it: {t}");
+}

@@ -17,544 +17,8 @@ use std::ffi::CString;
 use nscore::{raw, Kind, KindSet};
 use nstests::child::*;
 use nstests::live::Live;
-use nstests::{cstr, effective_kinds, run_spawn, spawn_for, Mode, Probe};
+use nstests::{cstr, effective_kinds, nl, run_spawn, so, spawn_for, Mode, Probe};
 use rstest::rstest;
-
-/// rtnetlink by hand: messages built in a fixed buffer, sent and acknowledged.
-mod nl {
-    use super::timeouts;
-    use nstests::child::*;
-
-    pub const NLM_F_REQUEST: u16 = 1;
-    pub const NLM_F_ACK: u16 = 4;
-    pub const NLM_F_EXCL: u16 = 0x200;
-    pub const NLM_F_CREATE: u16 = 0x400;
-    pub const NLM_F_DUMP: u16 = 0x300;
-    pub const NLMSG_ERROR: u16 = 2;
-    pub const NLMSG_DONE: u16 = 3;
-    pub const RTM_NEWLINK: u16 = 16;
-    pub const RTM_GETLINK: u16 = 18;
-    pub const RTM_NEWADDR: u16 = 20;
-    pub const RTM_GETADDR: u16 = 22;
-    pub const RTM_NEWROUTE: u16 = 24;
-    pub const RTM_GETROUTE: u16 = 26;
-    pub const IFLA_IFNAME: u16 = 3;
-    pub const IFLA_LINKINFO: u16 = 18;
-    pub const IFLA_NET_NS_FD: u16 = 28;
-    pub const IFLA_INFO_KIND: u16 = 1;
-    pub const IFLA_INFO_DATA: u16 = 2;
-    pub const VETH_INFO_PEER: u16 = 1;
-    pub const IFA_ADDRESS: u16 = 1;
-    pub const IFA_LOCAL: u16 = 2;
-    pub const IFA_F_NODAD: u8 = 2;
-    pub const IFF_UP: u32 = 1;
-
-    /// One request under construction.
-    pub struct Msg {
-        buf: [u8; 512],
-        len: usize,
-        nests: [usize; 4],
-        depth: usize,
-    }
-
-    impl Msg {
-        /// A request of type `ty` with `flags` (plus `NLM_F_REQUEST`, and `NLM_F_ACK` unless
-        /// it is a dump).
-        pub fn new(ty: u16, flags: u16) -> Msg {
-            let mut m = Msg {
-                buf: [0; 512],
-                len: 16,
-                nests: [0; 4],
-                depth: 0,
-            };
-            let ack = if flags & NLM_F_DUMP == NLM_F_DUMP { 0 } else { NLM_F_ACK };
-            m.buf[4..6].copy_from_slice(&ty.to_ne_bytes());
-            m.buf[6..8].copy_from_slice(&(flags | NLM_F_REQUEST | ack).to_ne_bytes());
-            m.buf[8..12].copy_from_slice(&1u32.to_ne_bytes());
-            m
-        }
-
-        /// Appends raw bytes, padded to 4.
-        pub fn bytes(&mut self, b: &[u8]) -> &mut Msg {
-            self.buf[self.len..self.len + b.len()].copy_from_slice(b);
-            self.len = (self.len + b.len() + 3) & !3;
-            self
-        }
-
-        /// Appends a `struct ifinfomsg`.
-        pub fn ifinfo(&mut self, index: i32, flags: u32, change: u32) -> &mut Msg {
-            let mut h = [0u8; 16];
-            h[4..8].copy_from_slice(&index.to_ne_bytes());
-            h[8..12].copy_from_slice(&flags.to_ne_bytes());
-            h[12..16].copy_from_slice(&change.to_ne_bytes());
-            self.bytes(&h)
-        }
-
-        /// Appends a `struct ifaddrmsg`.
-        pub fn ifaddr(&mut self, family: u8, prefix: u8, flags: u8, index: u32) -> &mut Msg {
-            let mut h = [family, prefix, flags, 0, 0, 0, 0, 0];
-            h[4..8].copy_from_slice(&index.to_ne_bytes());
-            self.bytes(&h)
-        }
-
-        /// Appends an attribute.
-        pub fn attr(&mut self, ty: u16, data: &[u8]) -> &mut Msg {
-            let len = (4 + data.len()) as u16;
-            let mut h = [0u8; 4];
-            h[..2].copy_from_slice(&len.to_ne_bytes());
-            h[2..].copy_from_slice(&ty.to_ne_bytes());
-            self.buf[self.len..self.len + 4].copy_from_slice(&h);
-            self.len += 4;
-            self.bytes(data)
-        }
-
-        /// Appends a NUL-terminated string attribute.
-        pub fn attr_str(&mut self, ty: u16, s: &[u8]) -> &mut Msg {
-            let mut b = [0u8; 32];
-            b[..s.len()].copy_from_slice(s);
-            self.attr(ty, &b[..s.len() + 1])
-        }
-
-        /// Appends a u32 attribute.
-        pub fn attr_u32(&mut self, ty: u16, v: u32) -> &mut Msg {
-            self.attr(ty, &v.to_ne_bytes())
-        }
-
-        /// Opens a nested attribute.
-        pub fn begin(&mut self, ty: u16) -> &mut Msg {
-            self.nests[self.depth] = self.len;
-            self.depth += 1;
-            self.attr(ty, &[])
-        }
-
-        /// Closes the innermost nested attribute.
-        pub fn end(&mut self) -> &mut Msg {
-            self.depth -= 1;
-            let at = self.nests[self.depth];
-            let len = (self.len - at) as u16;
-            self.buf[at..at + 2].copy_from_slice(&len.to_ne_bytes());
-            self
-        }
-
-        /// The finished message.
-        pub fn finish(&mut self) -> &[u8] {
-            let len = self.len as u32;
-            self.buf[..4].copy_from_slice(&len.to_ne_bytes());
-            &self.buf[..self.len]
-        }
-    }
-
-    /// A NETLINK_ROUTE socket with a 5 s receive timeout, or -1.
-    pub fn socket() -> libc::c_int {
-        // SAFETY: plain socket call.
-        let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
-        if fd >= 0 {
-            timeouts(fd);
-        }
-        fd
-    }
-
-    /// Sends `msg` and waits for its acknowledgement: 0 or the errno.
-    pub fn request(msg: &mut Msg) -> i64 {
-        let fd = socket();
-        if fd < 0 {
-            return errno();
-        }
-        let r = send(fd, msg.finish());
-        if r != 0 {
-            close(fd);
-            return r;
-        }
-        let mut buf = [0u8; 4096];
-        let result;
-        'outer: loop {
-            // SAFETY: `buf` is valid for its length.
-            let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n <= 0 {
-                result = errno();
-                break;
-            }
-            let mut off = 0usize;
-            while off + 16 <= n as usize {
-                let len = u32::from_ne_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]]) as usize;
-                let ty = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
-                if ty == NLMSG_ERROR && off + 20 <= n as usize {
-                    let e = i32::from_ne_bytes([buf[off + 16], buf[off + 17], buf[off + 18], buf[off + 19]]);
-                    result = -e as i64;
-                    break 'outer;
-                }
-                if len < 16 {
-                    break;
-                }
-                off += (len + 3) & !3;
-            }
-        }
-        close(fd);
-        result
-    }
-
-    fn send(fd: libc::c_int, msg: &[u8]) -> i64 {
-        // SAFETY: `msg` is valid for its length; the kernel is the default destination.
-        if unsafe { libc::send(fd, msg.as_ptr().cast(), msg.len(), 0) } < 0 {
-            errno()
-        } else {
-            0
-        }
-    }
-
-    /// Dumps `ty` (RTM_GETLINK/ADDR/ROUTE) for all families and calls `f(type, payload)` for
-    /// every reply message; returns 0 or the errno.
-    pub fn dump(ty: u16, mut f: impl FnMut(u16, &[u8])) -> i64 {
-        let fd = socket();
-        if fd < 0 {
-            return errno();
-        }
-        let mut m = Msg::new(ty, NLM_F_DUMP);
-        if ty == RTM_GETLINK {
-            m.ifinfo(0, 0, 0);
-        } else {
-            // ifaddrmsg (8 bytes) or rtmsg (12 bytes), family AF_UNSPEC.
-            m.bytes(&[0u8; 12]);
-        }
-        let r = send(fd, m.finish());
-        if r != 0 {
-            close(fd);
-            return r;
-        }
-        let mut buf = [0u8; 32768];
-        let result = 'outer: loop {
-            // SAFETY: `buf` is valid for its length.
-            let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n <= 0 {
-                break errno();
-            }
-            let n = n as usize;
-            let mut off = 0usize;
-            while off + 16 <= n {
-                let len = u32::from_ne_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]]) as usize;
-                let mty = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
-                if mty == NLMSG_DONE {
-                    break 'outer 0;
-                }
-                if mty == NLMSG_ERROR || len < 16 || off + len > n {
-                    break 'outer -1;
-                }
-                f(mty, &buf[off + 16..off + len]);
-                off += (len + 3) & !3;
-            }
-        };
-        close(fd);
-        result
-    }
-
-    /// The value of attribute `ty` among the attributes in `attrs`.
-    pub fn find_attr(mut attrs: &[u8], ty: u16) -> Option<&[u8]> {
-        while attrs.len() >= 4 {
-            let len = u16::from_ne_bytes([attrs[0], attrs[1]]) as usize;
-            let t = u16::from_ne_bytes([attrs[2], attrs[3]]);
-            if len < 4 || len > attrs.len() {
-                return None;
-            }
-            if t == ty {
-                return Some(&attrs[4..len]);
-            }
-            let next = ((len + 3) & !3).min(attrs.len());
-            attrs = &attrs[next..];
-        }
-        None
-    }
-
-    /// Creates a veth pair `name`/`peer`; the peer goes into the network namespace of `netns_fd`
-    /// when it is not negative. 0 or the errno.
-    pub fn add_veth(name: &[u8], peer: &[u8], netns_fd: libc::c_int) -> i64 {
-        let mut m = Msg::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-        m.ifinfo(0, 0, 0).attr_str(IFLA_IFNAME, name);
-        m.begin(IFLA_LINKINFO).attr_str(IFLA_INFO_KIND, b"veth");
-        m.begin(IFLA_INFO_DATA).begin(VETH_INFO_PEER);
-        m.ifinfo(0, 0, 0).attr_str(IFLA_IFNAME, peer);
-        if netns_fd >= 0 {
-            m.attr_u32(IFLA_NET_NS_FD, netns_fd as u32);
-        }
-        m.end().end().end();
-        request(&mut m)
-    }
-
-    /// Brings link `name` up. 0 or the errno.
-    pub fn link_up(name: &[u8]) -> i64 {
-        let mut m = Msg::new(RTM_NEWLINK, 0);
-        m.ifinfo(0, IFF_UP, IFF_UP).attr_str(IFLA_IFNAME, name);
-        request(&mut m)
-    }
-
-    /// Moves link `name` into the network namespace of `netns_fd`. 0 or the errno.
-    pub fn move_link(name: &[u8], netns_fd: libc::c_int) -> i64 {
-        let mut m = Msg::new(RTM_NEWLINK, 0);
-        m.ifinfo(0, 0, 0)
-            .attr_str(IFLA_IFNAME, name)
-            .attr_u32(IFLA_NET_NS_FD, netns_fd as u32);
-        request(&mut m)
-    }
-
-    /// Adds address `addr` (4 or 16 bytes) with `prefix` to the link with `index`. 0 or the
-    /// errno. IPv6 addresses skip duplicate address detection.
-    pub fn add_addr(index: u32, addr: &[u8], prefix: u8) -> i64 {
-        let mut m = Msg::new(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
-        if addr.len() == 4 {
-            m.ifaddr(libc::AF_INET as u8, prefix, 0, index)
-                .attr(IFA_LOCAL, addr)
-                .attr(IFA_ADDRESS, addr);
-        } else {
-            m.ifaddr(libc::AF_INET6 as u8, prefix, IFA_F_NODAD, index)
-                .attr(IFA_ADDRESS, addr);
-        }
-        request(&mut m)
-    }
-}
-
-/// Sockets and interfaces for child bodies (raw calls, no allocation).
-mod so {
-    use super::timeouts;
-    use nstests::child::*;
-
-    /// A socket address on the stack.
-    pub struct Sa {
-        st: libc::sockaddr_storage,
-        len: libc::socklen_t,
-    }
-
-    impl Sa {
-        fn zero() -> Sa {
-            Sa {
-                // SAFETY: sockaddr_storage is plain data; all-zero is valid.
-                st: unsafe { std::mem::zeroed() },
-                len: 0,
-            }
-        }
-
-        /// An IPv4 address and port.
-        pub fn v4(ip: [u8; 4], port: u16) -> Sa {
-            let mut s = Sa::zero();
-            // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in.
-            let a = unsafe { &mut *(&mut s.st as *mut _ as *mut libc::sockaddr_in) };
-            a.sin_family = libc::AF_INET as libc::sa_family_t;
-            a.sin_port = port.to_be();
-            a.sin_addr.s_addr = u32::from_ne_bytes(ip);
-            s.len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-            s
-        }
-
-        /// An IPv6 address and port.
-        pub fn v6(ip: [u8; 16], port: u16) -> Sa {
-            let mut s = Sa::zero();
-            // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in6.
-            let a = unsafe { &mut *(&mut s.st as *mut _ as *mut libc::sockaddr_in6) };
-            a.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-            a.sin6_port = port.to_be();
-            a.sin6_addr.s6_addr = ip;
-            s.len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
-            s
-        }
-
-        /// An AF_UNIX address: a path, or an abstract name when `abstract_` (no leading NUL
-        /// in `name`).
-        pub fn unix(name: &[u8], abstract_: bool) -> Sa {
-            let mut s = Sa::zero();
-            // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_un.
-            let a = unsafe { &mut *(&mut s.st as *mut _ as *mut libc::sockaddr_un) };
-            a.sun_family = libc::AF_UNIX as libc::sa_family_t;
-            let off = abstract_ as usize;
-            for (i, &b) in name.iter().enumerate().take(a.sun_path.len() - 2) {
-                a.sun_path[off + i] = b as libc::c_char;
-            }
-            let base = std::mem::size_of::<libc::sa_family_t>();
-            s.len = (base + off + name.len() + (!abstract_) as usize) as libc::socklen_t;
-            s
-        }
-
-        fn family(&self) -> libc::c_int {
-            self.st.ss_family as libc::c_int
-        }
-
-        fn ptr(&self) -> *const libc::sockaddr {
-            &self.st as *const _ as *const libc::sockaddr
-        }
-    }
-
-    /// A socket of `ty` for `sa`'s family with 5 s timeouts, or -1.
-    pub fn socket(sa: &Sa, ty: libc::c_int) -> libc::c_int {
-        // SAFETY: plain socket call.
-        let fd = unsafe { libc::socket(sa.family(), ty | libc::SOCK_CLOEXEC, 0) };
-        if fd >= 0 {
-            timeouts(fd);
-        }
-        fd
-    }
-
-    /// A socket of `ty` bound to `sa` (listening for streams): the fd, or minus the errno.
-    pub fn bound(sa: &Sa, ty: libc::c_int) -> libc::c_int {
-        let fd = socket(sa, ty);
-        if fd < 0 {
-            return -(errno() as libc::c_int);
-        }
-        // SAFETY: `sa` holds a valid address of `sa.len` bytes.
-        let ok = unsafe { libc::bind(fd, sa.ptr(), sa.len) } == 0
-            // SAFETY: plain listen call.
-            && (ty != libc::SOCK_STREAM || unsafe { libc::listen(fd, 4) } == 0);
-        if ok {
-            fd
-        } else {
-            let e = errno() as libc::c_int;
-            close(fd);
-            -e
-        }
-    }
-
-    /// Connects a new socket of `ty` to `sa`: the fd, or minus the errno.
-    pub fn connected(sa: &Sa, ty: libc::c_int) -> libc::c_int {
-        let fd = socket(sa, ty);
-        if fd < 0 {
-            return -(errno() as libc::c_int);
-        }
-        // SAFETY: `sa` holds a valid address of `sa.len` bytes.
-        if unsafe { libc::connect(fd, sa.ptr(), sa.len) } == 0 {
-            fd
-        } else {
-            let e = errno() as libc::c_int;
-            close(fd);
-            -e
-        }
-    }
-
-    /// Accepts one connection, reads a message and writes it back; 0 or the errno.
-    pub fn serve_tcp_once(listener: libc::c_int) -> i64 {
-        // SAFETY: null address out-parameters are allowed.
-        let c = unsafe { libc::accept4(listener, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) };
-        if c < 0 {
-            return errno();
-        }
-        timeouts(c);
-        let mut buf = [0u8; 64];
-        // SAFETY: `buf` is valid for its length.
-        let n = unsafe { libc::read(c, buf.as_mut_ptr().cast(), buf.len()) };
-        let r = if n <= 0 || nscore::raw::write_all(c, &buf[..n as usize]).is_err() {
-            errno()
-        } else {
-            0
-        };
-        close(c);
-        r
-    }
-
-    /// Receives one datagram and sends it back to its sender; 0 or the errno.
-    pub fn serve_udp_once(fd: libc::c_int) -> i64 {
-        let mut buf = [0u8; 64];
-        let mut from = Sa::zero();
-        from.len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        // SAFETY: `buf` and `from` are valid out-buffers of the given sizes.
-        let n = unsafe {
-            libc::recvfrom(
-                fd,
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                0,
-                &mut from.st as *mut _ as *mut libc::sockaddr,
-                &mut from.len,
-            )
-        };
-        if n < 0 {
-            return errno();
-        }
-        // SAFETY: `buf[..n]` and `from` are valid.
-        let m = unsafe { libc::sendto(fd, buf.as_ptr().cast(), n as usize, 0, from.ptr(), from.len) };
-        if m < 0 {
-            errno()
-        } else {
-            0
-        }
-    }
-
-    /// Sends `msg` on connected socket `fd` and expects it back: 1 when echoed, 0 when
-    /// something else came back, minus the errno on error. Closes `fd`.
-    pub fn echo(fd: libc::c_int, msg: &[u8]) -> i64 {
-        if fd < 0 {
-            return fd as i64;
-        }
-        // SAFETY: `msg` is valid for its length.
-        let r = if unsafe { libc::send(fd, msg.as_ptr().cast(), msg.len(), 0) } < 0 {
-            -errno()
-        } else {
-            let mut buf = [0u8; 64];
-            // SAFETY: `buf` is valid for its length.
-            let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n < 0 {
-                -errno()
-            } else {
-                (&buf[..n as usize] == msg) as i64
-            }
-        };
-        close(fd);
-        r
-    }
-
-    #[repr(C)]
-    struct IfReq {
-        name: [u8; 16],
-        data: [u8; 24],
-    }
-
-    fn ifreq(name: &[u8]) -> IfReq {
-        let mut r = IfReq {
-            name: [0; 16],
-            data: [0; 24],
-        };
-        r.name[..name.len()].copy_from_slice(name);
-        r
-    }
-
-    fn ioctl(req: libc::c_ulong, r: &mut IfReq) -> bool {
-        // SAFETY: plain socket call.
-        let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-        if s < 0 {
-            return false;
-        }
-        // SAFETY: `r` is a valid 40-byte struct ifreq.
-        let ok = unsafe { libc::ioctl(s, req as _, r as *mut IfReq) } == 0;
-        close(s);
-        ok
-    }
-
-    /// The index of interface `name` in the caller's network namespace, or minus the errno.
-    pub fn ifindex(name: &[u8]) -> i64 {
-        let mut r = ifreq(name);
-        if ioctl(0x8933, &mut r) {
-            i32::from_ne_bytes([r.data[0], r.data[1], r.data[2], r.data[3]]) as i64
-        } else {
-            -errno()
-        }
-    }
-
-    /// The flags of interface `name` (`SIOCGIFFLAGS`), or minus the errno.
-    pub fn ifflags(name: &[u8]) -> i64 {
-        let mut r = ifreq(name);
-        if ioctl(0x8913, &mut r) {
-            i16::from_ne_bytes([r.data[0], r.data[1]]) as u16 as i64
-        } else {
-            -errno()
-        }
-    }
-
-    /// The name of the interface with `index` (`SIOCGIFNAME`) into `out`, or `None`.
-    pub fn ifname(index: i32, out: &mut [u8; 16]) -> Option<&[u8]> {
-        let mut r = ifreq(b"");
-        r.data[..4].copy_from_slice(&index.to_ne_bytes());
-        if !ioctl(0x8910, &mut r) {
-            return None;
-        }
-        *out = r.name;
-        let n = out.iter().position(|&c| c == 0).unwrap_or(16);
-        Some(&out[..n])
-    }
-}
 
 /// Lists every link by an rtnetlink dump as `key=name` lines; returns the count or -1.
 fn report_links(p: &Probe, key: &[u8]) -> i64 {
@@ -583,17 +47,6 @@ fn count_dump(ty: u16, reply: u16) -> i64 {
     } else {
         count
     }
-}
-
-/// The lines `key=...` of a report, sorted.
-fn values(text: &str, key: &str) -> Vec<String> {
-    let mut v: Vec<String> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
-        .map(str::to_owned)
-        .collect();
-    v.sort();
-    v
 }
 
 fn path_c(p: &std::path::Path) -> CString {
@@ -655,19 +108,19 @@ fn n1_new_netns_has_only_lo_down_no_addresses_no_routes(#[case] mode: Mode) {
     for key in ["add_veth", "config", "child_exit"] {
         assert_eq!(out.num(key), 0, "{key}\n{t}");
     }
-    let parent = values(&t, "parent_link");
+    let parent = out.values("parent_link");
     assert_eq!(parent, ["lo", "n1a", "n1b"], "the scratch parent's links\n{t}");
     if mode.isolates() {
-        assert_eq!(values(&t, "link"), ["lo"], "{t}");
+        assert_eq!(out.values("link"), ["lo"], "{t}");
         assert_eq!(out.num("lo_flags") & 1, 0, "lo is DOWN\n{t}");
         assert_eq!(out.num("addrs"), 0, "{t}");
         assert_eq!(out.num("routes"), 0, "{t}");
-        assert_eq!(values(&t, "by_index"), ["lo"], "{t}");
-        assert_eq!(values(&t, "sys"), ["lo"], "{t}");
+        assert_eq!(out.values("by_index"), ["lo"], "{t}");
+        assert_eq!(out.values("sys"), ["lo"], "{t}");
     } else {
-        assert_eq!(values(&t, "link"), parent, "control sees the parent's links\n{t}");
-        assert_eq!(values(&t, "by_index"), parent, "control\n{t}");
-        assert_eq!(values(&t, "sys"), parent, "control\n{t}");
+        assert_eq!(out.values("link"), parent, "control sees the parent's links\n{t}");
+        assert_eq!(out.values("by_index"), parent, "control\n{t}");
+        assert_eq!(out.values("sys"), parent, "control\n{t}");
         assert!(out.num("addrs") > 0, "control sees the parent's addresses\n{t}");
         assert!(out.num("routes") > 0, "control sees the parent's routes\n{t}");
     }
@@ -719,7 +172,7 @@ fn n2_loopback_tcp_udp_and_same_port_in_two_namespaces(#[case] mode: Mode) {
                 // SAFETY: `buf` is valid for its length.
                 let n = unsafe { libc::recv(c, buf.as_mut_ptr().cast(), 8, 0) };
                 put(b"tcp_echo", (served == 0 && n == 3 && &buf[..3] == b"tcp") as i64);
-                close(c);
+                nstests::child::close(c);
             } else {
                 put(b"tcp_echo", c as i64);
             }
@@ -734,7 +187,7 @@ fn n2_loopback_tcp_udp_and_same_port_in_two_namespaces(#[case] mode: Mode) {
                 // SAFETY: `buf` is valid for its length.
                 let n = unsafe { libc::recv(c, buf.as_mut_ptr().cast(), 8, 0) };
                 put(b"udp_echo", (served == 0 && n == 3 && &buf[..3] == b"udp") as i64);
-                close(c);
+                nstests::child::close(c);
             }
         }
         // The host's other listener.
@@ -856,7 +309,7 @@ fn n3_veth_between_two_namespaces() {
         let mut path = [0u8; 64];
         let bfd = raw::open(proc_path(&mut path, b as i64, b"/ns/net")).unwrap_or(-1);
         p.line_num(b"add_veth", nl::add_veth(b"n3a", b"n3b", bfd));
-        close(bfd);
+        nstests::child::close(bfd);
         p.line_num(b"a_sees_own", (so::ifindex(b"n3a") > 0) as i64);
         p.line_num(b"a_sees_peer", (so::ifindex(b"n3b") > 0) as i64);
         p.line_num(b"a_config", configure(b"n3a", IP_A, IP6_A));
@@ -892,7 +345,7 @@ fn n3_veth_between_two_namespaces() {
     }
     assert_eq!(out.num("a_sees_peer"), 0, "{t}");
     assert_eq!(out.num("b_sees_a_end"), 0, "{t}");
-    assert_eq!(values(&t, "c_link"), ["lo"], "{t}");
+    assert_eq!(out.values("c_link"), ["lo"], "{t}");
     assert_eq!(out.num("c_a"), -(libc::ENODEV as i64), "{t}");
     assert_eq!(out.num("c_b"), -(libc::ENODEV as i64), "{t}");
 }
@@ -1022,7 +475,7 @@ fn n6_veth_end_shows_namespace_lifetime() {
                 put(b"sock", (sock >= 0) as i64);
             }
             if round != b'f' {
-                close(bfd);
+                nstests::child::close(bfd);
             }
             signal(go[1]);
             put(b"exit", raw::reap(b).unwrap_or(-1) as i64);
@@ -1031,7 +484,7 @@ fn n6_veth_end_shows_namespace_lifetime() {
             } else {
                 sleep_ms(200);
                 put(b"survives", (so::ifindex(name) > 0) as i64);
-                close(if round == b'f' { bfd } else { sock });
+                nstests::child::close(if round == b'f' { bfd } else { sock });
                 put(b"gone_after_release", wait_gone(name) as i64);
             }
         }
@@ -1082,7 +535,7 @@ fn n7_move_device_in_and_back_address_only_where_it_is() {
         let mut path = [0u8; 64];
         let bfd = raw::open(proc_path(&mut path, b as i64, b"/ns/net")).unwrap_or(-1);
         p.line_num(b"move", nl::move_link(b"n7a", bfd));
-        close(bfd);
+        nstests::child::close(bfd);
         p.line_num(b"a_sees_away", so::ifindex(b"n7a"));
         let addr = [10, 231, 7, 1];
         p.line_num(b"addr_away", nl::add_addr(index as u32, &addr, 24));
@@ -1106,23 +559,6 @@ fn n7_move_device_in_and_back_address_only_where_it_is() {
     assert_eq!(out.num("a_sees_away"), -(libc::ENODEV as i64), "{t}");
     assert_eq!(out.num("b_sees_after"), -(libc::ENODEV as i64), "{t}");
     assert_eq!(out.num("addr_away"), libc::ENODEV as i64, "{t}");
-}
-
-/// Sets 5 s send and receive timeouts on socket `fd`, so no step waits forever.
-fn timeouts(fd: libc::c_int) {
-    let tv = libc::timeval { tv_sec: 5, tv_usec: 0 };
-    for opt in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
-        // SAFETY: `tv` is a valid timeval of the given size.
-        unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                opt,
-                (&tv as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-    }
 }
 
 /// Sleeps `ms` milliseconds (`nanosleep(2)`).

@@ -117,14 +117,30 @@ fn p2_proc_inside_shows_only_namespace_processes(#[case] mode: Mode) {
     }
 }
 
-/// P3: when PID 1 of a namespace ends, the kernel kills every other process in it, and a
-/// later fork into it (setns by a held fd) fails with ENOMEM. Control: without the namespace
-/// the orphan lives on and forks work.
+/// P3: when PID 1 of a namespace ends, by its own exit or killed, the kernel ends every other
+/// process in it: two orphans that init inherited, one of them PID 1 of a nested namespace
+/// with a member of its own (each pidfd is readable once init has been waited for: init ends
+/// only after them); a later fork into the namespace (setns by a held fd) fails with ENOMEM.
+/// Control: without the namespace the orphans live on and forks work.
 #[rstest]
 #[case::none(Mode::None)]
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn p3_init_death_kills_the_namespace(#[case] mode: Mode) {
+    p3(mode, false);
+}
+
+/// P3 (killed): the same when init is killed (SIGKILL from the parent namespace).
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn p3_init_killed_kills_the_namespace(#[case] mode: Mode) {
+    p3(mode, true);
+}
+
+/// P3's body: init exits (or is killed) after two orphans came to it.
+fn p3(mode: Mode, killed: bool) {
     if !require_root(
         "p3_init_death_kills_the_namespace",
         "setns(CLONE_NEWPID) needs CAP_SYS_ADMIN in both namespaces",
@@ -132,6 +148,7 @@ fn p3_init_death_kills_the_namespace(#[case] mode: Mode) {
         return;
     }
     let out = run_spawn(Spawn::new(KindSet::new()), |p| {
+        // the control's orphans come here, to be killed and reaped
         become_subreaper();
         let ([b_r, b_w], [go_r, go_w]) = (pipe(), pipe());
         if b_r < 0 || go_r < 0 {
@@ -140,21 +157,35 @@ fn p3_init_death_kills_the_namespace(#[case] mode: Mode) {
         let first = match nsfork(mode, Kind::Pid.into()) {
             Ok(0) => {
                 // "init" (or the control's first process)
-                close(go_w);
-                close(b_r);
+                nstests::child::close(go_w);
+                nstests::child::close(b_r);
+                nstests::child::close(p.fd());
                 put_i64(b_w, readlink_num(c"/proc/self"));
+                // a process that makes the two orphans and exits
                 match fork() {
                     Ok(0) => {
-                        close(go_r);
-                        close(p.fd());
-                        put_i64(b_w, readlink_num(c"/proc/self"));
-                        close(b_w);
-                        pause_forever();
+                        nstests::child::close(go_r);
+                        if let Ok(0) = fork() {
+                            put_i64(b_w, readlink_num(c"/proc/self"));
+                            pause_forever();
+                        }
+                        // SAFETY: a child body: only async-signal-safe code runs in the new process.
+                        if let Ok(0) = unsafe { raw::fork(Kind::Pid.into()) } {
+                            if let Ok(0) = fork() {
+                                put_i64(b_w, readlink_num(c"/proc/self"));
+                                pause_forever();
+                            }
+                            put_i64(b_w, readlink_num(c"/proc/self"));
+                            pause_forever();
+                        }
+                        raw::exit(0)
                     }
-                    Ok(_) => {}
+                    Ok(m) => {
+                        let _ = raw::reap(m);
+                    }
                     Err(_) => raw::exit(3),
                 }
-                close(b_w);
+                nstests::child::close(b_w);
                 wait(go_r);
                 raw::exit(0)
             }
@@ -164,12 +195,22 @@ fn p3_init_death_kills_the_namespace(#[case] mode: Mode) {
                 return 1;
             }
         };
-        close(b_w);
-        close(go_r);
-        let (Some(init), Some(orphan)) = (get_i64(b_r), get_i64(b_r)) else {
-            p.put(b"no pids reported\n");
+        nstests::child::close(b_w);
+        nstests::child::close(go_r);
+        let Some(init) = get_i64(b_r) else {
+            p.put(b"no pid from init\n");
             return 2;
         };
+        let mut orphans = [-1; 3];
+        for fd in &mut orphans {
+            match get_i64(b_r).map(pidfd_open) {
+                Some(Ok(pidfd)) => *fd = pidfd,
+                _ => {
+                    p.put(b"an orphan did not report\n");
+                    return 2;
+                }
+            }
+        }
         let mut buf = [0u8; 64];
         let nsfd = match raw::open(proc_path(&mut buf, init, b"/ns/pid")) {
             Ok(fd) => fd,
@@ -178,16 +219,17 @@ fn p3_init_death_kills_the_namespace(#[case] mode: Mode) {
                 return 3;
             }
         };
-        // the first process exits now (an explicit byte: the unshare mode's middle process
-        // holds a copy of the write end too)
-        let _ = raw::write_all(go_w, b"x");
-        close(go_w);
-        p.kv(b"first_exit", raw::reap(first).unwrap_or(-1) as i64);
-        let alive = kill(orphan, 0).is_ok();
-        p.kv(b"orphan_alive", alive as i64);
-        if alive {
-            let _ = kill(orphan, libc::SIGKILL);
+        if killed {
+            let _ = kill(init, libc::SIGKILL);
+        } else {
+            // an explicit byte: the unshare mode's middle process holds a copy of the write
+            // end too
+            let _ = raw::write_all(go_w, b"x");
         }
+        nstests::child::close(go_w);
+        p.kv(b"first_exit", raw::reap(first).unwrap_or(-1) as i64);
+        let ended = orphans.iter().filter(|&&fd| readable_within(fd, 0)).count();
+        p.kv(b"orphans_ended", ended as i64);
         match raw::setns(nsfd, Kind::Pid.into()) {
             Ok(()) => match fork() {
                 Ok(0) => raw::exit(0),
@@ -199,31 +241,23 @@ fn p3_init_death_kills_the_namespace(#[case] mode: Mode) {
             },
             Err(e) => p.kv(b"setns_errno", e as i64),
         }
-        // reap the orphan in the control (we are its subreaper)
-        if alive {
-            let _ = raw::reap(orphan as libc::pid_t);
+        for fd in orphans {
+            let _ = pidfd_kill(fd, libc::SIGKILL);
         }
+        reap_all(8);
         0
     })
     .unwrap();
     out.assert_ok();
-    assert_eq!(out.num("first_exit"), 0, "{}", out.text());
+    let t = out.text();
+    let first = if killed { 128 + libc::SIGKILL as i64 } else { 0 };
+    assert_eq!(out.num("first_exit"), first, "{t}");
     if mode.isolates() {
-        assert_eq!(
-            out.num("orphan_alive"),
-            0,
-            "mode {mode}: killed with init: {}",
-            out.text()
-        );
-        assert_eq!(
-            out.num("fork_errno"),
-            libc::ENOMEM as i64,
-            "mode {mode}: {}",
-            out.text()
-        );
+        assert_eq!(out.num("orphans_ended"), 3, "mode {mode}: all ended with init: {t}");
+        assert_eq!(out.num("fork_errno"), libc::ENOMEM as i64, "mode {mode}: {t}");
     } else {
-        assert_eq!(out.num("orphan_alive"), 1, "control: the orphan lives: {}", out.text());
-        assert_eq!(out.num("fork_errno"), 0, "control: forks work: {}", out.text());
+        assert_eq!(out.num("orphans_ended"), 0, "control: the orphans live: {t}");
+        assert_eq!(out.num("fork_errno"), 0, "control: forks work: {t}");
     }
 }
 
@@ -243,7 +277,7 @@ fn p4_setns_pid_changes_pid_for_children_only(#[case] mode: Mode) {
     }
     let host = host_ino(Kind::Pid);
     let target = match mode {
-        // SAFETY: the child only pauses (a raw system call).
+        // SAFETY: the body makes only raw system calls (async-signal-safe).
         Mode::Clone => Some(unsafe { Spawn::new(Kind::Pid).run(|| pause_forever()) }.expect("target child")),
         _ => None,
     };
@@ -340,16 +374,16 @@ fn p5_nesting_stops_at_kernel_depth() {
                     // a chain whose namespaces were not made must still die with its top
                     let _ = raw::set_death_signal(libc::SIGKILL);
                     if depth == 0 {
-                        close(go_w);
-                        close(r_r);
+                        nstests::child::close(go_w);
+                        nstests::child::close(r_r);
                     }
                     depth += 1;
                 }
                 Ok(child) if depth > 0 => raw::exit(raw::reap(child).unwrap_or(99)),
                 Ok(child) => {
                     // the top: walk up from the deepest namespace
-                    close(r_w);
-                    close(go_r);
+                    nstests::child::close(r_w);
+                    nstests::child::close(go_r);
                     let Some(deep) = get_i64(r_r) else {
                         p.put(b"no pid from the deepest\n");
                         return 2;
@@ -366,7 +400,7 @@ fn p5_nesting_stops_at_kernel_depth() {
                     while steps <= level::NESTING_CAP {
                         match ns_ioctl_fd(fd, NS_GET_PARENT) {
                             Ok(up) => {
-                                close(fd);
+                                nstests::child::close(fd);
                                 fd = up;
                                 steps += 1;
                             }
@@ -379,7 +413,7 @@ fn p5_nesting_stops_at_kernel_depth() {
                     p.kv(b"walk_steps", steps);
                     p.kv(b"walk_top_ino", fd_ino(fd));
                     let _ = raw::write_all(go_w, b"x");
-                    close(go_w);
+                    nstests::child::close(go_w);
                     return raw::reap(child).unwrap_or(99);
                 }
                 Err(e) => {

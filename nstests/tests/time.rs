@@ -10,36 +10,26 @@ use std::time::Duration;
 use nscore::timens::write_offsets;
 use nscore::{raw, Errno, Kind, KindSet, Op, TimeOffsets};
 use nstests::child::*;
+use nstests::clock::*;
 use nstests::live::*;
 use nstests::{run_spawn, Mode};
 use rstest::rstest;
 
-/// The offset the tests use: ten days, far beyond any scheduling delay.
+/// The offsets the tests use, far beyond any scheduling delay and different per clock (a swap
+/// would be seen): ten days for CLOCK_MONOTONIC, twenty for CLOCK_BOOTTIME.
 const OFF_SECS: i64 = 864_000;
 const OFF_NS: i64 = OFF_SECS * 1_000_000_000;
+const BOOT_OFF_SECS: i64 = 2 * OFF_SECS;
+const BOOT_OFF_NS: i64 = BOOT_OFF_SECS * 1_000_000_000;
 
-fn ts_ns(ts: &libc::timespec) -> i64 {
-    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+/// The offsets as nscore's builder takes them.
+fn offsets() -> TimeOffsets {
+    TimeOffsets::forward(Duration::from_secs(OFF_SECS as u64)).boottime(BOOT_OFF_NS)
 }
 
-/// `clock_gettime` through the vDSO (libc).
-fn vdso_ns(clock: libc::clockid_t) -> i64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid out-buffer.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
-    ts_ns(&ts)
-}
-
-/// `clock_gettime` as a real system call (no vDSO).
-fn sys_ns(clock: libc::clockid_t) -> i64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid out-buffer for the raw system call.
-    unsafe { libc::syscall(libc::SYS_clock_gettime, clock, &mut ts as *mut libc::timespec) };
-    ts_ns(&ts)
-}
-
-/// T1: offsets written before the first process enters shift CLOCK_MONOTONIC and
-/// CLOCK_BOOTTIME in the child (vDSO and system call alike), not CLOCK_REALTIME, and not the
+/// T1 (and T3's first half): offsets written before the first process enters shift
+/// CLOCK_MONOTONIC and CLOCK_BOOTTIME in the child, each by its own offset (ten and twenty
+/// days: swapped offsets fail), vDSO and system call alike, not CLOCK_REALTIME, and not the
 /// parent's clocks. Control: without the namespace the child's clocks are the parent's.
 #[rstest]
 #[case::none(Mode::None)]
@@ -48,9 +38,7 @@ fn sys_ns(clock: libc::clockid_t) -> i64 {
 fn t1_offsets_shift_monotonic_and_boottime_only(#[case] mode: Mode) {
     let spawn = match mode {
         // nscore's runner: unshare(CLONE_NEWTIME), write the offsets, enter by setns
-        Mode::Clone => {
-            scaffold(Kind::Time.into()).time_offsets(TimeOffsets::forward(Duration::from_secs(OFF_SECS as u64)))
-        }
+        Mode::Clone => scaffold(Kind::Time.into()).time_offsets(offsets()),
         _ => scaffold(KindSet::new()),
     };
     let (m0, b0, r0) = (
@@ -59,15 +47,8 @@ fn t1_offsets_shift_monotonic_and_boottime_only(#[case] mode: Mode) {
         vdso_ns(libc::CLOCK_REALTIME),
     );
     let out = run_spawn(spawn, |p| {
-        if mode == Mode::Unshare {
-            if let Err(e) = raw::unshare(Kind::Time.into()) {
-                p.kv(b"unshare_errno", e as i64);
-                return 1;
-            }
-            if let Err(e) = write_file(c"/proc/self/timens_offsets", b"monotonic 864000 0\nboottime 864000 0\n") {
-                p.kv(b"offsets_errno", e as i64);
-                return 1;
-            }
+        if mode == Mode::Unshare && !unshare_time(b"monotonic 864000 0\nboottime 1728000 0\n", p) {
+            return 1;
         }
         let measure = |p: &nstests::Probe| {
             p.kv(b"mono_vdso", vdso_ns(libc::CLOCK_MONOTONIC));
@@ -102,12 +83,12 @@ fn t1_offsets_shift_monotonic_and_boottime_only(#[case] mode: Mode) {
         vdso_ns(libc::CLOCK_REALTIME),
     );
     out.assert_ok();
-    let off = if mode.isolates() { OFF_NS } else { 0 };
+    let (off, boff) = if mode.isolates() { (OFF_NS, BOOT_OFF_NS) } else { (0, 0) };
     for (key, lo, hi) in [
         ("mono_vdso", m0 + off, m1 + off),
         ("mono_sys", m0 + off, m1 + off),
-        ("boot_vdso", b0 + off, b1 + off),
-        ("boot_sys", b0 + off, b1 + off),
+        ("boot_vdso", b0 + boff, b1 + boff),
+        ("boot_sys", b0 + boff, b1 + boff),
         ("real_vdso", r0, r1),
         ("real_sys", r0, r1),
     ] {
@@ -122,24 +103,17 @@ fn t1_offsets_shift_monotonic_and_boottime_only(#[case] mode: Mode) {
 }
 
 /// T1 (exec): the offsets hold across `execve`: `/proc/uptime` (CLOCK_BOOTTIME) read by a
-/// program run in the namespace is ten days later. Control: without the namespace it is not.
+/// program run in the namespace is twenty days later (the boottime offset, not the monotonic
+/// one). Control: without the namespace it is not.
 #[rstest]
 #[case::none(Mode::None)]
 #[case::clone(Mode::Clone)]
 fn t1_offsets_hold_across_exec(#[case] mode: Mode) {
     let spawn = match mode {
-        Mode::Clone => {
-            scaffold(Kind::Time.into()).time_offsets(TimeOffsets::forward(Duration::from_secs(OFF_SECS as u64)))
-        }
+        Mode::Clone => scaffold(Kind::Time.into()).time_offsets(offsets()),
         _ => scaffold(KindSet::new()),
     };
-    let host_up: f64 = std::fs::read_to_string("/proc/uptime")
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let host_up = uptime();
     let out = spawn.output("/bin/cat", ["/proc/uptime"]).unwrap();
     assert!(out.status.success(), "{:?}", out);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -147,7 +121,7 @@ fn t1_offsets_hold_across_exec(#[case] mode: Mode) {
     let shift = up - host_up;
     if mode.isolates() {
         assert!(
-            shift >= OFF_SECS as f64 && shift < OFF_SECS as f64 + 60.0,
+            shift >= BOOT_OFF_SECS as f64 && shift < BOOT_OFF_SECS as f64 + 60.0,
             "uptime {up} vs host {host_up}"
         );
     } else {
@@ -156,8 +130,11 @@ fn t1_offsets_hold_across_exec(#[case] mode: Mode) {
 }
 
 /// T2: offsets can be written after `unshare(CLONE_NEWTIME)` until the first process enters
-/// (then EACCES, also through nscore with a hint); bad lines are refused: an unknown clock
-/// or nanoseconds out of range give EINVAL, a clock pushed out of range gives ERANGE.
+/// (then EACCES, also through nscore with a hint); bad lines are refused: an unknown clock,
+/// nanoseconds out of range or negative, garbage, a missing field and a bad second line of a
+/// two-line write give EINVAL (and the write's good first line does not take effect either),
+/// a clock pushed out of range gives ERANGE. Control: a good line before entry works and is
+/// read back.
 #[test]
 fn t2_offsets_after_entry_and_bad_lines_are_refused() {
     let out = run_spawn(scaffold(KindSet::new()), |p| {
@@ -165,9 +142,13 @@ fn t2_offsets_after_entry_and_bad_lines_are_refused() {
             p.kv(b"unshare_errno", e as i64);
             return 1;
         }
-        let cases: [(&[u8], &[u8]); 5] = [
+        let cases: [(&[u8], &[u8]); 9] = [
             (b"bad_clock", b"realtime 1 0\n"),
             (b"bad_nanos", b"monotonic 1 1000000000\n"),
+            (b"negative_nanos", b"monotonic 1 -1\n"),
+            (b"garbage", b"hello\n"),
+            (b"missing_field", b"monotonic 1\n"),
+            (b"bad_second_line", b"boottime 7 0\nbogus 1 0\n"),
             (b"too_far", b"monotonic 9000000000 0\n"),
             (b"too_far_back", b"boottime -9000000000 0\n"),
             (b"good_before", b"monotonic 1 0\n"),
@@ -178,6 +159,11 @@ fn t2_offsets_after_entry_and_bad_lines_are_refused() {
                 .map_or(0, |e| e as i64);
             p.kv(key, e);
         }
+        // what stuck: only the good line (the refused two-line write left boottime alone)
+        let mut buf = [0u8; 256];
+        p.put(b"offsets<<\n");
+        p.put(nstests::read_small(c"/proc/self/timens_offsets", &mut buf));
+        p.put(b"\n>>\n");
         match fork() {
             Ok(0) => raw::exit(0),
             Ok(c) => {
@@ -197,7 +183,29 @@ fn t2_offsets_after_entry_and_bad_lines_are_refused() {
     .unwrap();
     out.assert_ok();
     assert_eq!(out.num("bad_clock"), libc::EINVAL as i64, "{}", out.text());
-    assert_eq!(out.num("bad_nanos"), libc::EINVAL as i64, "{}", out.text());
+    for key in [
+        "bad_nanos",
+        "negative_nanos",
+        "garbage",
+        "missing_field",
+        "bad_second_line",
+    ] {
+        assert_eq!(out.num(key), libc::EINVAL as i64, "{key}: {}", out.text());
+    }
+    let text = out.text();
+    let stuck: Vec<Vec<&str>> = text
+        .split("offsets<<\n")
+        .nth(1)
+        .and_then(|t| t.split("\n>>").next())
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        stuck,
+        [["monotonic", "1", "0"], ["boottime", "0", "0"]],
+        "only the good line took effect: {text}"
+    );
     assert_eq!(out.num("too_far"), libc::ERANGE as i64, "{}", out.text());
     assert_eq!(out.num("too_far_back"), libc::ERANGE as i64, "{}", out.text());
     assert_eq!(

@@ -1,0 +1,313 @@
+//! rtnetlink by hand, for child bodies: messages built in a fixed buffer, sent and
+//! acknowledged (raw calls, no allocation).
+
+use crate::child::*;
+use crate::so::timeouts;
+
+/// A request.
+pub const NLM_F_REQUEST: u16 = 1;
+/// Ask for an acknowledgement.
+pub const NLM_F_ACK: u16 = 4;
+/// Fail if the object exists.
+pub const NLM_F_EXCL: u16 = 0x200;
+/// Create the object.
+pub const NLM_F_CREATE: u16 = 0x400;
+/// Dump every object of the kind.
+pub const NLM_F_DUMP: u16 = 0x300;
+/// An error (or acknowledgement) reply.
+pub const NLMSG_ERROR: u16 = 2;
+/// The end of a dump.
+pub const NLMSG_DONE: u16 = 3;
+/// Create a link; a link in a dump.
+pub const RTM_NEWLINK: u16 = 16;
+/// Get (dump) links.
+pub const RTM_GETLINK: u16 = 18;
+/// Add an address; an address in a dump.
+pub const RTM_NEWADDR: u16 = 20;
+/// Get (dump) addresses.
+pub const RTM_GETADDR: u16 = 22;
+/// A route in a dump.
+pub const RTM_NEWROUTE: u16 = 24;
+/// Get (dump) routes.
+pub const RTM_GETROUTE: u16 = 26;
+/// Link attribute: the name.
+pub const IFLA_IFNAME: u16 = 3;
+/// Link attribute: kind-specific information.
+pub const IFLA_LINKINFO: u16 = 18;
+/// Link attribute: the network namespace (an nsfd) to move it to.
+pub const IFLA_NET_NS_FD: u16 = 28;
+/// Link information: the kind (`veth`).
+pub const IFLA_INFO_KIND: u16 = 1;
+/// Link information: the kind's data.
+pub const IFLA_INFO_DATA: u16 = 2;
+/// veth data: the peer.
+pub const VETH_INFO_PEER: u16 = 1;
+/// Address attribute: the address.
+pub const IFA_ADDRESS: u16 = 1;
+/// Address attribute: the local address.
+pub const IFA_LOCAL: u16 = 2;
+/// Address flag: no duplicate address detection.
+pub const IFA_F_NODAD: u8 = 2;
+/// Link flag: up.
+pub const IFF_UP: u32 = 1;
+
+/// One request under construction.
+pub struct Msg {
+    buf: [u8; 512],
+    len: usize,
+    nests: [usize; 4],
+    depth: usize,
+}
+
+impl Msg {
+    /// A request of type `ty` with `flags` (plus `NLM_F_REQUEST`, and `NLM_F_ACK` unless
+    /// it is a dump).
+    pub fn new(ty: u16, flags: u16) -> Msg {
+        let mut m = Msg {
+            buf: [0; 512],
+            len: 16,
+            nests: [0; 4],
+            depth: 0,
+        };
+        let ack = if flags & NLM_F_DUMP == NLM_F_DUMP { 0 } else { NLM_F_ACK };
+        m.buf[4..6].copy_from_slice(&ty.to_ne_bytes());
+        m.buf[6..8].copy_from_slice(&(flags | NLM_F_REQUEST | ack).to_ne_bytes());
+        m.buf[8..12].copy_from_slice(&1u32.to_ne_bytes());
+        m
+    }
+
+    /// Appends raw bytes, padded to 4.
+    pub fn bytes(&mut self, b: &[u8]) -> &mut Msg {
+        self.buf[self.len..self.len + b.len()].copy_from_slice(b);
+        self.len = (self.len + b.len() + 3) & !3;
+        self
+    }
+
+    /// Appends a `struct ifinfomsg`.
+    pub fn ifinfo(&mut self, index: i32, flags: u32, change: u32) -> &mut Msg {
+        let mut h = [0u8; 16];
+        h[4..8].copy_from_slice(&index.to_ne_bytes());
+        h[8..12].copy_from_slice(&flags.to_ne_bytes());
+        h[12..16].copy_from_slice(&change.to_ne_bytes());
+        self.bytes(&h)
+    }
+
+    /// Appends a `struct ifaddrmsg`.
+    pub fn ifaddr(&mut self, family: u8, prefix: u8, flags: u8, index: u32) -> &mut Msg {
+        let mut h = [family, prefix, flags, 0, 0, 0, 0, 0];
+        h[4..8].copy_from_slice(&index.to_ne_bytes());
+        self.bytes(&h)
+    }
+
+    /// Appends an attribute.
+    pub fn attr(&mut self, ty: u16, data: &[u8]) -> &mut Msg {
+        let len = (4 + data.len()) as u16;
+        let mut h = [0u8; 4];
+        h[..2].copy_from_slice(&len.to_ne_bytes());
+        h[2..].copy_from_slice(&ty.to_ne_bytes());
+        self.buf[self.len..self.len + 4].copy_from_slice(&h);
+        self.len += 4;
+        self.bytes(data)
+    }
+
+    /// Appends a NUL-terminated string attribute.
+    pub fn attr_str(&mut self, ty: u16, s: &[u8]) -> &mut Msg {
+        let mut b = [0u8; 32];
+        b[..s.len()].copy_from_slice(s);
+        self.attr(ty, &b[..s.len() + 1])
+    }
+
+    /// Appends a u32 attribute.
+    pub fn attr_u32(&mut self, ty: u16, v: u32) -> &mut Msg {
+        self.attr(ty, &v.to_ne_bytes())
+    }
+
+    /// Opens a nested attribute.
+    pub fn begin(&mut self, ty: u16) -> &mut Msg {
+        self.nests[self.depth] = self.len;
+        self.depth += 1;
+        self.attr(ty, &[])
+    }
+
+    /// Closes the innermost nested attribute.
+    pub fn end(&mut self) -> &mut Msg {
+        self.depth -= 1;
+        let at = self.nests[self.depth];
+        let len = (self.len - at) as u16;
+        self.buf[at..at + 2].copy_from_slice(&len.to_ne_bytes());
+        self
+    }
+
+    /// The finished message.
+    pub fn finish(&mut self) -> &[u8] {
+        let len = self.len as u32;
+        self.buf[..4].copy_from_slice(&len.to_ne_bytes());
+        &self.buf[..self.len]
+    }
+}
+
+/// A NETLINK_ROUTE socket with a 5 s receive timeout, or -1.
+pub fn socket() -> libc::c_int {
+    // SAFETY: plain socket call.
+    let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+    if fd >= 0 {
+        timeouts(fd);
+    }
+    fd
+}
+
+/// Sends `msg` and waits for its acknowledgement: 0 or the errno.
+pub fn request(msg: &mut Msg) -> i64 {
+    let fd = socket();
+    if fd < 0 {
+        return errno();
+    }
+    let r = send(fd, msg.finish());
+    if r != 0 {
+        crate::child::close(fd);
+        return r;
+    }
+    let mut buf = [0u8; 4096];
+    let result;
+    'outer: loop {
+        // SAFETY: `buf` is valid for its length.
+        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n <= 0 {
+            result = errno();
+            break;
+        }
+        let mut off = 0usize;
+        while off + 16 <= n as usize {
+            let len = u32::from_ne_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]]) as usize;
+            let ty = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
+            if ty == NLMSG_ERROR && off + 20 <= n as usize {
+                let e = i32::from_ne_bytes([buf[off + 16], buf[off + 17], buf[off + 18], buf[off + 19]]);
+                result = -e as i64;
+                break 'outer;
+            }
+            if len < 16 {
+                break;
+            }
+            off += (len + 3) & !3;
+        }
+    }
+    crate::child::close(fd);
+    result
+}
+
+fn send(fd: libc::c_int, msg: &[u8]) -> i64 {
+    // SAFETY: `msg` is valid for its length; the kernel is the default destination.
+    if unsafe { libc::send(fd, msg.as_ptr().cast(), msg.len(), 0) } < 0 {
+        errno()
+    } else {
+        0
+    }
+}
+
+/// Dumps `ty` (RTM_GETLINK/ADDR/ROUTE) for all families and calls `f(type, payload)` for
+/// every reply message; returns 0 or the errno.
+pub fn dump(ty: u16, mut f: impl FnMut(u16, &[u8])) -> i64 {
+    let fd = socket();
+    if fd < 0 {
+        return errno();
+    }
+    let mut m = Msg::new(ty, NLM_F_DUMP);
+    if ty == RTM_GETLINK {
+        m.ifinfo(0, 0, 0);
+    } else {
+        // ifaddrmsg (8 bytes) or rtmsg (12 bytes), family AF_UNSPEC.
+        m.bytes(&[0u8; 12]);
+    }
+    let r = send(fd, m.finish());
+    if r != 0 {
+        crate::child::close(fd);
+        return r;
+    }
+    let mut buf = [0u8; 32768];
+    let result = 'outer: loop {
+        // SAFETY: `buf` is valid for its length.
+        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n <= 0 {
+            break errno();
+        }
+        let n = n as usize;
+        let mut off = 0usize;
+        while off + 16 <= n {
+            let len = u32::from_ne_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]]) as usize;
+            let mty = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
+            if mty == NLMSG_DONE {
+                break 'outer 0;
+            }
+            if mty == NLMSG_ERROR || len < 16 || off + len > n {
+                break 'outer -1;
+            }
+            f(mty, &buf[off + 16..off + len]);
+            off += (len + 3) & !3;
+        }
+    };
+    crate::child::close(fd);
+    result
+}
+
+/// The value of attribute `ty` among the attributes in `attrs`.
+pub fn find_attr(mut attrs: &[u8], ty: u16) -> Option<&[u8]> {
+    while attrs.len() >= 4 {
+        let len = u16::from_ne_bytes([attrs[0], attrs[1]]) as usize;
+        let t = u16::from_ne_bytes([attrs[2], attrs[3]]);
+        if len < 4 || len > attrs.len() {
+            return None;
+        }
+        if t == ty {
+            return Some(&attrs[4..len]);
+        }
+        let next = ((len + 3) & !3).min(attrs.len());
+        attrs = &attrs[next..];
+    }
+    None
+}
+
+/// Creates a veth pair `name`/`peer`; the peer goes into the network namespace of `netns_fd`
+/// when it is not negative. 0 or the errno.
+pub fn add_veth(name: &[u8], peer: &[u8], netns_fd: libc::c_int) -> i64 {
+    let mut m = Msg::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+    m.ifinfo(0, 0, 0).attr_str(IFLA_IFNAME, name);
+    m.begin(IFLA_LINKINFO).attr_str(IFLA_INFO_KIND, b"veth");
+    m.begin(IFLA_INFO_DATA).begin(VETH_INFO_PEER);
+    m.ifinfo(0, 0, 0).attr_str(IFLA_IFNAME, peer);
+    if netns_fd >= 0 {
+        m.attr_u32(IFLA_NET_NS_FD, netns_fd as u32);
+    }
+    m.end().end().end();
+    request(&mut m)
+}
+
+/// Brings link `name` up. 0 or the errno.
+pub fn link_up(name: &[u8]) -> i64 {
+    let mut m = Msg::new(RTM_NEWLINK, 0);
+    m.ifinfo(0, IFF_UP, IFF_UP).attr_str(IFLA_IFNAME, name);
+    request(&mut m)
+}
+
+/// Moves link `name` into the network namespace of `netns_fd`. 0 or the errno.
+pub fn move_link(name: &[u8], netns_fd: libc::c_int) -> i64 {
+    let mut m = Msg::new(RTM_NEWLINK, 0);
+    m.ifinfo(0, 0, 0)
+        .attr_str(IFLA_IFNAME, name)
+        .attr_u32(IFLA_NET_NS_FD, netns_fd as u32);
+    request(&mut m)
+}
+
+/// Adds address `addr` (4 or 16 bytes) with `prefix` to the link with `index`. 0 or the
+/// errno. IPv6 addresses skip duplicate address detection.
+pub fn add_addr(index: u32, addr: &[u8], prefix: u8) -> i64 {
+    let mut m = Msg::new(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
+    if addr.len() == 4 {
+        m.ifaddr(libc::AF_INET as u8, prefix, 0, index)
+            .attr(IFA_LOCAL, addr)
+            .attr(IFA_ADDRESS, addr);
+    } else {
+        m.ifaddr(libc::AF_INET6 as u8, prefix, IFA_F_NODAD, index)
+            .attr(IFA_ADDRESS, addr);
+    }
+    request(&mut m)
+}

@@ -1,0 +1,88 @@
+//! The life of an IPC namespace seen through an mqueue mount (checklist depth item I8). The
+//! "parent" side is a scratch child in new mount (and, not as root, user) namespaces; the
+//! namespace under test is a grandchild's; mounts go on temporary directories only.
+//! Peers: LTP `containers/mqns/mqns_0{3,4}.c`.
+
+// Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
+// and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
+nswall::enter!();
+
+use nscore::{raw, Kind, KindSet};
+use nstests::child::*;
+use nstests::{cstr, ipc, run_spawn, scratch};
+use rstest::rstest;
+
+/// I8: a grandchild in a new IPC namespace makes a queue, mounts its mqueue filesystem on a
+/// directory of the shared mount namespace and exits. With nothing else holding it (the
+/// mount alone), the namespace ends: the mount still lists the queue's file, but an
+/// outsider's `creat()` in it gives EACCES (the filesystem has lost its namespace). Control:
+/// while the parent holds an nsfd, the same `creat()` works and the new queue is found by
+/// joining the namespace. (The checklist said the mount alone keeps the namespace alive; on
+/// Linux it does not: the mount pins the filesystem, not the namespace.)
+#[rstest]
+#[case::mount_only(false)]
+#[case::mount_and_nsfd(true)]
+fn i8_mqueue_mount_alone_does_not_keep_the_namespace(#[case] hold_nsfd: bool) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = cstr(dir.path().to_str().unwrap());
+    let new_file = cstr(&format!("{}/i8new", dir.path().display()));
+    let (queue, new_queue) = (cstr("i8queue"), cstr("i8new"));
+    let out = run_spawn(scratch(Kind::Mnt.into()), |p| {
+        let (mut ready, go) = (pipe(), pipe());
+        let g = fork_with(Kind::Ipc.into(), || {
+            nstests::child::close(go[1]);
+            if ipc::mq_open(&queue, libc::O_CREAT | libc::O_RDWR) < 0 {
+                p.kv(b"mq_open_errno", errno());
+                return 2;
+            }
+            p.kv(b"mount", ipc::mount(c"mqueue", &target));
+            signal(ready[1]);
+            wait(go[0]);
+            0
+        });
+        if g < 0 || !wait_ready(&mut ready) {
+            return 1;
+        }
+        let mut path = [0u8; 64];
+        let nsfd = if hold_nsfd {
+            raw::open(proc_path(&mut path, g as i64, b"/ns/ipc")).unwrap_or(-1)
+        } else {
+            -1
+        };
+        signal(go[1]);
+        p.kv(b"g_exit", raw::reap(g).unwrap_or(-1) as i64);
+        list_dir(p, b"listed", &target);
+        // SAFETY: a NUL-terminated path and a mode, as open(2) with O_CREAT wants.
+        let fd = unsafe { libc::open(new_file.as_ptr(), libc::O_CREAT | libc::O_RDWR | libc::O_CLOEXEC, 0o600) };
+        p.kv(b"creat_errno", if fd < 0 { errno() } else { 0 });
+        if fd >= 0 {
+            nstests::child::close(fd);
+        }
+        if nsfd >= 0 {
+            let found = fork_with(KindSet::new(), || {
+                if raw::setns(nsfd, Kind::Ipc.into()).is_err() {
+                    return 2;
+                }
+                (ipc::mq_open(&new_queue, libc::O_RDWR) < 0) as i32
+            });
+            p.kv(b"found_by_join", raw::reap(found).unwrap_or(-1) as i64);
+        }
+        0
+    })
+    .unwrap();
+    out.assert_ok();
+    let t = out.text();
+    assert_eq!(out.num("mount"), 0, "{t}");
+    assert_eq!(out.num("g_exit"), 0, "{t}");
+    assert!(t.contains("listed=i8queue\n"), "the mount still lists the queue: {t}");
+    if hold_nsfd {
+        assert_eq!(out.num("creat_errno"), 0, "control: the namespace lives: {t}");
+        assert_eq!(out.num("found_by_join"), 0, "control: {t}");
+    } else {
+        assert_eq!(
+            out.num("creat_errno"),
+            libc::EACCES as i64,
+            "the mount alone does not keep the namespace: {t}"
+        );
+    }
+}

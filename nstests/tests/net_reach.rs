@@ -1,0 +1,119 @@
+//! What a network namespace's parent can reach of it (the other direction of checklist N1,
+//! and N7 by `ioctl` as well as rtnetlink). Links and addresses are only made in scratch
+//! network namespaces of the test's own, never the host's.
+//! Peers: LTP `containers/netns/netns_sysfs.sh` (both directions), `netns_netlink.c`,
+//! `netns_breakns.sh` (ip and ifconfig paths).
+
+// Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
+// and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
+nswall::enter!();
+
+use nscore::{raw, Kind, KindSet};
+use nstests::child::*;
+use nstests::{cstr, nl, run_spawn, so, Mode};
+use rstest::rstest;
+
+/// N1 (the other direction): links a child makes in its new network namespace are not in the
+/// parent's `/sys/class/net` (a sysfs the parent mounts, in its own network namespace, while
+/// the child lives) nor found by name (`SIOCGIFINDEX`: ENODEV). Control: a child without the
+/// namespace makes them in the parent's, and the parent's sysfs lists them.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn n1_parent_sysfs_does_not_show_the_childs_links(#[case] mode: Mode) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = cstr(dir.path().to_str().unwrap());
+    let out = run_spawn(nstests::scratch(Kind::Net | Kind::Mnt), |p| {
+        let (mut ready, go) = (pipe(), pipe());
+        let child = fork_with(kinds_for(mode, Kind::Net.into(), KindSet::EMPTY), || {
+            nstests::child::close(go[1]);
+            if !enter(mode, Kind::Net.into(), p) {
+                return 90;
+            }
+            p.kv(b"add_veth", nl::add_veth(b"n1x", b"n1y", -1));
+            signal(ready[1]);
+            wait(go[0]);
+            0
+        });
+        if child < 0 || !wait_ready(&mut ready) {
+            return 1;
+        }
+        match mount_fs(c"sysfs", &target) {
+            Ok(()) => {
+                let mut path = [0u8; 256];
+                let class = path_in(&mut path, &[target.to_bytes(), b"/class/net"]);
+                p.kv(b"sysfs", list_dir(p, b"parent_sys", class));
+            }
+            Err(e) => p.kv(b"sysfs_errno", e as i64),
+        }
+        p.kv(b"parent_index", so::ifindex(b"n1x"));
+        signal(go[1]);
+        p.kv(b"child_exit", raw::reap(child).unwrap_or(-1) as i64);
+        0
+    })
+    .expect("spawn scratch network namespace");
+    out.assert_ok();
+    let t = out.text();
+    assert_eq!(out.num("add_veth"), 0, "{t}");
+    assert_eq!(out.num("child_exit"), 0, "{t}");
+    if mode.isolates() {
+        assert_eq!(out.values("parent_sys"), ["lo"], "mode {mode}: {t}");
+        assert_eq!(out.num("parent_index"), -(libc::ENODEV as i64), "mode {mode}: {t}");
+    } else {
+        assert_eq!(out.values("parent_sys"), ["lo", "n1x", "n1y"], "control: {t}");
+        assert!(out.num("parent_index") > 0, "control: {t}");
+    }
+}
+
+/// N7 (by `ioctl`): with a device moved into another namespace, `SIOCSIFADDR` on its name
+/// from the first gives ENODEV, while the namespace that holds it sets the address; moved
+/// back, the first sets it. Control: the same call before the move works.
+#[test]
+fn n7_ioctl_address_only_where_the_device_is() {
+    let own = cstr("/proc/self/ns/net");
+    let out = run_spawn(nstests::scratch(Kind::Net.into()), |p| {
+        let own_fd = raw::open(&own).unwrap_or(-1);
+        p.kv(b"add", nl::add_veth(b"n7c", b"n7d", -1));
+        p.kv(b"addr_before", so::set_addr_ioctl(b"n7c", [10, 231, 8, 1]));
+        let (mut ready, mut moved, go) = (pipe(), pipe(), pipe());
+        let b = fork_with(Kind::Net.into(), || {
+            signal(ready[1]);
+            if !wait(go[0]) {
+                return 3;
+            }
+            p.kv(b"addr_there", so::set_addr_ioctl(b"n7c", [10, 231, 8, 2]));
+            p.kv(b"move_back", nl::move_link(b"n7c", own_fd));
+            signal(moved[1]);
+            0
+        });
+        if b < 0 || !wait_ready(&mut ready) {
+            return 2;
+        }
+        let mut path = [0u8; 64];
+        let bfd = raw::open(proc_path(&mut path, b as i64, b"/ns/net")).unwrap_or(-1);
+        p.kv(b"move", nl::move_link(b"n7c", bfd));
+        nstests::child::close(bfd);
+        p.kv(b"addr_away", so::set_addr_ioctl(b"n7c", [10, 231, 8, 3]));
+        signal(go[1]);
+        wait_ready(&mut moved);
+        p.kv(b"b_exit", raw::reap(b).unwrap_or(-1) as i64);
+        p.kv(b"addr_back", so::set_addr_ioctl(b"n7c", [10, 231, 8, 4]));
+        0
+    })
+    .expect("spawn scratch network namespace");
+    out.assert_ok();
+    let t = out.text();
+    for key in [
+        "add",
+        "addr_before",
+        "move",
+        "addr_there",
+        "move_back",
+        "b_exit",
+        "addr_back",
+    ] {
+        assert_eq!(out.num(key), 0, "{key}: {t}");
+    }
+    assert_eq!(out.num("addr_away"), libc::ENODEV as i64, "{t}");
+}

@@ -1,0 +1,586 @@
+//! PID containment (checklist depth items P6–P10): signals stay inside, init is protected,
+//! senders outside are hidden, nested namespaces die with the outermost init, entering.
+//!
+//! As in `pid.rs`, the test thread spawns one scaffolding child (in a mapped user namespace
+//! when not root); that single-threaded child makes the PID namespace as the mode says and
+//! reports what the processes inside saw. Peers: LTP `containers/pidns/pidns{05,06,10,12,13,16}`,
+//! the kernel's `selftests/pid_namespace/` and `selftests/clone3/clone3_set_tid.c`.
+
+// Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
+// and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
+nswall::enter!();
+
+use nscore::{raw, Errno, Kind, KindSet};
+use nstests::child::*;
+use nstests::live::*;
+use nstests::{run_spawn, Mode, Probe};
+use rstest::rstest;
+
+/// The errno of a result, 0 for success.
+fn err_of<T>(r: Result<T, Errno>) -> i64 {
+    r.err().map_or(0, |e| e as i64)
+}
+
+/// P6: signals stay inside. From the first process of a new PID namespace, `kill(p, 0)` of a
+/// pid that exists only outside (a sentinel, a sibling of the namespace) is ESRCH, and
+/// `kill(-1, SIGTERM)` ends the namespace's other processes while the sentinel survives.
+/// Everything runs below a scratch PID namespace, so the control's `kill(-1)` reaches only the
+/// test's own processes. Control: without the namespace, the sentinel is found and killed.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn p6_kill_stays_inside_the_namespace(#[case] mode: Mode) {
+    let out = run_spawn(scaffold(Kind::Pid.into()), |p| {
+        // PID 1 of the scratch namespace: use up a few numbers, so that the sentinel's is
+        // not one the processes inside will have
+        for _ in 0..8 {
+            match fork() {
+                Ok(0) => raw::exit(0),
+                Ok(pid) => {
+                    let _ = raw::reap(pid);
+                }
+                Err(_) => return 1,
+            }
+        }
+        let sentinel = match fork() {
+            Ok(0) => pause_forever(),
+            Ok(pid) => pid as i64,
+            Err(_) => return 2,
+        };
+        p.kv(b"sentinel_pid", sentinel);
+        let inside = match nsfork(mode, Kind::Pid.into()) {
+            Ok(0) => {
+                p.kv(b"inside_pid", getpid());
+                p.kv(b"kill0_sentinel_errno", err_of(kill(sentinel, 0)));
+                let mut members = [0; 2];
+                for m in &mut members {
+                    *m = match fork() {
+                        Ok(0) => pause_forever(),
+                        Ok(pid) => pid,
+                        Err(_) => raw::exit(3),
+                    };
+                }
+                p.kv(b"kill_all_errno", err_of(kill(-1, libc::SIGTERM)));
+                p.kv(b"member1", raw::reap(members[0]).unwrap_or(-1) as i64);
+                p.kv(b"member2", raw::reap(members[1]).unwrap_or(-1) as i64);
+                raw::exit(0)
+            }
+            Ok(pid) => pid,
+            Err(e) => {
+                p.kv(b"fork_errno", e as i64);
+                return 4;
+            }
+        };
+        p.kv(b"inside_exit", raw::reap(inside).unwrap_or(-1) as i64);
+        // a sentinel still alive is ended now; its status says which signal came first (a
+        // fatal signal already sent fixes the exit code)
+        let _ = kill(sentinel, libc::SIGKILL);
+        p.kv(b"sentinel", raw::reap(sentinel as libc::pid_t).unwrap_or(-1) as i64);
+        0
+    })
+    .unwrap();
+    out.assert_ok();
+    let t = out.text();
+    assert_eq!(out.num("inside_exit"), 0, "{t}");
+    assert_eq!(out.num("kill_all_errno"), 0, "{t}");
+    let term = 128 + libc::SIGTERM as i64;
+    assert_eq!(
+        (out.num("member1"), out.num("member2")),
+        (term, term),
+        "kill(-1) reaches the namespace's own processes: {t}"
+    );
+    if mode.isolates() {
+        assert_eq!(out.num("inside_pid"), 1, "{t}");
+        assert_eq!(out.num("kill0_sentinel_errno"), libc::ESRCH as i64, "mode {mode}: {t}");
+        assert_eq!(
+            out.num("sentinel"),
+            128 + libc::SIGKILL as i64,
+            "mode {mode}: the sentinel outside survives kill(-1): {t}"
+        );
+    } else {
+        assert_eq!(
+            out.num("kill0_sentinel_errno"),
+            0,
+            "control: the sentinel is found: {t}"
+        );
+        assert_eq!(out.num("sentinel"), term, "control: kill(-1) reaches the sentinel: {t}");
+    }
+}
+
+/// P7: init protection. PID 1 without handlers survives SIGTERM from a process inside and its
+/// own `kill(getpid(), SIGKILL)`; SIGKILL from the parent namespace by pidfd ends it.
+/// Control: without the namespace the same process dies of the SIGTERM.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn p7_init_ignores_signals_from_inside_not_from_parent(#[case] mode: Mode) {
+    let out = run_spawn(scaffold(KindSet::new()), |p| {
+        become_subreaper();
+        let [rd, wr] = pipe();
+        if rd < 0 {
+            return 1;
+        }
+        let first = match nsfork(mode, Kind::Pid.into()) {
+            Ok(0) => {
+                nstests::child::close(rd);
+                match fork() {
+                    Ok(0) => {
+                        // SAFETY: getppid has no arguments.
+                        let parent = unsafe { libc::getppid() } as i64;
+                        let _ = kill(parent, libc::SIGTERM);
+                        raw::exit(0)
+                    }
+                    Ok(m) => p.kv(b"member", raw::reap(m).unwrap_or(-1) as i64),
+                    Err(_) => raw::exit(3),
+                }
+                p.kv(b"after_sigterm", getpid());
+                p.kv(b"self_sigkill_errno", err_of(kill(getpid(), libc::SIGKILL)));
+                p.kv(b"after_sigkill", getpid());
+                put_i64(wr, readlink_num(c"/proc/self"));
+                pause_forever()
+            }
+            Ok(pid) => pid,
+            Err(e) => {
+                p.kv(b"fork_errno", e as i64);
+                return 2;
+            }
+        };
+        nstests::child::close(wr);
+        if let Some(outer) = get_i64(rd) {
+            match pidfd_open(outer) {
+                Ok(fd) => p.kv(b"pidfd_kill_errno", err_of(pidfd_kill(fd, libc::SIGKILL))),
+                Err(e) => p.kv(b"pidfd_open_errno", e as i64),
+            }
+        }
+        p.kv(b"first", raw::reap(first).unwrap_or(-1) as i64);
+        reap_all(4);
+        0
+    })
+    .unwrap();
+    out.assert_ok();
+    let t = out.text();
+    if mode.isolates() {
+        assert_eq!(
+            out.num("after_sigterm"),
+            1,
+            "mode {mode}: init survives SIGTERM from inside: {t}"
+        );
+        assert_eq!(out.num("self_sigkill_errno"), 0, "{t}");
+        assert_eq!(
+            out.num("after_sigkill"),
+            1,
+            "mode {mode}: init survives its own SIGKILL: {t}"
+        );
+        assert_eq!(out.num("pidfd_kill_errno"), 0, "{t}");
+        assert_eq!(
+            out.num("first"),
+            128 + libc::SIGKILL as i64,
+            "mode {mode}: the parent's SIGKILL ends init: {t}"
+        );
+    } else {
+        assert_eq!(out.get("after_sigterm"), None, "control: SIGTERM ends it: {t}");
+        assert_eq!(out.num("first"), 128 + libc::SIGTERM as i64, "control: {t}");
+    }
+}
+
+/// Blocks `sig` and waits for it at most 10 s (`sigtimedwait`); returns `si_pid`, or
+/// -1 - errno.
+fn wait_signal(sig: i32) -> i64 {
+    // SAFETY: sigset_t and siginfo_t are plain data; all-zero is valid; the pointers are to
+    // locals.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let ts = libc::timespec { tv_sec: 10, tv_nsec: 0 };
+        if libc::sigtimedwait(&set, &mut info, &ts) < 0 {
+            return -1 - errno();
+        }
+        info.si_pid() as i64
+    }
+}
+
+/// Blocks SIGUSR1 and SIGUSR2 in the caller.
+fn block_usr() {
+    // SAFETY: as in `wait_signal`.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGUSR1);
+        libc::sigaddset(&mut set, libc::SIGUSR2);
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// P8: siginfo from an ancestor namespace says `si_pid == 0` (the sender has no pid inside);
+/// from a process inside, the sender's inside pid. Control: without the namespace the
+/// parent's own pid.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn p8_sender_outside_shows_as_pid_0(#[case] mode: Mode) {
+    let out = run_spawn(scaffold(KindSet::new()), |p| {
+        let [rd, wr] = pipe();
+        if rd < 0 {
+            return 1;
+        }
+        p.kv(b"parent_pid", getpid());
+        block_usr();
+        let first = match nsfork(mode, Kind::Pid.into()) {
+            Ok(0) => {
+                nstests::child::close(rd);
+                put_i64(wr, readlink_num(c"/proc/self"));
+                p.kv(b"from_parent", wait_signal(libc::SIGUSR1));
+                match fork() {
+                    Ok(0) => {
+                        // SAFETY: getppid has no arguments.
+                        let _ = kill(unsafe { libc::getppid() } as i64, libc::SIGUSR2);
+                        raw::exit(0)
+                    }
+                    Ok(m) => {
+                        p.kv(b"member_pid", m as i64);
+                        p.kv(b"from_member", wait_signal(libc::SIGUSR2));
+                        let _ = raw::reap(m);
+                    }
+                    Err(_) => raw::exit(3),
+                }
+                raw::exit(0)
+            }
+            Ok(pid) => pid,
+            Err(e) => {
+                p.kv(b"fork_errno", e as i64);
+                return 2;
+            }
+        };
+        nstests::child::close(wr);
+        match get_i64(rd) {
+            Some(outer) => p.kv(b"kill_errno", err_of(kill(outer, libc::SIGUSR1))),
+            None => p.put(b"no pid from inside\n"),
+        }
+        raw::reap(first).unwrap_or(99)
+    })
+    .unwrap();
+    out.assert_ok();
+    let t = out.text();
+    assert_eq!(out.num("kill_errno"), 0, "{t}");
+    assert!(out.num("member_pid") > 1, "{t}");
+    assert_eq!(
+        out.num("from_member"),
+        out.num("member_pid"),
+        "inside: the sender's pid: {t}"
+    );
+    if mode.isolates() {
+        assert_eq!(out.num("from_parent"), 0, "mode {mode}: an ancestor shows as 0: {t}");
+    } else {
+        assert_eq!(out.num("from_parent"), out.num("parent_pid"), "control: {t}");
+    }
+}
+
+/// The levels of P9's chain.
+const P9_LEVELS: i64 = 5;
+
+/// Writes `(tag, pid)` in one `write(2)`, so that the reports of several processes do not mix.
+fn put_pair(wr: i32, tag: i64, pid: i64) {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&tag.to_ne_bytes());
+    b[8..].copy_from_slice(&pid.to_ne_bytes());
+    let _ = raw::write_all(wr, &b);
+}
+
+/// One level of P9's chain: a member that waits, the next level (below the last: none), and
+/// this process's own pid reported as `(tag, pid)` on `wr` (tag = 2 × level + role).
+fn p9_level(mode: Mode, level: i64, wr: i32) -> ! {
+    match fork() {
+        Ok(0) => {
+            put_pair(wr, 2 * level + 1, readlink_num(c"/proc/self"));
+            pause_forever()
+        }
+        Ok(_) => {}
+        Err(_) => raw::exit(3),
+    }
+    if level + 1 < P9_LEVELS {
+        match nsfork(mode, Kind::Pid.into()) {
+            Ok(0) => p9_level(mode, level + 1, wr),
+            Ok(_) => {}
+            Err(_) => raw::exit(4),
+        }
+    }
+    put_pair(wr, 2 * level, readlink_num(c"/proc/self"));
+    pause_forever()
+}
+
+/// P9: nested teardown. Five nested PID namespaces, each with its init and a member; SIGKILL
+/// to the outermost init ends every process at every level (each pidfd is readable once that
+/// init has been waited for). Control: a chain of plain processes outlives its top.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::clone(Mode::Clone)]
+#[case::unshare(Mode::Unshare)]
+fn p9_outermost_init_death_ends_every_level(#[case] mode: Mode) {
+    let out = run_spawn(scaffold(KindSet::new()), |p| {
+        // the control's orphans come here, to be killed and reaped
+        become_subreaper();
+        let [rd, wr] = pipe();
+        if rd < 0 {
+            return 1;
+        }
+        let first = match nsfork(mode, Kind::Pid.into()) {
+            Ok(0) => {
+                nstests::child::close(rd);
+                nstests::child::close(p.fd());
+                p9_level(mode, 0, wr)
+            }
+            Ok(pid) => pid,
+            Err(e) => {
+                p.kv(b"fork_errno", e as i64);
+                return 2;
+            }
+        };
+        nstests::child::close(wr);
+        let n = 2 * P9_LEVELS as usize;
+        let mut pidfds = [-1; 10];
+        for _ in 0..n {
+            let (Some(tag), Some(pid)) = (get_i64(rd), get_i64(rd)) else {
+                p.put(b"a process did not report\n");
+                return 3;
+            };
+            if !(0..n as i64).contains(&tag) {
+                return 3;
+            }
+            match pidfd_open(pid) {
+                Ok(fd) => pidfds[tag as usize] = fd,
+                Err(e) => p.kv(b"pidfd_open_errno", e as i64),
+            }
+        }
+        if pidfds.iter().any(|&fd| fd < 0) {
+            return 4;
+        }
+        p.kv(b"kill_errno", err_of(pidfd_kill(pidfds[0], libc::SIGKILL)));
+        // the outermost init is waited for: in a PID namespace it ends only after every
+        // process of the namespace (and of the namespaces below) is gone
+        p.kv(b"top_ended", readable_within(pidfds[0], 10_000) as i64);
+        let mut ended = 0;
+        for &fd in &pidfds[..n] {
+            if readable_within(fd, 0) {
+                ended += 1;
+            }
+        }
+        p.kv(b"ended", ended);
+        for &fd in &pidfds[..n] {
+            let _ = pidfd_kill(fd, libc::SIGKILL);
+        }
+        let _ = raw::reap(first);
+        reap_all(2 * n);
+        0
+    })
+    .unwrap();
+    out.assert_ok();
+    let t = out.text();
+    assert_eq!(out.num("kill_errno"), 0, "{t}");
+    assert_eq!(out.num("top_ended"), 1, "{t}");
+    if mode.isolates() {
+        assert_eq!(out.num("ended"), 2 * P9_LEVELS, "mode {mode}: every level ended: {t}");
+    } else {
+        assert_eq!(out.num("ended"), 1, "control: only the top ended: {t}");
+    }
+}
+
+/// P10 (first fork): a PID namespace that has no process yet cannot be entered: its
+/// `pid_for_children` (after another process's `unshare`) does not open (ENOENT; the kernel
+/// hands out no reference before the child reaper exists). The unsharing process's first
+/// child is its PID 1; then a `setns` by that file makes the joiner's next child PID 2.
+/// Control: a namespace that has processes opens at once, and pids are ordinary. (That a
+/// namespace whose init has gone refuses forks with ENOMEM is P3.) All of it below a scratch
+/// PID namespace, which the scaffold's user namespace owns when not root.
+#[rstest]
+#[case::none(Mode::None)]
+#[case::unshare(Mode::Unshare)]
+fn p10_empty_namespace_cannot_be_entered_first_fork_is_pid_1(#[case] mode: Mode) {
+    let out = run_spawn(scaffold(Kind::Pid.into()), |p| {
+        let ([rd, wr], [go_r, go_w], [done_r, done_w]) = (pipe(), pipe(), pipe());
+        if rd < 0 || go_r < 0 || done_r < 0 {
+            return 1;
+        }
+        let holder = match fork() {
+            Ok(0) => {
+                nstests::child::close(rd);
+                nstests::child::close(go_w);
+                nstests::child::close(done_w);
+                if mode == Mode::Unshare {
+                    if let Err(e) = raw::unshare(Kind::Pid.into()) {
+                        p.kv(b"unshare_errno", e as i64);
+                        raw::exit(2);
+                    }
+                }
+                // its pid as the tests' /proc numbers it (not as the scratch namespace does)
+                put_i64(wr, readlink_num(c"/proc/self"));
+                wait(go_r);
+                match fork() {
+                    Ok(0) => {
+                        p.kv(b"first_child_pid", getpid());
+                        signal(wr);
+                        wait(done_r);
+                        raw::exit(0)
+                    }
+                    Ok(c) => raw::exit(raw::reap(c).unwrap_or(99)),
+                    Err(e) => {
+                        p.kv(b"holder_fork_errno", e as i64);
+                        raw::exit(3)
+                    }
+                }
+            }
+            Ok(pid) => pid,
+            Err(_) => return 3,
+        };
+        nstests::child::close(go_r);
+        nstests::child::close(done_r);
+        nstests::child::close(wr);
+        let Some(outer) = get_i64(rd) else {
+            return 4;
+        };
+        let mut buf = [0u8; 64];
+        let path = proc_path(&mut buf, outer, b"/ns/pid_for_children");
+        match raw::open(path) {
+            Ok(fd) => {
+                nstests::child::close(fd);
+                p.kv(b"open_before_errno", 0);
+            }
+            Err(e) => p.kv(b"open_before_errno", e as i64),
+        }
+        signal(go_w);
+        if !wait(rd) {
+            return 5;
+        }
+        let fd = match raw::open(path) {
+            Ok(fd) => fd,
+            Err(e) => {
+                p.kv(b"open_errno", e as i64);
+                return 6;
+            }
+        };
+        if let Err(e) = raw::setns(fd, Kind::Pid.into()) {
+            p.kv(b"setns_errno", e as i64);
+            return 7;
+        }
+        match fork() {
+            Ok(0) => {
+                p.kv(b"joined_child_pid", getpid());
+                raw::exit(0)
+            }
+            Ok(c) => {
+                let _ = raw::reap(c);
+            }
+            Err(e) => p.kv(b"fork_errno", e as i64),
+        }
+        signal(done_w);
+        raw::reap(holder).unwrap_or(99)
+    })
+    .unwrap();
+    out.assert_ok();
+    let t = out.text();
+    if mode.isolates() {
+        assert_eq!(out.num("open_before_errno"), libc::ENOENT as i64, "no process yet: {t}");
+        assert_eq!(out.num("first_child_pid"), 1, "{t}");
+        assert_eq!(
+            out.num("joined_child_pid"),
+            2,
+            "the joiner's child comes after init: {t}"
+        );
+    } else {
+        assert_eq!(out.num("open_before_errno"), 0, "control: {t}");
+        assert!(out.num("first_child_pid") > 1, "control: {t}");
+        assert!(out.num("joined_child_pid") > 1, "control: {t}");
+    }
+}
+
+/// `struct clone_args` up to `set_tid_size` (CLONE_ARGS_SIZE_VER1, 80 bytes).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+}
+
+/// A fork-like `clone3` whose child gets pid `tid` and exits at once; the child's pid in the
+/// caller, or the errno. The child runs no code but `_exit`.
+fn clone3_set_tid(tid: libc::pid_t) -> Result<libc::pid_t, Errno> {
+    let tids = [tid];
+    let args = CloneArgs {
+        exit_signal: libc::SIGCHLD as u64,
+        set_tid: tids.as_ptr() as u64,
+        set_tid_size: 1,
+        ..CloneArgs::default()
+    };
+    // SAFETY: a fork-like clone3 (no stack, no CLONE_VM): the child has its own copy of the
+    // address space and calls only _exit.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match r {
+        0 => raw::exit(0),
+        r if r < 0 => Err(Errno::last()),
+        pid => Ok(pid as libc::pid_t),
+    }
+}
+
+/// P10 (`set_tid`): in a PID namespace of the test's own, `clone3` with `set_tid` gives the
+/// child exactly the pid asked for where the caller has CAP_CHECKPOINT_RESTORE (or
+/// CAP_SYS_ADMIN) over the namespace's owner, EEXIST for a pid in use, and EPERM once the
+/// caller has dropped every capability. Control: a plain fork gets the next pid, not the one asked.
+#[test]
+fn p10_clone3_set_tid_where_privileged() {
+    let out = run_spawn(scaffold(Kind::Pid.into()), |p: &Probe| {
+        match clone3_set_tid(700) {
+            Ok(pid) => {
+                p.kv(b"got_pid", pid as i64);
+                // still a zombie: the pid is in use
+                p.kv(b"in_use_errno", err_of(clone3_set_tid(700)));
+                let _ = raw::reap(pid);
+            }
+            Err(e) => p.kv(b"set_tid_errno", e as i64),
+        }
+        match fork() {
+            Ok(0) => raw::exit(0),
+            Ok(pid) => {
+                p.kv(b"plain_pid", pid as i64);
+                let _ = raw::reap(pid);
+            }
+            Err(_) => return 2,
+        }
+        match fork() {
+            Ok(0) => {
+                if let Err(e) = drop_capabilities() {
+                    p.kv(b"drop_errno", e as i64);
+                    raw::exit(3);
+                }
+                p.kv(b"unprivileged_errno", err_of(clone3_set_tid(900)));
+                raw::exit(0)
+            }
+            Ok(pid) => raw::reap(pid).unwrap_or(99),
+            Err(_) => 4,
+        }
+    })
+    .unwrap();
+    out.assert_ok();
+    let t = out.text();
+    assert_eq!(out.num("got_pid"), 700, "the pid asked for: {t}");
+    assert_eq!(out.num("in_use_errno"), libc::EEXIST as i64, "{t}");
+    assert_ne!(out.num("plain_pid"), 700, "control: {t}");
+    assert_eq!(out.num("unprivileged_errno"), libc::EPERM as i64, "{t}");
+}
