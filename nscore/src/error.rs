@@ -301,11 +301,18 @@ fn default_hint(op: Op, kinds: KindSet, errno: Errno) -> Option<String> {
         }
         (Op::Unshare | Op::Setns, Errno::EINVAL) if needs_single => {
             if thread_count().is_some_and(|n| n > 1) {
-                "caller is multithreaded: a user namespace (and joining a mount namespace) \
-                 needs a single-threaded caller; do it in a child (nscore::Spawn)"
+                if op == Op::Setns {
+                    "caller is multithreaded (a user or mount namespace can only be joined by a \
+                     single-threaded caller, which shares no fs state: CLONE_FS), or the fd is not \
+                     a namespace of the kind asked for; join in a child (nscore::Spawn)"
+                } else {
+                    "caller is multithreaded: a user namespace needs a single-threaded caller; do \
+                     it in a child (nscore::Spawn)"
+                }
             } else if op == Op::Setns {
                 "the fd is not a namespace of the kind asked for, or it is the caller's own user \
-                 namespace"
+                 namespace, or the caller shares its fs state with another process (CLONE_FS: \
+                 joining a mount or user namespace needs its own)"
             } else {
                 "the kernel refused the flags: a user namespace needs a single-threaded caller \
                  that does not share its fs state (CLONE_FS)"
@@ -325,6 +332,10 @@ fn default_hint(op: Op, kinds: KindSet, errno: Errno) -> Option<String> {
         (Op::Unshare | Op::Clone3, Errno::ENOSPC) => {
             "a limit was reached: /proc/sys/user/max_<kind>_namespaces for this user, or the \
              nesting depth (32 PID levels, 33 user levels)"
+        }
+        (Op::Setns, Errno::EUSERS) if kinds.contains(Kind::Time) => {
+            "caller is multithreaded: a time namespace can only be joined by a single-threaded \
+             caller (the kernel says EUSERS); join in a child (nscore::Spawn)"
         }
         (Op::Unshare | Op::Clone3, Errno::EUSERS) => {
             "nesting limit of user namespaces reached (kernels before 4.9 say EUSERS)"

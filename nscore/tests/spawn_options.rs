@@ -153,3 +153,29 @@ fn error_source_and_io_error_keep_the_errno() {
     assert_eq!(io.raw_os_error(), Some(libc::ENOENT));
     assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
 }
+
+/// Joining a time namespace from a multithreaded caller is EUSERS, and the error says why.
+/// (The kernel refuses before doing anything, so the test thread stays where it is.)
+#[test]
+fn setns_time_from_a_multithreaded_caller_says_why() {
+    if !common::root_or_skip("setns_time_from_a_multithreaded_caller_says_why", "CLONE_NEWTIME") {
+        return;
+    }
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let other = std::thread::spawn(move || {
+        let _ = rx.recv();
+    });
+    let child = Spawn::new(Kind::Time)
+        .stdout(Redirect::Null)
+        .spawn("sleep", ["60"])
+        .unwrap();
+    let ns = child.ns(Kind::Time).unwrap();
+    let before = nscore::NsHandle::current(Kind::Time).unwrap().inode().unwrap();
+    let err = nscore::join::setns(&ns).expect_err("a multithreaded setns into a time namespace");
+    let after = nscore::NsHandle::current(Kind::Time).unwrap().inode().unwrap();
+    tx.send(()).unwrap();
+    other.join().unwrap();
+    assert_eq!(before, after, "nothing changed");
+    assert_eq!(err.errno(), Some(Errno::EUSERS), "{err}");
+    assert!(err.hint().unwrap_or_default().contains("multithreaded"), "{err}");
+}
