@@ -134,7 +134,7 @@ fn clone_benches(c: &mut Criterion) {
         kinds.extend(Kind::ALL.iter().copied().map(Some));
         for k in &kinds {
             let id = format!("{group}/{}", kind_name(*k));
-            let set = k.map_or(KindSet::new(), Kind::set);
+            let set = k.map_or(KindSet::EMPTY, Kind::set);
             if !wanted(&id) || !check(&id, measure::verify_clone(set)) {
                 continue;
             }

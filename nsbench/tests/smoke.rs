@@ -36,7 +36,7 @@ fn unshare_each_kind_once() {
 #[test]
 fn clone_each_kind_both_forms() {
     for vfork in [false, true] {
-        let r = measure::clone_loop(KindSet::new(), vfork, 2);
+        let r = measure::clone_loop(KindSet::EMPTY, vfork, 2);
         assert!(r.is_ok(), "clone/none (vfork {vfork}): {r:?}");
         for k in Kind::ALL {
             let r = measure::clone_loop(k.set(), vfork, 2);

@@ -220,11 +220,6 @@ impl KindSet {
     /// All eight kinds.
     pub const ALL: KindSet = KindSet(0xff);
 
-    /// The empty set.
-    pub const fn new() -> KindSet {
-        KindSet(0)
-    }
-
     /// This set with `kind` added.
     pub const fn with(self, kind: Kind) -> KindSet {
         KindSet(self.0 | kind.set().0)

@@ -20,7 +20,7 @@ fn spawns_do_not_wait_for_other_threads_long_lived_children() {
             held.push(
                 // SAFETY: the body only calls pause(2), which has no arguments.
                 unsafe {
-                    Spawn::new(KindSet::new()).run(|| {
+                    Spawn::new(KindSet::EMPTY).run(|| {
                         libc::pause();
                         0
                     })
@@ -33,7 +33,7 @@ fn spawns_do_not_wait_for_other_threads_long_lived_children() {
     let spawner = std::thread::spawn(move || {
         for _ in 0..100 {
             // SAFETY: the body makes only raw system calls (async-signal-safe).
-            let status = unsafe { Spawn::new(KindSet::new()).run(|| 0) }
+            let status = unsafe { Spawn::new(KindSet::EMPTY).run(|| 0) }
                 .expect("spawn")
                 .wait()
                 .expect("wait");

@@ -102,7 +102,7 @@ fn every_kind_new_namespace_differs_and_empty_set_shares() {
         );
         assert_eq!(h.inode().unwrap().to_string(), format!("[{}]", h.inode().unwrap().ino));
     }
-    let plain = sleeper(Spawn::new(KindSet::new()));
+    let plain = sleeper(Spawn::new(KindSet::EMPTY));
     assert!(plain.namespaces().unwrap().differing(&mine).is_empty());
 }
 
@@ -125,7 +125,7 @@ fn join_by_handle_path_and_pidfd() {
     let tns = target.namespaces().unwrap();
 
     // 1. Spawn::join with a handle (setns in the child before it execs).
-    let out = Spawn::new(KindSet::new())
+    let out = Spawn::new(KindSet::EMPTY)
         .join(target.ns(Kind::Uts).unwrap())
         .output("hostname", std::iter::empty::<&str>())
         .unwrap();
@@ -138,7 +138,7 @@ fn join_by_handle_path_and_pidfd() {
     let wfd = w.as_raw_fd();
     // SAFETY: the body makes only raw system calls (async-signal-safe).
     let c = unsafe {
-        Spawn::new(KindSet::new()).run(|| match join::setns(&net) {
+        Spawn::new(KindSet::EMPTY).run(|| match join::setns(&net) {
             Ok(()) => report_and_pause(wfd, 0),
             Err(_) => report_and_pause(wfd, 1),
         })
@@ -153,7 +153,7 @@ fn join_by_handle_path_and_pidfd() {
     let wfd = w.as_raw_fd();
     // SAFETY: the body makes only raw system calls (async-signal-safe).
     let c = unsafe {
-        Spawn::new(KindSet::new()).run(|| {
+        Spawn::new(KindSet::EMPTY).run(|| {
             let fd = match raw::open(&path) {
                 Ok(fd) => fd,
                 Err(_) => report_and_pause(wfd, 1),
@@ -174,7 +174,7 @@ fn join_by_handle_path_and_pidfd() {
     let wfd = w.as_raw_fd();
     // SAFETY: the body makes only raw system calls (async-signal-safe).
     let c = unsafe {
-        Spawn::new(KindSet::new()).run(|| match join::setns_pidfd(pidfd, Kind::Uts | Kind::Ipc | Kind::Net) {
+        Spawn::new(KindSet::EMPTY).run(|| match join::setns_pidfd(pidfd, Kind::Uts | Kind::Ipc | Kind::Net) {
             Ok(()) => report_and_pause(wfd, 0),
             Err(_) => report_and_pause(wfd, 1),
         })
@@ -359,7 +359,7 @@ fn idmap_map_root_makes_child_uid_zero() {
         .unwrap();
     assert!(out.status.success(), "{:?}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.stdout, b"1000\n", "our uid 0 is 1000 inside");
-    let out = Spawn::new(KindSet::new()).map_root().output("id", ["-u"]).unwrap();
+    let out = Spawn::new(KindSet::EMPTY).map_root().output("id", ["-u"]).unwrap();
     assert_eq!(out.stdout, b"0\n");
 
     let child = sleeper(
@@ -489,7 +489,7 @@ fn eperm_without_cap_sys_admin() {
         return;
     }
     // The child becomes uid 65534 (which drops every capability), then tries to unshare.
-    let code = run_code(Spawn::new(KindSet::new()), || {
+    let code = run_code(Spawn::new(KindSet::EMPTY), || {
         // Raw system calls, not glibc's setresuid(): in a child cloned from a multithreaded
         // process glibc would try to signal the parent's other threads (setxid) and hang.
         // SAFETY: setresgid(2)/setresuid(2) take three integers and change only this process.
@@ -513,7 +513,7 @@ fn eperm_without_cap_sys_admin() {
 
     // The same through an exec'd command: setpriv drops to nobody, unshare(1) fails.
     if std::path::Path::new("/usr/bin/setpriv").exists() {
-        let out = Spawn::new(KindSet::new())
+        let out = Spawn::new(KindSet::EMPTY)
             .output(
                 "setpriv",
                 [
@@ -633,7 +633,7 @@ fn setns_wrong_kind_is_einval() {
     }
     let net = NsHandle::current(Kind::Net).unwrap();
     let fd = net.as_raw_fd();
-    let code = run_code(Spawn::new(KindSet::new()), || match raw::setns(fd, Kind::Uts.into()) {
+    let code = run_code(Spawn::new(KindSet::EMPTY), || match raw::setns(fd, Kind::Uts.into()) {
         Ok(()) => 0,
         Err(e) => e as i32,
     });
@@ -648,7 +648,7 @@ fn setns_wrong_kind_is_einval() {
 
 #[test]
 fn gone_process_is_enoent() {
-    let mut c = Spawn::new(KindSet::new())
+    let mut c = Spawn::new(KindSet::EMPTY)
         .spawn("true", std::iter::empty::<&str>())
         .unwrap();
     assert!(c.wait().unwrap().success());
@@ -708,15 +708,15 @@ fn bad_input_is_an_error_not_a_panic() {
         .spawn("true", std::iter::empty::<&str>())
         .unwrap_err();
     assert_eq!(e.errno(), Some(Errno::EINVAL));
-    let e = Spawn::new(KindSet::new()).spawn("true", ["a\0b"]).unwrap_err();
+    let e = Spawn::new(KindSet::EMPTY).spawn("true", ["a\0b"]).unwrap_err();
     assert_eq!(e.op(), Op::Validate);
-    let e = Spawn::new(KindSet::new())
+    let e = Spawn::new(KindSet::EMPTY)
         .spawn("no-such-program-h1", std::iter::empty::<&str>())
         .unwrap_err();
     assert_eq!((e.op(), e.errno()), (Op::Exec, Some(Errno::ENOENT)));
     // SAFETY: the body makes only raw system calls (async-signal-safe).
     let e = unsafe {
-        Spawn::new(KindSet::new())
+        Spawn::new(KindSet::EMPTY)
             .clone_mode(nscore::CloneMode::Vfork)
             .run(|| 0)
     }
@@ -760,12 +760,12 @@ fn spawn_options_and_child_methods() {
     assert_eq!(text.lines().count(), 1, "only lo: {text}");
     assert!(!text.contains(",UP"), "lo starts down: {text}");
     // Working directory, environment, clone modes, death signal, propagation choices.
-    let out = Spawn::new(KindSet::new())
+    let out = Spawn::new(KindSet::EMPTY)
         .current_dir("/tmp")
         .output("pwd", none.clone())
         .unwrap();
     assert_eq!(out.stdout, b"/tmp\n");
-    let out = Spawn::new(KindSet::new())
+    let out = Spawn::new(KindSet::EMPTY)
         .env("H1_VAR", "yes")
         .output("sh", ["-c", "echo $H1_VAR"])
         .unwrap();
@@ -811,7 +811,7 @@ fn spawn_options_and_child_methods() {
                 nix::sys::stat::Mode::empty(),
             )
             .unwrap();
-            let out = Spawn::new(KindSet::new())
+            let out = Spawn::new(KindSet::EMPTY)
                 .into_cgroup(fd)
                 .output("cat", ["/proc/self/cgroup"])
                 .unwrap();
@@ -820,7 +820,7 @@ fn spawn_options_and_child_methods() {
         }
     }
     // Piped stdin/stdout.
-    let mut c = Spawn::new(KindSet::new())
+    let mut c = Spawn::new(KindSet::EMPTY)
         .stdin(Redirect::Piped)
         .stdout(Redirect::Piped)
         .spawn("cat", none.clone())
@@ -832,7 +832,7 @@ fn spawn_options_and_child_methods() {
     let out = c.wait_with_output().unwrap();
     assert_eq!(out.stdout, b"through the pipe");
     // try_wait / wait_timeout / signal / kill / exit status.
-    let mut c = sleeper(Spawn::new(KindSet::new()));
+    let mut c = sleeper(Spawn::new(KindSet::EMPTY));
     assert_eq!(c.try_wait().unwrap(), None);
     assert_eq!(c.wait_timeout(Duration::from_millis(10)).unwrap(), None);
     c.signal(nix::sys::signal::Signal::SIGTERM).unwrap();
@@ -845,15 +845,15 @@ fn spawn_options_and_child_methods() {
         Some(st),
         "already reaped"
     );
-    let mut c = sleeper(Spawn::new(KindSet::new()));
+    let mut c = sleeper(Spawn::new(KindSet::EMPTY));
     c.kill().unwrap();
     assert_eq!(c.wait().unwrap().signal(), Some(libc::SIGKILL));
-    let mut c = Spawn::new(KindSet::new()).spawn("sh", ["-c", "exit 7"]).unwrap();
+    let mut c = Spawn::new(KindSet::EMPTY).spawn("sh", ["-c", "exit 7"]).unwrap();
     let st = c.wait().unwrap();
     assert_eq!((st.code(), st.to_string()), (Some(7), "exit status: 7".to_string()));
     // A failing set-up step is an error naming the step (setns of a pidfd with no kinds is
     // refused by the kernel: EINVAL).
-    let e = Spawn::new(KindSet::new())
+    let e = Spawn::new(KindSet::EMPTY)
         .join(NsHandle::current(Kind::User).unwrap())
         .spawn("true", none)
         .unwrap_err();
@@ -867,7 +867,7 @@ fn raw_primitives_in_children() {
         return;
     }
     for kinds in [
-        KindSet::new(),
+        KindSet::EMPTY,
         Kind::Uts | Kind::Ipc,
         Kind::Net.into(),
         Kind::Time | Kind::Pid,
@@ -880,7 +880,7 @@ fn raw_primitives_in_children() {
     // A function body: unshare net, bring lo up, report through a pipe with raw calls.
     let (r, w) = ready_pipe();
     let wfd = w.as_raw_fd();
-    let code = run_code(Spawn::new(KindSet::new()), || {
+    let code = run_code(Spawn::new(KindSet::EMPTY), || {
         if raw::unshare(Kind::Net.into()).is_err() {
             return 1;
         }
@@ -913,7 +913,7 @@ fn join_all_and_unshare_in_an_execd_child() {
     }
     let target = sleeper(Spawn::new(Kind::Uts | Kind::Net | Kind::Ipc).hostname("h1-setns-all"));
     let out = common::run_helper(
-        Spawn::new(KindSet::new()).env("H1_TARGET", target.pid().to_string()),
+        Spawn::new(KindSet::EMPTY).env("H1_TARGET", target.pid().to_string()),
         "helper_join_all_and_unshare",
     );
     common::helper_ok(&out, "JOIN-HELPER-OK");

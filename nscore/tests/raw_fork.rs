@@ -11,7 +11,7 @@ use nscore::{raw, Kind, KindSet, Spawn};
 fn in_child(kinds: KindSet) -> Option<i32> {
     // SAFETY: the body and the grandchild make raw system calls only (async-signal-safe).
     let mut child = unsafe {
-        Spawn::new(KindSet::new()).run(move || match raw::fork(kinds) {
+        Spawn::new(KindSet::EMPTY).run(move || match raw::fork(kinds) {
             Ok(0) => {
                 let _ = raw::set_death_signal(libc::SIGKILL);
                 // getpid(2) has no arguments and cannot fail
@@ -28,7 +28,7 @@ fn in_child(kinds: KindSet) -> Option<i32> {
 
 #[test]
 fn fork_plain_gives_an_ordinary_grandchild() {
-    assert_eq!(in_child(KindSet::new()), Some(12));
+    assert_eq!(in_child(KindSet::EMPTY), Some(12));
 }
 
 #[test]

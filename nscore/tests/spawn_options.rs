@@ -23,7 +23,7 @@ fn stdout_of(spawn: Spawn, program: &str, args: &[&str]) -> String {
 #[test]
 fn env_clear_starts_empty_and_env_adds() {
     let out = stdout_of(
-        Spawn::new(KindSet::new()).env_clear().env("ONLY", "1"),
+        Spawn::new(KindSet::EMPTY).env_clear().env("ONLY", "1"),
         "/usr/bin/env",
         &[],
     );
@@ -33,7 +33,7 @@ fn env_clear_starts_empty_and_env_adds() {
 #[test]
 fn env_remove_takes_one_variable_out_of_the_parents() {
     let out = stdout_of(
-        Spawn::new(KindSet::new())
+        Spawn::new(KindSet::EMPTY)
             .env("NSCORE_GONE", "x")
             .env("NSCORE_KEPT", "y")
             .env_remove("NSCORE_GONE"),
@@ -65,7 +65,7 @@ fn root_makes_the_directory_the_childs_root() {
     );
     assert!(out.starts_with("ldconfig"), "{out}");
     // control: without root, that path does not exist
-    let err = Spawn::new(KindSet::new())
+    let err = Spawn::new(KindSet::EMPTY)
         .output("/only-in-the-new-root", ["--version"])
         .unwrap_err();
     assert_eq!(err.errno(), Some(Errno::ENOENT), "{err}");
@@ -87,7 +87,7 @@ fn uid_and_gid_are_the_commands() {
     ) {
         return;
     }
-    let ids = stdout_of(Spawn::new(KindSet::new()).uid(65534).gid(65533), "id", &[]);
+    let ids = stdout_of(Spawn::new(KindSet::EMPTY).uid(65534).gid(65533), "id", &[]);
     assert!(ids.starts_with("uid=65534"), "{ids}");
     assert!(ids.contains("gid=65533"), "{ids}");
     assert!(
@@ -95,7 +95,7 @@ fn uid_and_gid_are_the_commands() {
         "no supplementary group 0 is left: {ids}"
     );
     // control: without them, root's
-    assert!(stdout_of(Spawn::new(KindSet::new()), "id", &["-u"]).starts_with('0'));
+    assert!(stdout_of(Spawn::new(KindSet::EMPTY), "id", &["-u"]).starts_with('0'));
 }
 
 /// In a new user namespace mapped to root, `uid`/`gid` name ids of that namespace; with
@@ -118,7 +118,7 @@ fn uid_and_gid_inside_a_user_namespace() {
 /// checks the child is there (`ESRCH` once reaped).
 #[test]
 fn child_is_a_pollable_pidfd_and_signal_none_checks_it() {
-    let mut child = Spawn::new(KindSet::new())
+    let mut child = Spawn::new(KindSet::EMPTY)
         .stdout(Redirect::Null)
         .spawn("sleep", ["60"])
         .unwrap();
@@ -144,7 +144,7 @@ fn child_is_a_pollable_pidfd_and_signal_none_checks_it() {
 /// `raw_os_error` is that errno.
 #[test]
 fn error_source_and_io_error_keep_the_errno() {
-    let err = Spawn::new(KindSet::new())
+    let err = Spawn::new(KindSet::EMPTY)
         .output("/nonexistent/program", [""; 0])
         .unwrap_err();
     let source = std::error::Error::source(&err).expect("a source");

@@ -42,7 +42,7 @@ pub fn fork_with(kinds: KindSet, f: impl FnOnce() -> i32) -> libc::pid_t {
 /// the caller.
 pub fn fork() -> Result<libc::pid_t, Errno> {
     // SAFETY: the suite's rule: the code that runs in the child is async-signal-safe.
-    unsafe { raw::fork(KindSet::new()) }
+    unsafe { raw::fork(KindSet::EMPTY) }
 }
 
 /// Makes a fork-like child that lives in new namespaces of `kinds` as `mode` says, from a
@@ -108,6 +108,16 @@ pub fn pipe() -> [RawFd; 2] {
         return [-1, -1];
     }
     fds
+}
+
+/// Sleeps `ms` milliseconds (`nanosleep(2)`, async-signal-safe).
+pub fn sleep_ms(ms: i64) {
+    let ts = libc::timespec {
+        tv_sec: ms / 1000,
+        tv_nsec: (ms % 1000) * 1_000_000,
+    };
+    // SAFETY: `ts` is a valid timespec; a null remainder is allowed.
+    unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
 }
 
 /// Writes one byte: the other side's [`wait`] returns.
@@ -536,7 +546,7 @@ pub fn run_child(p: &Probe, kinds: KindSet, f: impl FnOnce() -> i32) -> i32 {
         Ok(0) => raw::exit(f()),
         Ok(c) => raw::reap(c).unwrap_or(99),
         Err(e) => {
-            p.kv(b"fork_errno", e as i64);
+            p.line_num(b"fork_errno", e as i64);
             1
         }
     }

@@ -35,11 +35,11 @@ pub fn sys_ns(clock: libc::clockid_t) -> i64 {
 /// reports `unshare_errno` or `offsets_errno` and returns `false`.
 pub fn unshare_time(offsets: &[u8], p: &crate::Probe) -> bool {
     if let Err(e) = nscore::raw::unshare(nscore::Kind::Time.into()) {
-        p.kv(b"unshare_errno", e as i64);
+        p.line_num(b"unshare_errno", e as i64);
         return false;
     }
     if let Err(e) = crate::child::write_file(c"/proc/self/timens_offsets", offsets) {
-        p.kv(b"offsets_errno", e as i64);
+        p.line_num(b"offsets_errno", e as i64);
         return false;
     }
     true

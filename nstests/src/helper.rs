@@ -67,7 +67,7 @@ impl Helper {
             libc::dup2(p.fd(), 1);
             libc::execve(self.exe.as_ptr(), self.argv.as_ptr(), self.envp.as_ptr());
         }
-        p.kv(b"exec_errno", crate::child::errno());
+        p.line_num(b"exec_errno", crate::child::errno());
         127
     }
 }

@@ -131,16 +131,6 @@ impl Probe {
         self.line(key, child::decimal(n, &mut buf));
     }
 
-    /// Writes `key=value\n` with a numeric value, in one `write(2)` (same as [`Probe::line_num`]).
-    pub fn kv(&self, key: &[u8], value: i64) {
-        self.line_num(key, value);
-    }
-
-    /// Writes `key=value\n` with a byte-string value, in one `write(2)` (same as [`Probe::line`]).
-    pub fn kvs(&self, key: &[u8], value: &[u8]) {
-        self.line(key, value);
-    }
-
     /// Writes `key=<errno of the last failed libc call>\n` (0 when none).
     pub fn errno(&self, key: &[u8]) {
         self.line_num(key, child::errno());
@@ -238,7 +228,7 @@ pub fn spawn_for(mode: Mode, kinds: KindSet) -> Spawn {
                 s
             }
         }
-        Mode::None | Mode::Unshare => Spawn::new(KindSet::new()),
+        Mode::None | Mode::Unshare => Spawn::new(KindSet::EMPTY),
     }
 }
 
@@ -261,7 +251,7 @@ where
     run_spawn(spawn_for(mode, kinds), move |p| {
         if mode == Mode::Unshare && !unshare_kinds.is_empty() {
             if let Err(e) = raw::unshare(unshare_kinds) {
-                p.kv(b"unshare_errno", e as i64);
+                p.line_num(b"unshare_errno", e as i64);
                 return 90;
             }
         }

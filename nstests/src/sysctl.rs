@@ -65,7 +65,7 @@ where
             }
             report(p, prefix);
         };
-        let gc = fork_with(kinds_for(mode, kinds, KindSet::new()), || {
+        let gc = fork_with(kinds_for(mode, kinds, KindSet::EMPTY), || {
             if !enter(mode, kinds, p) {
                 return 4;
             }

@@ -170,7 +170,7 @@ fn a1_listns_by_kind_owner_and_pages() {
         for _ in 0..220 {
             // each holder dies with this process (its death signal)
             if fork_with(Kind::Uts.into(), || pause_forever()) < 0 {
-                p.kv(b"fork_errno", errno());
+                p.line_num(b"fork_errno", errno());
                 return 1;
             }
         }
@@ -216,15 +216,15 @@ fn a1_listns_unprivileged_sees_its_own_not_a_siblings() {
             unsafe { libc::ioctl(fd, NS_GET_ID as _, &mut own as *mut u64) };
             nstests::child::close(fd);
         }
-        p.kv(b"own", own as i64);
+        p.line_num(b"own", own as i64);
         let mut buf = [0u64; 256];
         match listns(Kind::Net.clone_flag() as u32, 0, 0, &mut buf) {
             Ok(n) => {
                 for id in &buf[..n] {
-                    p.kv(b"seen", *id as i64);
+                    p.line_num(b"seen", *id as i64);
                 }
             }
-            Err(e) => p.kv(b"listns_errno", e as i64),
+            Err(e) => p.line_num(b"listns_errno", e as i64),
         }
         0
     })
@@ -256,7 +256,7 @@ fn socket_holder() -> (Live, i64) {
     let mut live = Live::start(Spawn::new(Kind::Net), |p, gate| {
         // SAFETY: socket(2) with plain integers.
         let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
-        p.kv(b"sock", fd as i64);
+        p.line_num(b"sock", fd as i64);
         p.put(b"ready\n");
         gate.wait();
         0
@@ -489,10 +489,10 @@ fn a3_nsfs_handle_refused_across_user_namespaces(#[case] sibling: bool) {
     let out = run_spawn(spawn, |p| {
         match open_handle(&h) {
             Ok(fd) => {
-                p.kv(b"open_errno", 0);
+                p.line_num(b"open_errno", 0);
                 nstests::child::close(fd);
             }
-            Err(e) => p.kv(b"open_errno", e as i64),
+            Err(e) => p.line_num(b"open_errno", e as i64),
         }
         0
     })

@@ -13,7 +13,7 @@ use rstest::rstest;
 fn spawn_for(mode: Mode) -> Spawn {
     match mode {
         Mode::Clone => scaffold(Kind::Cgroup.into()),
-        _ => scaffold(KindSet::new()),
+        _ => scaffold(KindSet::EMPTY),
     }
 }
 
@@ -23,7 +23,7 @@ fn start(mode: Mode) -> Live {
     Live::start(spawn_for(mode), move |r, gate| {
         if mode == Mode::Unshare {
             if let Err(e) = raw::unshare(Kind::Cgroup.into()) {
-                r.kv(b"unshare_errno", e as i64);
+                r.line_num(b"unshare_errno", e as i64);
                 return 1;
             }
         }

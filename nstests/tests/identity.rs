@@ -56,7 +56,7 @@ fn start(mode: Mode) -> Live {
         _ => Spawn::new(KindSet::ALL).map_root(),
     };
     Live::start(spawn, |p: &Probe, gate| {
-        p.kv(b"cookie", netns_cookie());
+        p.line_num(b"cookie", netns_cookie());
         p.put(b"ready\n");
         gate.wait();
         0

@@ -19,7 +19,7 @@ use rstest::rstest;
 /// A scratch child in a new IPC namespace (plus kinds `extra`; a mapped user namespace when
 /// not root): the "parent" side of the tests.
 fn scratch(extra: KindSet) -> Spawn {
-    nstests::scratch(KindSet::new().with(Kind::Ipc) | extra)
+    nstests::scratch(KindSet::EMPTY.with(Kind::Ipc) | extra)
 }
 
 /// The namespaces of a grandchild made in `mode`, plus `always`.
@@ -42,13 +42,13 @@ const KEY: libc::key_t = 0x4e53_4931;
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn i1_sysv_objects_of_parent_not_found_in_child(#[case] mode: Mode) {
-    let out = run_spawn(scratch(KindSet::new()), |p| {
+    let out = run_spawn(scratch(KindSet::EMPTY), |p| {
         let c = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
         if ipc::shmget(KEY, 4096, c) < 0 || ipc::msgget(KEY, c) < 0 || ipc::semget(KEY, 1, c) < 0 {
             p.line_num(b"create_errno", errno());
             return 2;
         }
-        let gc = fork_with(kinds_for(mode, KindSet::new()), || {
+        let gc = fork_with(kinds_for(mode, KindSet::EMPTY), || {
             if !enter(mode, p) {
                 return 4;
             }
@@ -80,7 +80,7 @@ fn i1_sysv_objects_of_parent_not_found_in_child(#[case] mode: Mode) {
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn i2_siblings_same_key_do_not_share(#[case] mode: Mode) {
-    let out = run_spawn(scratch(KindSet::new()), |p| {
+    let out = run_spawn(scratch(KindSet::EMPTY), |p| {
         let mut a_ready = pipe();
         let mut b_ready = pipe();
         let go = pipe();
@@ -129,11 +129,11 @@ fn i2_siblings_same_key_do_not_share(#[case] mode: Mode) {
                 0
             }
         };
-        let a = fork_with(kinds_for(mode, KindSet::new()), sibling(b'a', true, a_ready[1]));
+        let a = fork_with(kinds_for(mode, KindSet::EMPTY), sibling(b'a', true, a_ready[1]));
         if a < 0 || !wait_ready(&mut a_ready) {
             return 2;
         }
-        let b = fork_with(kinds_for(mode, KindSet::new()), sibling(b'b', false, b_ready[1]));
+        let b = fork_with(kinds_for(mode, KindSet::EMPTY), sibling(b'b', false, b_ready[1]));
         if b < 0 || !wait_ready(&mut b_ready) {
             return 3;
         }
@@ -175,12 +175,12 @@ fn i2_siblings_same_key_do_not_share(#[case] mode: Mode) {
 #[case::unshare(Mode::Unshare)]
 fn i3_posix_mqueue_of_parent_not_found_in_child(#[case] mode: Mode) {
     let q = cstr("q");
-    let out = run_spawn(scratch(KindSet::new()), |p| {
+    let out = run_spawn(scratch(KindSet::EMPTY), |p| {
         if ipc::mq_open(&q, libc::O_CREAT | libc::O_EXCL | libc::O_RDWR) < 0 {
             p.line_num(b"create_errno", errno());
             return 2;
         }
-        let gc = fork_with(kinds_for(mode, KindSet::new()), || {
+        let gc = fork_with(kinds_for(mode, KindSet::EMPTY), || {
             if !enter(mode, p) {
                 return 4;
             }
@@ -268,7 +268,7 @@ fn i4_mqueue_mount_lists_own_queues_and_keeps_ns_alive(#[case] mode: Mode) {
         // The mount still shows the dead grandchild's queue.
         list_dir(p, b"kept_by_mount", &c3);
         // And the nsfd still joins a namespace that has it.
-        let gj = fork_with(KindSet::new(), || {
+        let gj = fork_with(KindSet::EMPTY, || {
             if raw::setns(nsfd, Kind::Ipc.into()).is_err() {
                 return 7;
             }
@@ -334,7 +334,7 @@ fn i5_ipc_sysctls_and_sysvipc_listing_per_namespace(#[case] mode: Mode) {
         p.line_num(&[prefix, b'l'], contains(listing, &kdec) as i64);
     };
     let out = nstests::sysctl::check_per_namespace(
-        scratch(KindSet::new()),
+        scratch(KindSet::EMPTY),
         mode,
         Kind::Ipc.into(),
         &SYSCTLS,
@@ -354,7 +354,7 @@ fn i5_ipc_sysctls_and_sysvipc_listing_per_namespace(#[case] mode: Mode) {
 #[test]
 fn i6_objects_live_with_the_namespace_joined_by_held_fd() {
     let q = cstr("i6q");
-    let out = run_spawn(scratch(KindSet::new()), |p| {
+    let out = run_spawn(scratch(KindSet::EMPTY), |p| {
         let mut ready = pipe();
         let go = pipe();
         let maker = fork_with(Kind::Ipc.into(), || {
@@ -377,7 +377,7 @@ fn i6_objects_live_with_the_namespace_joined_by_held_fd() {
         p.line_num(b"maker_exit", raw::reap(maker).unwrap_or(-1) as i64);
         // The maker is gone; the nsfd holds the namespace.
         let joiner = |p: &Probe, tag: &[u8]| {
-            let j = fork_with(KindSet::new(), || {
+            let j = fork_with(KindSet::EMPTY, || {
                 if raw::setns(nsfd, Kind::Ipc.into()).is_err() {
                     return 7;
                 }
@@ -408,7 +408,7 @@ fn i6_objects_live_with_the_namespace_joined_by_held_fd() {
 #[case::unshare(Mode::Unshare)]
 fn i7_shmat_parent_segment_only_after_setns(#[case] mode: Mode) {
     let own = cstr("/proc/self/ns/ipc");
-    let out = run_spawn(scratch(KindSet::new()), |p| {
+    let out = run_spawn(scratch(KindSet::EMPTY), |p| {
         let id = ipc::shmget(libc::IPC_PRIVATE, 4096, libc::IPC_CREAT | 0o600);
         let mem = if id < 0 { std::ptr::null_mut() } else { ipc::shmat(id) };
         if mem.is_null() {
@@ -417,7 +417,7 @@ fn i7_shmat_parent_segment_only_after_setns(#[case] mode: Mode) {
         // SAFETY: `mem` is an attached 4096-byte segment.
         unsafe { *mem = 0x5a };
         let nsfd = raw::open(&own).unwrap_or(-1);
-        let gc = fork_with(kinds_for(mode, KindSet::new()), || {
+        let gc = fork_with(kinds_for(mode, KindSet::EMPTY), || {
             if !enter(mode, p) {
                 return 4;
             }

@@ -32,10 +32,10 @@ fn i8_mqueue_mount_alone_does_not_keep_the_namespace(#[case] hold_nsfd: bool) {
         let g = fork_with(Kind::Ipc.into(), || {
             nstests::child::close(go[1]);
             if ipc::mq_open(&queue, libc::O_CREAT | libc::O_RDWR) < 0 {
-                p.kv(b"mq_open_errno", errno());
+                p.line_num(b"mq_open_errno", errno());
                 return 2;
             }
-            p.kv(b"mount", ipc::mount(c"mqueue", &target));
+            p.line_num(b"mount", ipc::mount(c"mqueue", &target));
             signal(ready[1]);
             wait(go[0]);
             0
@@ -50,22 +50,22 @@ fn i8_mqueue_mount_alone_does_not_keep_the_namespace(#[case] hold_nsfd: bool) {
             -1
         };
         signal(go[1]);
-        p.kv(b"g_exit", raw::reap(g).unwrap_or(-1) as i64);
+        p.line_num(b"g_exit", raw::reap(g).unwrap_or(-1) as i64);
         list_dir(p, b"listed", &target);
         // SAFETY: a NUL-terminated path and a mode, as open(2) with O_CREAT wants.
         let fd = unsafe { libc::open(new_file.as_ptr(), libc::O_CREAT | libc::O_RDWR | libc::O_CLOEXEC, 0o600) };
-        p.kv(b"creat_errno", if fd < 0 { errno() } else { 0 });
+        p.line_num(b"creat_errno", if fd < 0 { errno() } else { 0 });
         if fd >= 0 {
             nstests::child::close(fd);
         }
         if nsfd >= 0 {
-            let found = fork_with(KindSet::new(), || {
+            let found = fork_with(KindSet::EMPTY, || {
                 if raw::setns(nsfd, Kind::Ipc.into()).is_err() {
                     return 2;
                 }
                 (ipc::mq_open(&new_queue, libc::O_RDWR) < 0) as i32
             });
-            p.kv(b"found_by_join", raw::reap(found).unwrap_or(-1) as i64);
+            p.line_num(b"found_by_join", raw::reap(found).unwrap_or(-1) as i64);
         }
         0
     })

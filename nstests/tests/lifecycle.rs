@@ -15,16 +15,6 @@ use nstests::live::*;
 use nstests::{cstr, is_root, require_root, run_spawn, Probe};
 use rstest::rstest;
 
-/// `nanosleep` for `ms` milliseconds (async-signal-safe).
-fn sleep_ms(ms: i64) {
-    let ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: ms * 1_000_000,
-    };
-    // SAFETY: `ts` is a valid timespec; a null remainder is allowed.
-    unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
-}
-
 /// Tries to create a namespace of `kind` (a clone that exits at once) until it works or
 /// `tries` attempts of 10 ms have passed (namespace teardown is asynchronous): the number of
 /// attempts used, or -errno of the last one.
@@ -115,7 +105,7 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
     let spawn = Spawn::new(Kind::User | Kind::Mnt).map_root();
     let out = run_spawn(spawn, |p| {
         if let Err(e) = write_file(&limit, b"1\n") {
-            p.kv(b"limit_errno", e as i64);
+            p.line_num(b"limit_errno", e as i64);
             return 1;
         }
         let ([r, w], [go_r, go_w]) = (pipe(), pipe());
@@ -135,7 +125,7 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
             }
             Ok(pid) => pid,
             Err(e) => {
-                p.kv(b"fork_errno", e as i64);
+                p.line_num(b"fork_errno", e as i64);
                 return 1;
             }
         };
@@ -149,21 +139,21 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
             Holder::Fd => fd = raw::open(nspath).unwrap_or(-1),
             Holder::BindMount => {
                 if let Err(e) = bind(nspath, &target) {
-                    p.kv(b"bind_errno", e as i64);
+                    p.line_num(b"bind_errno", e as i64);
                 }
             }
         }
         let _ = raw::write_all(go_w, b"x");
         let code = raw::reap(first).unwrap_or(99);
-        p.kv(b"first_exit", code as i64);
-        p.kv(b"shm", shm);
+        p.line_num(b"first_exit", code as i64);
+        p.line_num(b"shm", shm);
         if holder == Holder::Nothing {
             // it ends with its process: a new one can be made (after the async teardown)
-            p.kv(b"create_after_exit", create_until_ok(Kind::Ipc, 300));
+            p.line_num(b"create_after_exit", create_until_ok(Kind::Ipc, 300));
             return 0;
         }
         // still alive: the limit is taken, and the segment is found by joining
-        p.kv(
+        p.line_num(
             b"create_while_held",
             raw::clone_exit(Kind::Ipc.into(), None).err().map_or(0, |e| e as i64),
         );
@@ -180,18 +170,18 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
             Ok(c) => {
                 let found = get_i64(r).unwrap_or(-1);
                 let _ = raw::reap(c);
-                p.kv(b"found_after_join", (found == shm) as i64);
+                p.line_num(b"found_after_join", (found == shm) as i64);
             }
-            Err(e) => p.kv(b"fork_errno", e as i64),
+            Err(e) => p.line_num(b"fork_errno", e as i64),
         }
         // release the last holder: then it ends
         if fd >= 0 {
             nstests::child::close(fd);
         }
         if holder == Holder::BindMount {
-            p.kv(b"detach_errno", detach(&target).err().map_or(0, |e| e as i64));
+            p.line_num(b"detach_errno", detach(&target).err().map_or(0, |e| e as i64));
         }
-        p.kv(b"create_after_release", create_until_ok(Kind::Ipc, 300));
+        p.line_num(b"create_after_release", create_until_ok(Kind::Ipc, 300));
         0
     })
     .unwrap();
@@ -242,11 +232,11 @@ fn l2_limit_gives_enospc(#[case] kind: Kind) {
     let helper = Helper::new("helper_l2", &[("NSTESTS_KIND", kind.name())]);
     let out = run_spawn(Spawn::new(Kind::User).map_root(), |p| {
         if let Err(e) = write_file(&limit, b"2\n") {
-            p.kv(b"limit_errno", e as i64);
+            p.line_num(b"limit_errno", e as i64);
             return 1;
         }
         let mut buf = [0u8; 32];
-        p.kv(b"limit_inside", parse_num(nstests::read_small(&limit, &mut buf)));
+        p.line_num(b"limit_inside", parse_num(nstests::read_small(&limit, &mut buf)));
         helper.exec(p)
     })
     .unwrap();
@@ -308,23 +298,23 @@ fn l3_unprivileged_creation_is_eperm() {
     let kinds: Vec<Kind> = KindSet::ALL.without(Kind::User).iter().collect();
     let root = is_root();
     let helper = Helper::new("helper_l3", &[]);
-    let out = run_spawn(Spawn::new(KindSet::new()), |p: &Probe| {
+    let out = run_spawn(Spawn::new(KindSet::EMPTY), |p: &Probe| {
         if root {
             for k in &kinds {
-                p.kvs(b"priv", k.name().as_bytes());
-                p.kv(
+                p.line(b"priv", k.name().as_bytes());
+                p.line_num(
                     b"priv_errno",
                     raw::clone_exit((*k).into(), None).err().map_or(0, |e| e as i64),
                 );
             }
             if let Err(e) = drop_to_nobody() {
-                p.kv(b"drop_errno", e as i64);
+                p.line_num(b"drop_errno", e as i64);
                 return 1;
             }
         }
         for k in &kinds {
             p.put(k.name().as_bytes());
-            p.kv(b"_errno", raw::unshare((*k).into()).err().map_or(0, |e| e as i64));
+            p.line_num(b"_errno", raw::unshare((*k).into()).err().map_or(0, |e| e as i64));
         }
         helper.exec(p)
     })
@@ -380,30 +370,30 @@ fn l4_setns_and_ioctl_errors_are_clear() {
         .map(|k| cstr(&format!("/proc/self/ns/{}", k.name())))
         .collect();
     let helper = Helper::new("helper_l4", &[]);
-    let out = run_spawn(Spawn::new(KindSet::new()), |p| {
+    let out = run_spawn(Spawn::new(KindSet::EMPTY), |p| {
         let err = |r: Result<(), Errno>| r.err().map_or(0, |e| e as i64);
-        p.kv(b"ebadf", err(raw::setns(1_000_000, KindSet::new())));
+        p.line_num(b"ebadf", err(raw::setns(1_000_000, KindSet::EMPTY)));
         let Ok(null) = raw::open(c"/dev/null") else {
             return 1;
         };
-        p.kv(b"not_ns", err(raw::setns(null, KindSet::new())));
-        p.kv(b"ioctl", ns_ioctl_fd(null, NS_GET_USERNS).err().map_or(0, |e| e as i64));
+        p.line_num(b"not_ns", err(raw::setns(null, KindSet::EMPTY)));
+        p.line_num(b"ioctl", ns_ioctl_fd(null, NS_GET_USERNS).err().map_or(0, |e| e as i64));
         let mut fds = [-1; 8];
         for (i, path) in paths.iter().enumerate() {
             fds[i] = raw::open(path).unwrap_or(-1);
             let other = Kind::ALL[(i + 1) % 8];
             p.put(Kind::ALL[i].name().as_bytes());
-            p.kv(b"_wrong_kind", err(raw::setns(fds[i], other.into())));
+            p.line_num(b"_wrong_kind", err(raw::setns(fds[i], other.into())));
         }
         if root {
             if let Err(e) = drop_to_nobody() {
-                p.kv(b"drop_errno", e as i64);
+                p.line_num(b"drop_errno", e as i64);
                 return 1;
             }
         }
         for (i, k) in Kind::ALL.iter().enumerate() {
             p.put(k.name().as_bytes());
-            p.kv(b"_unprivileged", err(raw::setns(fds[i], (*k).into())));
+            p.line_num(b"_unprivileged", err(raw::setns(fds[i], (*k).into())));
         }
         helper.exec(p)
     })
@@ -550,13 +540,13 @@ fn l5_nothing_left_behind(#[case] end: End) {
     let key = ipc_key(0x100 + end as i32);
     let spawn = Spawn::new(Kind::Pid | Kind::Mnt | Kind::Ipc | Kind::Net | Kind::Uts).loopback_up(true);
     let mut live = Live::start(spawn, |r, gate| {
-        r.kv(b"pid", readlink_num(c"/proc/self"));
-        r.kv(b"tmpfs", mount_fs(c"tmpfs", &mnt_c).err().map_or(0, |e| e as i64));
-        r.kv(
+        r.line_num(b"pid", readlink_num(c"/proc/self"));
+        r.line_num(b"tmpfs", mount_fs(c"tmpfs", &mnt_c).err().map_or(0, |e| e as i64));
+        r.line_num(
             b"bind",
             bind(c"/proc/self/ns/net", &file_c).err().map_or(0, |e| e as i64),
         );
-        r.kv(b"shm", shmget(key, libc::IPC_CREAT | 0o600));
+        r.line_num(b"shm", shmget(key, libc::IPC_CREAT | 0o600));
         let [sync_r, sync_w] = pipe();
         if sync_r < 0 {
             return 1;
@@ -564,7 +554,7 @@ fn l5_nothing_left_behind(#[case] end: End) {
         for _ in 0..2 {
             match fork() {
                 Ok(0) => {
-                    r.kv(b"pid", readlink_num(c"/proc/self"));
+                    r.line_num(b"pid", readlink_num(c"/proc/self"));
                     let _ = raw::write_all(sync_w, b"x");
                     pause_forever();
                 }
@@ -572,7 +562,7 @@ fn l5_nothing_left_behind(#[case] end: End) {
                     // one writer at a time: wait until this one has reported
                     wait(sync_r);
                 }
-                Err(e) => r.kv(b"fork_errno", e as i64),
+                Err(e) => r.line_num(b"fork_errno", e as i64),
             }
         }
         r.put(b"ready\n");

@@ -85,7 +85,7 @@ fn m1_tmpfs_inside_is_invisible_outside(#[case] mode: Mode) {
             Ok(0) => {
                 if mode.isolates() {
                     if let Err(e) = make_private() {
-                        p.kv(b"private_errno", e as i64);
+                        p.line_num(b"private_errno", e as i64);
                     }
                 }
                 let e = mount_fs(c"tmpfs", &target).err().map_or(0, |e| e as i64);
@@ -102,13 +102,13 @@ fn m1_tmpfs_inside_is_invisible_outside(#[case] mode: Mode) {
                 let outside = dev(&target) != before;
                 let _ = raw::write_all(go_w, b"x");
                 let code = raw::reap(child).unwrap_or(99);
-                p.kv(b"mount_errno", mount_errno.unwrap_or(-1));
-                p.kv(b"seen_inside", inside.unwrap_or(-1));
-                p.kv(b"seen_outside", outside as i64);
+                p.line_num(b"mount_errno", mount_errno.unwrap_or(-1));
+                p.line_num(b"seen_inside", inside.unwrap_or(-1));
+                p.line_num(b"seen_outside", outside as i64);
                 code
             }
             Err(e) => {
-                p.kv(b"fork_errno", e as i64);
+                p.line_num(b"fork_errno", e as i64);
                 1
             }
         }
@@ -161,15 +161,15 @@ fn m2_propagation_shared_private_slave(#[case] prop: Prop) {
         }
         // the shared mount point, in the scratch namespace only
         if let Err(e) = mount_fs(c"tmpfs", &top) {
-            p.kv(b"prep_errno", e as i64);
+            p.line_num(b"prep_errno", e as i64);
             return 2;
         }
         if let Err(e) = set_propagation(&top, libc::MS_SHARED) {
-            p.kv(b"prep_errno", e as i64);
+            p.line_num(b"prep_errno", e as i64);
             return 2;
         }
         if mkdir(&sub1).is_err() || mkdir(&sub2).is_err() {
-            p.kv(b"prep_errno", Errno::last() as i64);
+            p.line_num(b"prep_errno", Errno::last() as i64);
             return 2;
         }
         let (d1, d2) = (dev(&sub1), dev(&sub2));
@@ -194,14 +194,14 @@ fn m2_propagation_shared_private_slave(#[case] prop: Prop) {
                 let _ = raw::write_all(go_w, b"x");
                 let parent_to_child = get_i64(r).unwrap_or(-1);
                 let code = raw::reap(child).unwrap_or(99);
-                p.kv(b"child_mount_errno", child_mount);
-                p.kv(b"parent_mount_errno", parent_mount);
-                p.kv(b"child_to_parent", child_to_parent);
-                p.kv(b"parent_to_child", parent_to_child);
+                p.line_num(b"child_mount_errno", child_mount);
+                p.line_num(b"parent_mount_errno", parent_mount);
+                p.line_num(b"child_to_parent", child_to_parent);
+                p.line_num(b"parent_to_child", parent_to_child);
                 code
             }
             Err(e) => {
-                p.kv(b"clone_errno", e as i64);
+                p.line_num(b"clone_errno", e as i64);
                 1
             }
         }
@@ -230,14 +230,14 @@ fn m3_mnt_get_info_counts_mounts() {
     let dir = tempfile::tempdir().unwrap();
     let target = cstr(dir.path().to_str().unwrap());
     let mut live = Live::start(scaffold(Kind::Mnt.into()), |r, gate| {
-        r.kv(b"lines1", count_lines(c"/proc/self/mountinfo"));
+        r.line_num(b"lines1", count_lines(c"/proc/self/mountinfo"));
         r.put(b"stage1\n");
         gate.wait();
-        r.kv(
+        r.line_num(
             b"mount_errno",
             mount_fs(c"tmpfs", &target).err().map_or(0, |e| e as i64),
         );
-        r.kv(b"lines2", count_lines(c"/proc/self/mountinfo"));
+        r.line_num(b"lines2", count_lines(c"/proc/self/mountinfo"));
         r.put(b"stage2\n");
         gate.wait();
         0
@@ -306,32 +306,32 @@ fn m4_unbindable_mount_cannot_be_bound_and_is_pruned_from_rbind() {
     let (u_bind, k_bind) = (path("u_bind"), path("k_bind"));
     let out = run_spawn(scaffold(Kind::Mnt.into()), |p| {
         if let Err(e) = make_private() {
-            p.kv(b"private_errno", e as i64);
+            p.line_num(b"private_errno", e as i64);
             return 1;
         }
         // two trees: u/sub unbindable, k/sub private (the control)
         for (top, sub) in [(&u, &u_sub), (&k, &k_sub)] {
             if mount_fs(c"tmpfs", top).is_err() || mkdir(sub).is_err() || mount_fs(c"tmpfs", sub).is_err() {
-                p.kv(b"setup_errno", errno());
+                p.line_num(b"setup_errno", errno());
                 return 2;
             }
         }
         if let Err(e) = set_propagation(&u_sub, libc::MS_UNBINDABLE) {
-            p.kv(b"unbindable_errno", e as i64);
+            p.line_num(b"unbindable_errno", e as i64);
             return 3;
         }
         let err = |r: Result<(), Errno>| r.err().map_or(0, |e| e as i64);
-        p.kv(b"bind_unbindable", err(bind(&u_sub, &u_bind, 0)));
-        p.kv(b"bind_private", err(bind(&k_sub, &k_bind, 0)));
-        p.kv(b"rbind_u", err(bind(&u, &u_rbind, libc::MS_REC)));
-        p.kv(b"rbind_k", err(bind(&k, &k_rbind, libc::MS_REC)));
+        p.line_num(b"bind_unbindable", err(bind(&u_sub, &u_bind, 0)));
+        p.line_num(b"bind_private", err(bind(&k_sub, &k_bind, 0)));
+        p.line_num(b"rbind_u", err(bind(&u, &u_rbind, libc::MS_REC)));
+        p.line_num(b"rbind_k", err(bind(&k, &k_rbind, libc::MS_REC)));
         // a sub mount is there when its st_dev differs from its parent's
-        p.kv(b"u_sub_in_rbind", (dev(&u_rsub) != dev(&u_rbind)) as i64);
-        p.kv(b"k_sub_in_rbind", (dev(&k_rsub) != dev(&k_rbind)) as i64);
-        p.kv(b"u_sub_here", (dev(&u_sub) != dev(&u)) as i64);
+        p.line_num(b"u_sub_in_rbind", (dev(&u_rsub) != dev(&u_rbind)) as i64);
+        p.line_num(b"k_sub_in_rbind", (dev(&k_rsub) != dev(&k_rbind)) as i64);
+        p.line_num(b"u_sub_here", (dev(&u_sub) != dev(&u)) as i64);
         let here = dev(&u_sub);
         let copied = run_child(p, Kind::Mnt.into(), || (dev(&u_sub) == here && here != dev(&u)) as i32);
-        p.kv(b"u_sub_in_new_ns", copied as i64);
+        p.line_num(b"u_sub_in_new_ns", copied as i64);
         0
     })
     .unwrap();

@@ -392,7 +392,7 @@ fn n5_abstract_unix_sockets_per_namespace_pathname_not(#[case] mode: Mode) {
         let lp = so::bound(&so::Sa::unix(&path_b, false), libc::SOCK_STREAM);
         p.line_num(b"bind_abstract", la.min(0) as i64);
         p.line_num(b"bind_path", lp.min(0) as i64);
-        let gc = fork_with(kinds_for(mode, Kind::Net.into(), KindSet::new()), || {
+        let gc = fork_with(kinds_for(mode, Kind::Net.into(), KindSet::EMPTY), || {
             if !enter(mode, Kind::Net.into(), p) {
                 return 4;
             }
@@ -559,14 +559,4 @@ fn n7_move_device_in_and_back_address_only_where_it_is() {
     assert_eq!(out.num("a_sees_away"), -(libc::ENODEV as i64), "{t}");
     assert_eq!(out.num("b_sees_after"), -(libc::ENODEV as i64), "{t}");
     assert_eq!(out.num("addr_away"), libc::ENODEV as i64, "{t}");
-}
-
-/// Sleeps `ms` milliseconds (`nanosleep(2)`).
-fn sleep_ms(ms: i64) {
-    let ts = libc::timespec {
-        tv_sec: ms / 1000,
-        tv_nsec: (ms % 1000) * 1_000_000,
-    };
-    // SAFETY: `ts` is valid; the remainder is not wanted.
-    unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
 }

@@ -31,7 +31,7 @@ fn n1_parent_sysfs_does_not_show_the_childs_links(#[case] mode: Mode) {
             if !enter(mode, Kind::Net.into(), p) {
                 return 90;
             }
-            p.kv(b"add_veth", nl::add_veth(b"n1x", b"n1y", -1));
+            p.line_num(b"add_veth", nl::add_veth(b"n1x", b"n1y", -1));
             signal(ready[1]);
             wait(go[0]);
             0
@@ -43,13 +43,13 @@ fn n1_parent_sysfs_does_not_show_the_childs_links(#[case] mode: Mode) {
             Ok(()) => {
                 let mut path = [0u8; 256];
                 let class = path_in(&mut path, &[target.to_bytes(), b"/class/net"]);
-                p.kv(b"sysfs", list_dir(p, b"parent_sys", class));
+                p.line_num(b"sysfs", list_dir(p, b"parent_sys", class));
             }
-            Err(e) => p.kv(b"sysfs_errno", e as i64),
+            Err(e) => p.line_num(b"sysfs_errno", e as i64),
         }
-        p.kv(b"parent_index", so::ifindex(b"n1x"));
+        p.line_num(b"parent_index", so::ifindex(b"n1x"));
         signal(go[1]);
-        p.kv(b"child_exit", raw::reap(child).unwrap_or(-1) as i64);
+        p.line_num(b"child_exit", raw::reap(child).unwrap_or(-1) as i64);
         0
     })
     .expect("spawn scratch network namespace");
@@ -74,16 +74,16 @@ fn n7_ioctl_address_only_where_the_device_is() {
     let own = cstr("/proc/self/ns/net");
     let out = run_spawn(nstests::scratch(Kind::Net.into()), |p| {
         let own_fd = raw::open(&own).unwrap_or(-1);
-        p.kv(b"add", nl::add_veth(b"n7c", b"n7d", -1));
-        p.kv(b"addr_before", so::set_addr_ioctl(b"n7c", [10, 231, 8, 1]));
+        p.line_num(b"add", nl::add_veth(b"n7c", b"n7d", -1));
+        p.line_num(b"addr_before", so::set_addr_ioctl(b"n7c", [10, 231, 8, 1]));
         let (mut ready, mut moved, go) = (pipe(), pipe(), pipe());
         let b = fork_with(Kind::Net.into(), || {
             signal(ready[1]);
             if !wait(go[0]) {
                 return 3;
             }
-            p.kv(b"addr_there", so::set_addr_ioctl(b"n7c", [10, 231, 8, 2]));
-            p.kv(b"move_back", nl::move_link(b"n7c", own_fd));
+            p.line_num(b"addr_there", so::set_addr_ioctl(b"n7c", [10, 231, 8, 2]));
+            p.line_num(b"move_back", nl::move_link(b"n7c", own_fd));
             signal(moved[1]);
             0
         });
@@ -92,13 +92,13 @@ fn n7_ioctl_address_only_where_the_device_is() {
         }
         let mut path = [0u8; 64];
         let bfd = raw::open(proc_path(&mut path, b as i64, b"/ns/net")).unwrap_or(-1);
-        p.kv(b"move", nl::move_link(b"n7c", bfd));
+        p.line_num(b"move", nl::move_link(b"n7c", bfd));
         nstests::child::close(bfd);
-        p.kv(b"addr_away", so::set_addr_ioctl(b"n7c", [10, 231, 8, 3]));
+        p.line_num(b"addr_away", so::set_addr_ioctl(b"n7c", [10, 231, 8, 3]));
         signal(go[1]);
         wait_ready(&mut moved);
-        p.kv(b"b_exit", raw::reap(b).unwrap_or(-1) as i64);
-        p.kv(b"addr_back", so::set_addr_ioctl(b"n7c", [10, 231, 8, 4]));
+        p.line_num(b"b_exit", raw::reap(b).unwrap_or(-1) as i64);
+        p.line_num(b"addr_back", so::set_addr_ioctl(b"n7c", [10, 231, 8, 4]));
         0
     })
     .expect("spawn scratch network namespace");

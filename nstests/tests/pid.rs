@@ -22,19 +22,19 @@ use rstest::rstest;
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn p1_first_child_is_pid_1(#[case] mode: Mode) {
-    let out = run_spawn(scaffold(KindSet::new()), |p| {
+    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
         match nsfork(mode, Kind::Pid.into()) {
             Ok(0) => {
                 // SAFETY: getpid/getppid have no arguments.
                 let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid()) };
-                p.kv(b"pid", pid as i64);
-                p.kv(b"ppid", ppid as i64);
-                p.kv(b"outside", readlink_num(c"/proc/self"));
+                p.line_num(b"pid", pid as i64);
+                p.line_num(b"ppid", ppid as i64);
+                p.line_num(b"outside", readlink_num(c"/proc/self"));
                 raw::exit(0)
             }
             Ok(child) => raw::reap(child).unwrap_or(99),
             Err(e) => {
-                p.kv(b"fork_errno", e as i64);
+                p.line_num(b"fork_errno", e as i64);
                 1
             }
         }
@@ -64,19 +64,19 @@ fn p2_proc_inside_shows_only_namespace_processes(#[case] mode: Mode) {
         match nsfork(mode, Kind::Pid.into()) {
             Ok(0) => {
                 if let Err(e) = mount_fs(c"proc", c"/proc") {
-                    p.kv(b"mount_errno", e as i64);
+                    p.line_num(b"mount_errno", e as i64);
                     raw::exit(2);
                 }
                 // SAFETY: getpid has no arguments.
                 let me = unsafe { libc::getpid() } as i64;
                 match count_pids(c"/proc", me) {
                     Ok((n, seen)) => {
-                        p.kv(b"count", n);
-                        p.kv(b"self_listed", seen as i64);
+                        p.line_num(b"count", n);
+                        p.line_num(b"self_listed", seen as i64);
                     }
-                    Err(e) => p.kv(b"getdents_errno", e as i64),
+                    Err(e) => p.line_num(b"getdents_errno", e as i64),
                 }
-                p.kv(
+                p.line_num(
                     b"test_listed",
                     count_pids(c"/proc", test_pid).map(|r| r.1 as i64).unwrap_or(-1),
                 );
@@ -84,7 +84,7 @@ fn p2_proc_inside_shows_only_namespace_processes(#[case] mode: Mode) {
             }
             Ok(child) => raw::reap(child).unwrap_or(99),
             Err(e) => {
-                p.kv(b"fork_errno", e as i64);
+                p.line_num(b"fork_errno", e as i64);
                 1
             }
         }
@@ -147,7 +147,7 @@ fn p3(mode: Mode, killed: bool) {
     ) {
         return;
     }
-    let out = run_spawn(Spawn::new(KindSet::new()), |p| {
+    let out = run_spawn(Spawn::new(KindSet::EMPTY), |p| {
         // the control's orphans come here, to be killed and reaped
         become_subreaper();
         let ([b_r, b_w], [go_r, go_w]) = (pipe(), pipe());
@@ -191,7 +191,7 @@ fn p3(mode: Mode, killed: bool) {
             }
             Ok(pid) => pid,
             Err(e) => {
-                p.kv(b"fork_errno", e as i64);
+                p.line_num(b"fork_errno", e as i64);
                 return 1;
             }
         };
@@ -215,7 +215,7 @@ fn p3(mode: Mode, killed: bool) {
         let nsfd = match raw::open(proc_path(&mut buf, init, b"/ns/pid")) {
             Ok(fd) => fd,
             Err(e) => {
-                p.kv(b"open_errno", e as i64);
+                p.line_num(b"open_errno", e as i64);
                 return 3;
             }
         };
@@ -227,19 +227,19 @@ fn p3(mode: Mode, killed: bool) {
             let _ = raw::write_all(go_w, b"x");
         }
         nstests::child::close(go_w);
-        p.kv(b"first_exit", raw::reap(first).unwrap_or(-1) as i64);
+        p.line_num(b"first_exit", raw::reap(first).unwrap_or(-1) as i64);
         let ended = orphans.iter().filter(|&&fd| readable_within(fd, 0)).count();
-        p.kv(b"orphans_ended", ended as i64);
+        p.line_num(b"orphans_ended", ended as i64);
         match raw::setns(nsfd, Kind::Pid.into()) {
             Ok(()) => match fork() {
                 Ok(0) => raw::exit(0),
                 Ok(pid) => {
                     let _ = raw::reap(pid);
-                    p.kv(b"fork_errno", 0);
+                    p.line_num(b"fork_errno", 0);
                 }
-                Err(e) => p.kv(b"fork_errno", e as i64),
+                Err(e) => p.line_num(b"fork_errno", e as i64),
             },
-            Err(e) => p.kv(b"setns_errno", e as i64),
+            Err(e) => p.line_num(b"setns_errno", e as i64),
         }
         for fd in orphans {
             let _ = pidfd_kill(fd, libc::SIGKILL);
@@ -282,9 +282,9 @@ fn p4_setns_pid_changes_pid_for_children_only(#[case] mode: Mode) {
         _ => None,
     };
     let spawn = match (&target, mode) {
-        (Some(t), _) => Spawn::new(KindSet::new()).join(t.ns(Kind::Pid).unwrap()),
-        (None, Mode::None) => Spawn::new(KindSet::new()).join(NsHandle::current(Kind::Pid).unwrap()),
-        (None, _) => Spawn::new(KindSet::new()),
+        (Some(t), _) => Spawn::new(KindSet::EMPTY).join(t.ns(Kind::Pid).unwrap()),
+        (None, Mode::None) => Spawn::new(KindSet::EMPTY).join(NsHandle::current(Kind::Pid).unwrap()),
+        (None, _) => Spawn::new(KindSet::EMPTY),
     };
     let target_ino = target
         .as_ref()
@@ -292,28 +292,28 @@ fn p4_setns_pid_changes_pid_for_children_only(#[case] mode: Mode) {
     let out = run_spawn(spawn, |p| {
         if mode == Mode::Unshare {
             if let Err(e) = raw::unshare(Kind::Pid.into()) {
-                p.kv(b"unshare_errno", e as i64);
+                p.line_num(b"unshare_errno", e as i64);
                 return 1;
             }
         }
-        p.kv(b"pid_ino", ino(c"/proc/self/ns/pid"));
+        p.line_num(b"pid_ino", ino(c"/proc/self/ns/pid"));
         // unresolvable (0) after unshare until the first child is in
-        p.kv(b"pfc_before", ino(c"/proc/self/ns/pid_for_children"));
+        p.line_num(b"pfc_before", ino(c"/proc/self/ns/pid_for_children"));
         match fork() {
             Ok(0) => {
                 // SAFETY: getpid has no arguments.
-                p.kv(b"child_pid", unsafe { libc::getpid() } as i64);
-                p.kv(b"child_pid_ino", ino(c"/proc/self/ns/pid"));
+                p.line_num(b"child_pid", unsafe { libc::getpid() } as i64);
+                p.line_num(b"child_pid_ino", ino(c"/proc/self/ns/pid"));
                 raw::exit(0)
             }
             Ok(c) => {
                 let code = raw::reap(c).unwrap_or(99);
-                p.kv(b"pfc_ino", ino(c"/proc/self/ns/pid_for_children"));
-                p.kv(b"pid_ino_after", ino(c"/proc/self/ns/pid"));
+                p.line_num(b"pfc_ino", ino(c"/proc/self/ns/pid_for_children"));
+                p.line_num(b"pid_ino_after", ino(c"/proc/self/ns/pid"));
                 code
             }
             Err(e) => {
-                p.kv(b"fork_errno", e as i64);
+                p.line_num(b"fork_errno", e as i64);
                 1
             }
         }
@@ -356,7 +356,7 @@ fn p4_setns_pid_changes_pid_for_children_only(#[case] mode: Mode) {
 fn p5_nesting_stops_at_kernel_depth() {
     let host = host_ino(Kind::Pid);
     let level = pid_level();
-    let out = run_spawn(scaffold(KindSet::new()), |p| {
+    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
         let ([r_r, r_w], [go_r, go_w]) = (pipe(), pipe());
         if r_r < 0 || go_r < 0 {
             return 1;
@@ -392,7 +392,7 @@ fn p5_nesting_stops_at_kernel_depth() {
                     let mut fd = match raw::open(proc_path(&mut buf, deep, b"/ns/pid")) {
                         Ok(fd) => fd,
                         Err(e) => {
-                            p.kv(b"open_errno", e as i64);
+                            p.line_num(b"open_errno", e as i64);
                             return 3;
                         }
                     };
@@ -405,25 +405,25 @@ fn p5_nesting_stops_at_kernel_depth() {
                                 steps += 1;
                             }
                             Err(e) => {
-                                p.kv(b"walk_end_errno", e as i64);
+                                p.line_num(b"walk_end_errno", e as i64);
                                 break;
                             }
                         }
                     }
-                    p.kv(b"walk_steps", steps);
-                    p.kv(b"walk_top_ino", fd_ino(fd));
+                    p.line_num(b"walk_steps", steps);
+                    p.line_num(b"walk_top_ino", fd_ino(fd));
                     let _ = raw::write_all(go_w, b"x");
                     nstests::child::close(go_w);
                     return raw::reap(child).unwrap_or(99);
                 }
                 Err(e) => {
-                    p.kv(b"fork_errno", e as i64);
+                    p.line_num(b"fork_errno", e as i64);
                     raw::exit(4)
                 }
             }
         };
-        p.kv(b"depth", depth);
-        p.kv(b"depth_errno", refused);
+        p.line_num(b"depth", depth);
+        p.line_num(b"depth_errno", refused);
         if depth == 0 {
             return 5;
         }

@@ -48,11 +48,11 @@ fn p6_kill_stays_inside_the_namespace(#[case] mode: Mode) {
             Ok(pid) => pid as i64,
             Err(_) => return 2,
         };
-        p.kv(b"sentinel_pid", sentinel);
+        p.line_num(b"sentinel_pid", sentinel);
         let inside = match nsfork(mode, Kind::Pid.into()) {
             Ok(0) => {
-                p.kv(b"inside_pid", getpid());
-                p.kv(b"kill0_sentinel_errno", err_of(kill(sentinel, 0)));
+                p.line_num(b"inside_pid", getpid());
+                p.line_num(b"kill0_sentinel_errno", err_of(kill(sentinel, 0)));
                 let mut members = [0; 2];
                 for m in &mut members {
                     *m = match fork() {
@@ -61,22 +61,22 @@ fn p6_kill_stays_inside_the_namespace(#[case] mode: Mode) {
                         Err(_) => raw::exit(3),
                     };
                 }
-                p.kv(b"kill_all_errno", err_of(kill(-1, libc::SIGTERM)));
-                p.kv(b"member1", raw::reap(members[0]).unwrap_or(-1) as i64);
-                p.kv(b"member2", raw::reap(members[1]).unwrap_or(-1) as i64);
+                p.line_num(b"kill_all_errno", err_of(kill(-1, libc::SIGTERM)));
+                p.line_num(b"member1", raw::reap(members[0]).unwrap_or(-1) as i64);
+                p.line_num(b"member2", raw::reap(members[1]).unwrap_or(-1) as i64);
                 raw::exit(0)
             }
             Ok(pid) => pid,
             Err(e) => {
-                p.kv(b"fork_errno", e as i64);
+                p.line_num(b"fork_errno", e as i64);
                 return 4;
             }
         };
-        p.kv(b"inside_exit", raw::reap(inside).unwrap_or(-1) as i64);
+        p.line_num(b"inside_exit", raw::reap(inside).unwrap_or(-1) as i64);
         // a sentinel still alive is ended now; its status says which signal came first (a
         // fatal signal already sent fixes the exit code)
         let _ = kill(sentinel, libc::SIGKILL);
-        p.kv(b"sentinel", raw::reap(sentinel as libc::pid_t).unwrap_or(-1) as i64);
+        p.line_num(b"sentinel", raw::reap(sentinel as libc::pid_t).unwrap_or(-1) as i64);
         0
     })
     .unwrap();
@@ -116,7 +116,7 @@ fn p6_kill_stays_inside_the_namespace(#[case] mode: Mode) {
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn p7_init_ignores_signals_from_inside_not_from_parent(#[case] mode: Mode) {
-    let out = run_spawn(scaffold(KindSet::new()), |p| {
+    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
         become_subreaper();
         let [rd, wr] = pipe();
         if rd < 0 {
@@ -132,29 +132,29 @@ fn p7_init_ignores_signals_from_inside_not_from_parent(#[case] mode: Mode) {
                         let _ = kill(parent, libc::SIGTERM);
                         raw::exit(0)
                     }
-                    Ok(m) => p.kv(b"member", raw::reap(m).unwrap_or(-1) as i64),
+                    Ok(m) => p.line_num(b"member", raw::reap(m).unwrap_or(-1) as i64),
                     Err(_) => raw::exit(3),
                 }
-                p.kv(b"after_sigterm", getpid());
-                p.kv(b"self_sigkill_errno", err_of(kill(getpid(), libc::SIGKILL)));
-                p.kv(b"after_sigkill", getpid());
+                p.line_num(b"after_sigterm", getpid());
+                p.line_num(b"self_sigkill_errno", err_of(kill(getpid(), libc::SIGKILL)));
+                p.line_num(b"after_sigkill", getpid());
                 put_i64(wr, readlink_num(c"/proc/self"));
                 pause_forever()
             }
             Ok(pid) => pid,
             Err(e) => {
-                p.kv(b"fork_errno", e as i64);
+                p.line_num(b"fork_errno", e as i64);
                 return 2;
             }
         };
         nstests::child::close(wr);
         if let Some(outer) = get_i64(rd) {
             match pidfd_open(outer) {
-                Ok(fd) => p.kv(b"pidfd_kill_errno", err_of(pidfd_kill(fd, libc::SIGKILL))),
-                Err(e) => p.kv(b"pidfd_open_errno", e as i64),
+                Ok(fd) => p.line_num(b"pidfd_kill_errno", err_of(pidfd_kill(fd, libc::SIGKILL))),
+                Err(e) => p.line_num(b"pidfd_open_errno", e as i64),
             }
         }
-        p.kv(b"first", raw::reap(first).unwrap_or(-1) as i64);
+        p.line_num(b"first", raw::reap(first).unwrap_or(-1) as i64);
         reap_all(4);
         0
     })
@@ -223,18 +223,18 @@ fn block_usr() {
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn p8_sender_outside_shows_as_pid_0(#[case] mode: Mode) {
-    let out = run_spawn(scaffold(KindSet::new()), |p| {
+    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
         let [rd, wr] = pipe();
         if rd < 0 {
             return 1;
         }
-        p.kv(b"parent_pid", getpid());
+        p.line_num(b"parent_pid", getpid());
         block_usr();
         let first = match nsfork(mode, Kind::Pid.into()) {
             Ok(0) => {
                 nstests::child::close(rd);
                 put_i64(wr, readlink_num(c"/proc/self"));
-                p.kv(b"from_parent", wait_signal(libc::SIGUSR1));
+                p.line_num(b"from_parent", wait_signal(libc::SIGUSR1));
                 match fork() {
                     Ok(0) => {
                         // SAFETY: getppid has no arguments.
@@ -242,8 +242,8 @@ fn p8_sender_outside_shows_as_pid_0(#[case] mode: Mode) {
                         raw::exit(0)
                     }
                     Ok(m) => {
-                        p.kv(b"member_pid", m as i64);
-                        p.kv(b"from_member", wait_signal(libc::SIGUSR2));
+                        p.line_num(b"member_pid", m as i64);
+                        p.line_num(b"from_member", wait_signal(libc::SIGUSR2));
                         let _ = raw::reap(m);
                     }
                     Err(_) => raw::exit(3),
@@ -252,13 +252,13 @@ fn p8_sender_outside_shows_as_pid_0(#[case] mode: Mode) {
             }
             Ok(pid) => pid,
             Err(e) => {
-                p.kv(b"fork_errno", e as i64);
+                p.line_num(b"fork_errno", e as i64);
                 return 2;
             }
         };
         nstests::child::close(wr);
         match get_i64(rd) {
-            Some(outer) => p.kv(b"kill_errno", err_of(kill(outer, libc::SIGUSR1))),
+            Some(outer) => p.line_num(b"kill_errno", err_of(kill(outer, libc::SIGUSR1))),
             None => p.put(b"no pid from inside\n"),
         }
         raw::reap(first).unwrap_or(99)
@@ -321,7 +321,7 @@ fn p9_level(mode: Mode, level: i64, wr: i32) -> ! {
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn p9_outermost_init_death_ends_every_level(#[case] mode: Mode) {
-    let out = run_spawn(scaffold(KindSet::new()), |p| {
+    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
         // the control's orphans come here, to be killed and reaped
         become_subreaper();
         let [rd, wr] = pipe();
@@ -336,7 +336,7 @@ fn p9_outermost_init_death_ends_every_level(#[case] mode: Mode) {
             }
             Ok(pid) => pid,
             Err(e) => {
-                p.kv(b"fork_errno", e as i64);
+                p.line_num(b"fork_errno", e as i64);
                 return 2;
             }
         };
@@ -353,23 +353,23 @@ fn p9_outermost_init_death_ends_every_level(#[case] mode: Mode) {
             }
             match pidfd_open(pid) {
                 Ok(fd) => pidfds[tag as usize] = fd,
-                Err(e) => p.kv(b"pidfd_open_errno", e as i64),
+                Err(e) => p.line_num(b"pidfd_open_errno", e as i64),
             }
         }
         if pidfds.iter().any(|&fd| fd < 0) {
             return 4;
         }
-        p.kv(b"kill_errno", err_of(pidfd_kill(pidfds[0], libc::SIGKILL)));
+        p.line_num(b"kill_errno", err_of(pidfd_kill(pidfds[0], libc::SIGKILL)));
         // the outermost init is waited for: in a PID namespace it ends only after every
         // process of the namespace (and of the namespaces below) is gone
-        p.kv(b"top_ended", readable_within(pidfds[0], 10_000) as i64);
+        p.line_num(b"top_ended", readable_within(pidfds[0], 10_000) as i64);
         let mut ended = 0;
         for &fd in &pidfds[..n] {
             if readable_within(fd, 0) {
                 ended += 1;
             }
         }
-        p.kv(b"ended", ended);
+        p.line_num(b"ended", ended);
         for &fd in &pidfds[..n] {
             let _ = pidfd_kill(fd, libc::SIGKILL);
         }
@@ -412,7 +412,7 @@ fn p10_empty_namespace_cannot_be_entered_first_fork_is_pid_1(#[case] mode: Mode)
                 nstests::child::close(done_w);
                 if mode == Mode::Unshare {
                     if let Err(e) = raw::unshare(Kind::Pid.into()) {
-                        p.kv(b"unshare_errno", e as i64);
+                        p.line_num(b"unshare_errno", e as i64);
                         raw::exit(2);
                     }
                 }
@@ -421,14 +421,14 @@ fn p10_empty_namespace_cannot_be_entered_first_fork_is_pid_1(#[case] mode: Mode)
                 wait(go_r);
                 match fork() {
                     Ok(0) => {
-                        p.kv(b"first_child_pid", getpid());
+                        p.line_num(b"first_child_pid", getpid());
                         signal(wr);
                         wait(done_r);
                         raw::exit(0)
                     }
                     Ok(c) => raw::exit(raw::reap(c).unwrap_or(99)),
                     Err(e) => {
-                        p.kv(b"holder_fork_errno", e as i64);
+                        p.line_num(b"holder_fork_errno", e as i64);
                         raw::exit(3)
                     }
                 }
@@ -447,9 +447,9 @@ fn p10_empty_namespace_cannot_be_entered_first_fork_is_pid_1(#[case] mode: Mode)
         match raw::open(path) {
             Ok(fd) => {
                 nstests::child::close(fd);
-                p.kv(b"open_before_errno", 0);
+                p.line_num(b"open_before_errno", 0);
             }
-            Err(e) => p.kv(b"open_before_errno", e as i64),
+            Err(e) => p.line_num(b"open_before_errno", e as i64),
         }
         signal(go_w);
         if !wait(rd) {
@@ -458,23 +458,23 @@ fn p10_empty_namespace_cannot_be_entered_first_fork_is_pid_1(#[case] mode: Mode)
         let fd = match raw::open(path) {
             Ok(fd) => fd,
             Err(e) => {
-                p.kv(b"open_errno", e as i64);
+                p.line_num(b"open_errno", e as i64);
                 return 6;
             }
         };
         if let Err(e) = raw::setns(fd, Kind::Pid.into()) {
-            p.kv(b"setns_errno", e as i64);
+            p.line_num(b"setns_errno", e as i64);
             return 7;
         }
         match fork() {
             Ok(0) => {
-                p.kv(b"joined_child_pid", getpid());
+                p.line_num(b"joined_child_pid", getpid());
                 raw::exit(0)
             }
             Ok(c) => {
                 let _ = raw::reap(c);
             }
-            Err(e) => p.kv(b"fork_errno", e as i64),
+            Err(e) => p.line_num(b"fork_errno", e as i64),
         }
         signal(done_w);
         raw::reap(holder).unwrap_or(99)
@@ -548,17 +548,17 @@ fn p10_clone3_set_tid_where_privileged() {
     let out = run_spawn(scaffold(Kind::Pid.into()), |p: &Probe| {
         match clone3_set_tid(700) {
             Ok(pid) => {
-                p.kv(b"got_pid", pid as i64);
+                p.line_num(b"got_pid", pid as i64);
                 // still a zombie: the pid is in use
-                p.kv(b"in_use_errno", err_of(clone3_set_tid(700)));
+                p.line_num(b"in_use_errno", err_of(clone3_set_tid(700)));
                 let _ = raw::reap(pid);
             }
-            Err(e) => p.kv(b"set_tid_errno", e as i64),
+            Err(e) => p.line_num(b"set_tid_errno", e as i64),
         }
         match fork() {
             Ok(0) => raw::exit(0),
             Ok(pid) => {
-                p.kv(b"plain_pid", pid as i64);
+                p.line_num(b"plain_pid", pid as i64);
                 let _ = raw::reap(pid);
             }
             Err(_) => return 2,
@@ -566,10 +566,10 @@ fn p10_clone3_set_tid_where_privileged() {
         match fork() {
             Ok(0) => {
                 if let Err(e) = drop_capabilities() {
-                    p.kv(b"drop_errno", e as i64);
+                    p.line_num(b"drop_errno", e as i64);
                     raw::exit(3);
                 }
-                p.kv(b"unprivileged_errno", err_of(clone3_set_tid(900)));
+                p.line_num(b"unprivileged_errno", err_of(clone3_set_tid(900)));
                 raw::exit(0)
             }
             Ok(pid) => raw::reap(pid).unwrap_or(99),

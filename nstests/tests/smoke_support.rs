@@ -27,7 +27,7 @@ fn support_modes_make_a_uts_namespace_or_not(#[case] mode: Mode) {
             p.errno(b"stat_errno");
             return 1;
         }
-        p.kv(b"ino", st.st_ino as i64);
+        p.line_num(b"ino", st.st_ino as i64);
         0
     })
     .unwrap();
@@ -52,7 +52,7 @@ fn unsafe_stat() -> libc::stat {
 #[test]
 fn support_timeout_kills_the_whole_tree() {
     const CHAIN: i64 = 3;
-    let ended = run_spawn_within(Spawn::new(KindSet::new()), Duration::from_secs(3), |p| {
+    let ended = run_spawn_within(Spawn::new(KindSet::EMPTY), Duration::from_secs(3), |p| {
         for depth in 0..=CHAIN {
             // SAFETY: getpid(2) has no arguments.
             p.line_num(b"pid", unsafe { libc::getpid() } as i64);

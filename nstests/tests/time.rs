@@ -39,7 +39,7 @@ fn t1_offsets_shift_monotonic_and_boottime_only(#[case] mode: Mode) {
     let spawn = match mode {
         // nscore's runner: unshare(CLONE_NEWTIME), write the offsets, enter by setns
         Mode::Clone => scaffold(Kind::Time.into()).time_offsets(offsets()),
-        _ => scaffold(KindSet::new()),
+        _ => scaffold(KindSet::EMPTY),
     };
     let (m0, b0, r0) = (
         vdso_ns(libc::CLOCK_MONOTONIC),
@@ -51,12 +51,12 @@ fn t1_offsets_shift_monotonic_and_boottime_only(#[case] mode: Mode) {
             return 1;
         }
         let measure = |p: &nstests::Probe| {
-            p.kv(b"mono_vdso", vdso_ns(libc::CLOCK_MONOTONIC));
-            p.kv(b"mono_sys", sys_ns(libc::CLOCK_MONOTONIC));
-            p.kv(b"boot_vdso", vdso_ns(libc::CLOCK_BOOTTIME));
-            p.kv(b"boot_sys", sys_ns(libc::CLOCK_BOOTTIME));
-            p.kv(b"real_vdso", vdso_ns(libc::CLOCK_REALTIME));
-            p.kv(b"real_sys", sys_ns(libc::CLOCK_REALTIME));
+            p.line_num(b"mono_vdso", vdso_ns(libc::CLOCK_MONOTONIC));
+            p.line_num(b"mono_sys", sys_ns(libc::CLOCK_MONOTONIC));
+            p.line_num(b"boot_vdso", vdso_ns(libc::CLOCK_BOOTTIME));
+            p.line_num(b"boot_sys", sys_ns(libc::CLOCK_BOOTTIME));
+            p.line_num(b"real_vdso", vdso_ns(libc::CLOCK_REALTIME));
+            p.line_num(b"real_sys", sys_ns(libc::CLOCK_REALTIME));
         };
         if mode == Mode::Unshare {
             // the time namespace is for the children: the grandchild measures
@@ -67,7 +67,7 @@ fn t1_offsets_shift_monotonic_and_boottime_only(#[case] mode: Mode) {
                 }
                 Ok(c) => raw::reap(c).unwrap_or(99),
                 Err(e) => {
-                    p.kv(b"fork_errno", e as i64);
+                    p.line_num(b"fork_errno", e as i64);
                     1
                 }
             }
@@ -111,7 +111,7 @@ fn t1_offsets_shift_monotonic_and_boottime_only(#[case] mode: Mode) {
 fn t1_offsets_hold_across_exec(#[case] mode: Mode) {
     let spawn = match mode {
         Mode::Clone => scaffold(Kind::Time.into()).time_offsets(offsets()),
-        _ => scaffold(KindSet::new()),
+        _ => scaffold(KindSet::EMPTY),
     };
     let host_up = uptime();
     let out = spawn.output("/bin/cat", ["/proc/uptime"]).unwrap();
@@ -137,9 +137,9 @@ fn t1_offsets_hold_across_exec(#[case] mode: Mode) {
 /// read back.
 #[test]
 fn t2_offsets_after_entry_and_bad_lines_are_refused() {
-    let out = run_spawn(scaffold(KindSet::new()), |p| {
+    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
         if let Err(e) = raw::unshare(Kind::Time.into()) {
-            p.kv(b"unshare_errno", e as i64);
+            p.line_num(b"unshare_errno", e as i64);
             return 1;
         }
         let cases: [(&[u8], &[u8]); 9] = [
@@ -157,7 +157,7 @@ fn t2_offsets_after_entry_and_bad_lines_are_refused() {
             let e = write_file(c"/proc/self/timens_offsets", line)
                 .err()
                 .map_or(0, |e| e as i64);
-            p.kv(key, e);
+            p.line_num(key, e);
         }
         // what stuck: only the good line (the refused two-line write left boottime alone)
         let mut buf = [0u8; 256];
@@ -170,14 +170,14 @@ fn t2_offsets_after_entry_and_bad_lines_are_refused() {
                 let _ = raw::reap(c);
             }
             Err(e) => {
-                p.kv(b"fork_errno", e as i64);
+                p.line_num(b"fork_errno", e as i64);
                 return 1;
             }
         }
         let e = write_file(c"/proc/self/timens_offsets", b"monotonic 2 0\n")
             .err()
             .map_or(0, |e| e as i64);
-        p.kv(b"after_entry", e);
+        p.line_num(b"after_entry", e);
         0
     })
     .unwrap();

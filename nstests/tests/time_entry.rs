@@ -40,10 +40,10 @@ fn offset_holder(mode: Mode, wr: i32, go: [i32; 2], p: &Probe) -> libc::pid_t {
 
 /// Reports CLOCK_MONOTONIC and CLOCK_BOOTTIME, by vDSO and system call, under `keys`.
 fn measure(p: &Probe, keys: [&[u8]; 4]) {
-    p.kv(keys[0], vdso_ns(libc::CLOCK_MONOTONIC));
-    p.kv(keys[1], sys_ns(libc::CLOCK_MONOTONIC));
-    p.kv(keys[2], vdso_ns(libc::CLOCK_BOOTTIME));
-    p.kv(keys[3], sys_ns(libc::CLOCK_BOOTTIME));
+    p.line_num(keys[0], vdso_ns(libc::CLOCK_MONOTONIC));
+    p.line_num(keys[1], sys_ns(libc::CLOCK_MONOTONIC));
+    p.line_num(keys[2], vdso_ns(libc::CLOCK_BOOTTIME));
+    p.line_num(keys[3], sys_ns(libc::CLOCK_BOOTTIME));
 }
 
 /// T3: `setns` into a time namespace with offsets shifts the caller's own clocks at once,
@@ -73,7 +73,7 @@ fn t3_setns_into_time_namespace_and_back(#[case] mode: Mode) {
         let target = match raw::open(proc_path(&mut buf, outer, b"/ns/time_for_children")) {
             Ok(fd) => fd,
             Err(e) => {
-                p.kv(b"open_errno", e as i64);
+                p.line_num(b"open_errno", e as i64);
                 return 4;
             }
         };
@@ -87,12 +87,12 @@ fn t3_setns_into_time_namespace_and_back(#[case] mode: Mode) {
             ],
         );
         if let Err(e) = raw::setns(target, Kind::Time.into()) {
-            p.kv(b"setns_errno", e as i64);
+            p.line_num(b"setns_errno", e as i64);
             return 5;
         }
         measure(p, [b"in_mono_vdso", b"in_mono_sys", b"in_boot_vdso", b"in_boot_sys"]);
         if let Err(e) = raw::setns(own, Kind::Time.into()) {
-            p.kv(b"setns_back_errno", e as i64);
+            p.line_num(b"setns_back_errno", e as i64);
             return 6;
         }
         measure(
@@ -227,18 +227,18 @@ fn posix_timer_fires(at: i64, ms: i64) -> i64 {
 #[case::unshare(Mode::Unshare)]
 fn t4_absolute_deadlines_use_namespace_time(#[case] mode: Mode) {
     let host_deadline = vdso_ns(libc::CLOCK_MONOTONIC) + 1_000_000_000_000;
-    let out = run_spawn(scaffold(KindSet::new()), |p| {
+    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
         if mode == Mode::Unshare && !unshare_time(OFFSETS, p) {
             return 1;
         }
         run_child(p, KindSet::EMPTY, || {
-            p.kv(b"sleep_host", sleep_until(host_deadline, 200));
-            p.kv(b"timerfd_host", timerfd_fires(host_deadline, 200));
-            p.kv(b"timer_host", posix_timer_fires(host_deadline, 200));
+            p.line_num(b"sleep_host", sleep_until(host_deadline, 200));
+            p.line_num(b"timerfd_host", timerfd_fires(host_deadline, 200));
+            p.line_num(b"timer_host", posix_timer_fires(host_deadline, 200));
             let soon = || vdso_ns(libc::CLOCK_MONOTONIC) + 20_000_000;
-            p.kv(b"sleep_own", sleep_until(soon(), 10_000));
-            p.kv(b"timerfd_own", timerfd_fires(soon(), 10_000));
-            p.kv(b"timer_own", posix_timer_fires(soon(), 10_000));
+            p.line_num(b"sleep_own", sleep_until(soon(), 10_000));
+            p.line_num(b"timerfd_own", timerfd_fires(soon(), 10_000));
+            p.line_num(b"timer_own", posix_timer_fires(soon(), 10_000));
             0
         })
     })
@@ -268,7 +268,7 @@ fn t4_absolute_deadlines_use_namespace_time(#[case] mode: Mode) {
 #[case::unshare(Mode::Unshare)]
 fn t5_vfork_exec_runs_in_the_unshared_time_namespace(#[case] mode: Mode) {
     let host_up = uptime();
-    let out = run_spawn(scaffold(KindSet::new()), |p| {
+    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
         if mode == Mode::Unshare && !unshare_time(OFFSETS, p) {
             return 1;
         }
@@ -294,11 +294,11 @@ fn t5_vfork_exec_runs_in_the_unshared_time_namespace(#[case] mode: Mode) {
             )
         };
         if r != 0 {
-            p.kv(b"\nspawn_errno", r as i64);
+            p.line_num(b"\nspawn_errno", r as i64);
             return 3;
         }
         let code = raw::reap(pid).unwrap_or(99);
-        p.kv(b"cat_exit", code as i64);
+        p.line_num(b"cat_exit", code as i64);
         0
     })
     .unwrap();

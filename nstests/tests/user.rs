@@ -31,30 +31,30 @@ fn status_uid(pid: nscore::Pid) -> u32 {
 fn u1_unmapped_ids_then_maps(#[case] mode: Mode) {
     let spawn = match mode {
         Mode::Clone => Spawn::new(Kind::User),
-        _ => Spawn::new(KindSet::new()),
+        _ => Spawn::new(KindSet::EMPTY),
     };
     let mut live = Live::start(spawn, |r, gate| {
         if mode == Mode::Unshare {
             if let Err(e) = raw::unshare(Kind::User.into()) {
-                r.kv(b"unshare_errno", e as i64);
+                r.line_num(b"unshare_errno", e as i64);
                 return 1;
             }
         }
         // SAFETY: getuid/getgid have no arguments.
         let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-        r.kv(b"uid1", uid as i64);
-        r.kv(b"gid1", gid as i64);
+        r.line_num(b"uid1", uid as i64);
+        r.line_num(b"gid1", gid as i64);
         r.put(b"stage1\n");
         gate.wait();
         // SAFETY: as above.
         let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-        r.kv(b"uid2", uid as i64);
-        r.kv(b"gid2", gid as i64);
+        r.line_num(b"uid2", uid as i64);
+        r.line_num(b"gid2", gid as i64);
         if mode.isolates() {
             let e = write_file(c"/proc/self/setgroups", b"allow\n")
                 .err()
                 .map_or(0, |e| e as i64);
-            r.kv(b"allow_errno", e);
+            r.line_num(b"allow_errno", e);
         }
         r.put(b"stage2\n");
         gate.wait();
@@ -113,17 +113,17 @@ fn u2_rootless_creates_every_kind(#[case] mode: Mode) {
         .iter()
         .map(|k| nstests::cstr(&format!("/proc/self/ns/{}", k.name())))
         .collect();
-    let out = run_spawn(Spawn::new(KindSet::new()), |p| {
+    let out = run_spawn(Spawn::new(KindSet::EMPTY), |p| {
         if is_root() {
             if let Err(e) = drop_to_nobody() {
-                p.kv(b"drop_errno", e as i64);
+                p.line_num(b"drop_errno", e as i64);
                 return 1;
             }
         }
         // SAFETY: geteuid has no arguments.
-        p.kv(b"euid", unsafe { libc::geteuid() } as i64);
+        p.line_num(b"euid", unsafe { libc::geteuid() } as i64);
         if mode == Mode::None {
-            p.kv(b"unshare_errno", raw::unshare(kinds).err().map_or(0, |e| e as i64));
+            p.line_num(b"unshare_errno", raw::unshare(kinds).err().map_or(0, |e| e as i64));
         }
         let m = if mode == Mode::None { Mode::Clone } else { mode };
         match nsfork(m, kinds) {
@@ -134,17 +134,17 @@ fn u2_rootless_creates_every_kind(#[case] mode: Mode) {
                         differ += 1;
                     }
                 }
-                p.kv(b"differ", differ);
+                p.line_num(b"differ", differ);
                 raw::exit(0)
             }
             Ok(c) => {
                 // report after the child did (one writer at a time)
                 let code = raw::reap(c).unwrap_or(99);
-                p.kv(b"create_errno", 0);
+                p.line_num(b"create_errno", 0);
                 code
             }
             Err(e) => {
-                p.kv(b"create_errno", e as i64);
+                p.line_num(b"create_errno", e as i64);
                 0
             }
         }
@@ -183,21 +183,21 @@ fn u3_setns_into_sibling_user_ns_is_eperm(#[case] mode: Mode) {
         return;
     }
     // SAFETY: the child only pauses (a raw system call).
-    let target = unsafe { scaffold(KindSet::new()).map_root().run(|| pause_forever()) }.unwrap();
+    let target = unsafe { scaffold(KindSet::EMPTY).map_root().run(|| pause_forever()) }.unwrap();
     let ns = target.ns(Kind::User).unwrap();
     let fd = ns.as_raw_fd();
     let spawn = match mode {
-        Mode::Clone => Spawn::new(KindSet::new()).map_root(),
-        _ => Spawn::new(KindSet::new()),
+        Mode::Clone => Spawn::new(KindSet::EMPTY).map_root(),
+        _ => Spawn::new(KindSet::EMPTY),
     };
     let out = run_spawn(spawn, |p| {
         if mode == Mode::Unshare {
             if let Err(e) = raw::unshare(Kind::User.into()) {
-                p.kv(b"unshare_errno", e as i64);
+                p.line_num(b"unshare_errno", e as i64);
                 return 1;
             }
         }
-        p.kv(
+        p.line_num(
             b"setns_errno",
             raw::setns(fd, Kind::User.into()).err().map_or(0, |e| e as i64),
         );
@@ -219,7 +219,7 @@ fn u3_setns_into_sibling_user_ns_is_eperm(#[case] mode: Mode) {
 fn u3_nesting_stops_at_kernel_depth() {
     // the scaffold child is one level below us when not root (its mapped user namespace)
     let start = if is_root() { user_level() } else { user_level().below(1) };
-    let out = run_spawn(scaffold(KindSet::new()), |p| {
+    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
         let mut depth = 0i64;
         let refused = loop {
             if depth == level::NESTING_CAP {
@@ -231,7 +231,7 @@ fn u3_nesting_stops_at_kernel_depth() {
             depth += 1;
             if depth == 1 {
                 // an unmapped caller may not nest: EPERM
-                p.kv(
+                p.line_num(
                     b"unmapped_errno",
                     raw::unshare(Kind::User.into()).err().map_or(0, |e| e as i64),
                 );
@@ -243,14 +243,14 @@ fn u3_nesting_stops_at_kernel_depth() {
             ];
             for (path, text) in steps {
                 if let Err(e) = write_file(path, text) {
-                    p.kv(b"map_errno", e as i64);
-                    p.kv(b"depth", depth);
+                    p.line_num(b"map_errno", e as i64);
+                    p.line_num(b"depth", depth);
                     return 2;
                 }
             }
         };
-        p.kv(b"depth", depth);
-        p.kv(b"depth_errno", refused);
+        p.line_num(b"depth", depth);
+        p.line_num(b"depth_errno", refused);
         0
     })
     .unwrap();

@@ -61,7 +61,7 @@ fn u4_full_capabilities_inside_none_over_the_parents(#[case] mode: Mode) {
         run_child(p, kinds, || {
             if mode == Mode::Unshare {
                 if let Err(e) = raw::unshare(Kind::User.into()) {
-                    p.kv(b"unshare_errno", e as i64);
+                    p.line_num(b"unshare_errno", e as i64);
                     return 2;
                 }
             }
@@ -69,7 +69,7 @@ fn u4_full_capabilities_inside_none_over_the_parents(#[case] mode: Mode) {
             let name = b"u4-child";
             // SAFETY: a valid buffer of its length.
             let r = unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) };
-            p.kv(b"sethostname_errno", if r == 0 { 0 } else { errno() });
+            p.line_num(b"sethostname_errno", if r == 0 { 0 } else { errno() });
             0
         })
     })

@@ -45,7 +45,7 @@ fn write_map(p: &Probe, key: &[u8], pid: i64, map: &[u8]) {
     let e = write_file(proc_path(&mut path, pid, b"/uid_map"), map)
         .err()
         .map_or(0, |e| e as i64);
-    p.kv(key, e);
+    p.line_num(key, e);
 }
 
 /// The fields of a `uid_map` line, whitespace collapsed.
@@ -88,7 +88,7 @@ fn u5_uid_map_is_shown_relative_to_the_reader() {
             nstests::read_small(proc_path(&mut path, a as i64, b"/uid_map"), &mut buf),
         );
         // the scaffold shares the tests' PID namespace: its numbers are the tests' /proc's
-        p.kv(b"a_pid", a as i64);
+        p.line_num(b"a_pid", a as i64);
         p.put(b"ready\n");
         gate.wait();
         let _ = kill(a as i64, libc::SIGKILL);
@@ -190,7 +190,7 @@ fn u6_many_extents_work_overlapping_are_einval() {
                 wait(rd);
                 // SAFETY: raw setresuid with plain integers (no glibc thread broadcast).
                 let r = unsafe { libc::syscall(libc::SYS_setresuid, 339, 339, 339) };
-                p.kv(b"setresuid_errno", if r == 0 { 0 } else { errno() });
+                p.line_num(b"setresuid_errno", if r == 0 { 0 } else { errno() });
                 signal(back_w);
                 wait(rd);
                 raw::exit(0)

@@ -37,7 +37,7 @@ fn scratch(base: &str, base_dom: &str) -> Spawn {
 
 /// The namespaces of a grandchild made in `mode`.
 fn clone_kinds(mode: Mode) -> KindSet {
-    kinds_for(mode, Kind::Uts.into(), KindSet::new())
+    kinds_for(mode, Kind::Uts.into(), KindSet::EMPTY)
 }
 
 /// In the grandchild: `unshare(CLONE_NEWUTS)` in `Unshare` mode; returns `false` on error.
@@ -65,7 +65,7 @@ fn h1_child_sets_hostname_parent_unchanged(#[case] mode: Mode) {
         let go_sib = pipe();
         // made before the ready pipe, so that it holds no copy of its write end: a kid that
         // fails early must show as end of file at once
-        let sib = fork_with(KindSet::new(), || {
+        let sib = fork_with(KindSet::EMPTY, || {
             if !wait(go_sib[0]) {
                 return 3;
             }
@@ -223,9 +223,9 @@ fn h3_children_without_newuts_share_the_name() {
     let name = unique("h3n");
     let name_b = name.clone().into_bytes();
     let out = run_spawn(scratch(&base, "h3"), |p| {
-        let first = fork_with(KindSet::new(), || sethostname(&name_b));
+        let first = fork_with(KindSet::EMPTY, || sethostname(&name_b));
         p.line_num(b"first_exit", raw::reap(first).unwrap_or(-1) as i64);
-        let second = fork_with(KindSet::new(), || {
+        let second = fork_with(KindSet::EMPTY, || {
             let mut u = zeroed_utsname();
             uname(&mut u);
             p.line(b"second_host", field(&u.nodename));

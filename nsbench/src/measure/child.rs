@@ -20,7 +20,7 @@ pub(super) fn measurer() -> Spawn {
     if rootless() {
         Spawn::new(Kind::User | Kind::Pid).map_root()
     } else {
-        Spawn::new(KindSet::new())
+        Spawn::new(KindSet::EMPTY)
     }
 }
 

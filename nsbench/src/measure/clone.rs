@@ -22,7 +22,7 @@ pub fn clone_pair_loop(kinds: KindSet, vfork: bool, iters: u64) -> Result<(Durat
             let t0 = raw::monotonic_ns();
             clone_ok(kinds, stack)?;
             let t1 = raw::monotonic_ns();
-            clone_ok(KindSet::new(), stack)?;
+            clone_ok(KindSet::EMPTY, stack)?;
             let t2 = raw::monotonic_ns();
             with += t1 - t0;
             without += t2 - t1;

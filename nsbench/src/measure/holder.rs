@@ -56,7 +56,7 @@ impl Holder {
                         if kind == Kind::Pid {
                             // pid_for_children opens (ENOENT before) once a first process
                             // has been inside: a child that exits at once.
-                            clone_ok(KindSet::new(), Some(&stack))?;
+                            clone_ok(KindSet::EMPTY, Some(&stack))?;
                         }
                         // The fd keeps the namespace alive; deliberately never closed.
                         raw::open(&path).map_err(|e| ("open", e))?;

@@ -11,7 +11,7 @@ use super::{rootless, MeasureError, Result};
 
 /// The kinds of the spawn benchmarks: what `unshare --fork --uts --ipc --net --mount --pid`
 /// makes.
-pub const SPAWN_KINDS: KindSet = KindSet::new()
+pub const SPAWN_KINDS: KindSet = KindSet::EMPTY
     .with(Kind::Uts)
     .with(Kind::Ipc)
     .with(Kind::Net)

@@ -30,7 +30,7 @@ pub fn unshare_loop(kind: Option<Kind>, iters: u64) -> Result<Duration> {
     if kind == Some(Kind::User) {
         return unshare_user_once(iters, 1);
     }
-    let flags = kind.map_or(KindSet::new(), Kind::set);
+    let flags = kind.map_or(KindSet::EMPTY, Kind::set);
     let path = kind.map(self_ns_path);
     let pid_ns = c"/proc/self/ns/pid";
     let is_pid = kind == Some(Kind::Pid);
@@ -53,7 +53,7 @@ pub fn unshare_loop(kind: Option<Kind>, iters: u64) -> Result<Duration> {
         out[0] = total;
         if is_pid {
             // pid_for_children reads as ENOENT until a first process is inside.
-            clone_ok(KindSet::new(), None)?;
+            clone_ok(KindSet::EMPTY, None)?;
         }
         if let Some(p) = &path {
             (out[1], out[2]) = stat_ns(p)?;
