@@ -38,6 +38,12 @@ pub unsafe fn close(fd: RawFd) {
     sys::raw::close(fd)
 }
 
+/// Writes `data` to the existing file `path` in one `write(2)` and closes it: how `/proc`
+/// files (`uid_map`, `setgroups`, sysctls) must be written.
+pub fn write_file(path: &std::ffi::CStr, data: &[u8]) -> Result<(), Errno> {
+    sys::raw::write_file(path, data)
+}
+
 /// Writes all of `buf` to `fd`.
 pub fn write_all(fd: RawFd, buf: &[u8]) -> Result<(), Errno> {
     sys::raw::write_all(fd, buf)

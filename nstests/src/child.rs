@@ -265,14 +265,9 @@ pub fn open(path: &CStr, flags: libc::c_int) -> Result<RawFd, Errno> {
     }
 }
 
-/// Writes `data` to `path` in one `write(2)` (as /proc files want).
+/// Writes `data` to `path` in one `write(2)` (as /proc files want): [`raw::write_file`].
 pub fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
-    let fd = open(path, libc::O_WRONLY)?;
-    // SAFETY: `data` is a valid buffer of its length; `fd` is ours.
-    let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
-    let r = if n < 0 { Err(Errno::last()) } else { Ok(()) };
-    close(fd);
-    r
+    raw::write_file(path, data)
 }
 
 /// `stat(2)` of `path`: (st_dev, st_ino), or the errno.

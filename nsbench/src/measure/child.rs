@@ -4,7 +4,6 @@
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use rustix::fs::{Mode, OFlags};
 use rustix::pipe::{pipe_with, PipeFlags};
 use std::time::Duration;
 
@@ -236,6 +235,5 @@ pub(super) fn map_root(uid_map: &[u8], gid_map: &[u8]) -> std::result::Result<()
 
 /// In a child: writes `text` to the existing file `path` (a /proc file), without allocating.
 pub(super) fn write_file(path: &CStr, text: &[u8]) -> std::result::Result<(), Errno> {
-    let fd = rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty()).map_err(errno)?;
-    raw::write_all(fd.as_raw_fd(), text)
+    raw::write_file(path, text)
 }

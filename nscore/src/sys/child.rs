@@ -247,14 +247,9 @@ fn run(plan: &mut Plan<'_>) -> ! {
             if text.is_empty() {
                 continue;
             }
-            let fd = match raw::open(file, libc::O_WRONLY) {
-                Ok(fd) => fd,
-                Err(e) => fail(plan, Step::SelfMaps, e),
-            };
-            if let Err(e) = raw::write_all(fd, text) {
+            if let Err(e) = raw::write_file(file, text) {
                 fail(plan, Step::SelfMaps, e);
             }
-            raw::close(fd);
         }
     }
     for i in 0..plan.joins.len() {
@@ -267,14 +262,9 @@ fn run(plan: &mut Plan<'_>) -> ! {
         if let Err(e) = super::unshare(crate::kinds::CLONE_NEWTIME) {
             fail(plan, Step::TimeUnshare, e);
         }
-        let fd = match raw::open(c"/proc/self/timens_offsets", libc::O_WRONLY) {
-            Ok(fd) => fd,
-            Err(e) => fail(plan, Step::TimeOffsets, e),
-        };
-        if let Err(e) = raw::write_all(fd, offsets) {
+        if let Err(e) = raw::write_file(c"/proc/self/timens_offsets", offsets) {
             fail(plan, Step::TimeOffsets, e);
         }
-        raw::close(fd);
         let fd = match raw::open(c"/proc/self/ns/time_for_children", libc::O_RDONLY) {
             Ok(fd) => fd,
             Err(e) => fail(plan, Step::TimeEnter, e),

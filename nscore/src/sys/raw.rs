@@ -99,3 +99,20 @@ pub(crate) fn open(path: &CStr, flags: libc::c_int) -> Result<RawFd, Errno> {
         Ok(fd)
     }
 }
+
+/// Writes `data` to the existing file `path` in one `write(2)` (as `/proc` files such as
+/// `uid_map` or `timens_offsets` want: a short write is an error), then closes it.
+pub(crate) fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
+    let fd = open(path, libc::O_WRONLY)?;
+    // SAFETY: `data` is valid for reads of its length; `fd` was just opened here.
+    let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
+    let r = if n < 0 {
+        Err(Errno::last())
+    } else if n as usize != data.len() {
+        Err(Errno::EIO)
+    } else {
+        Ok(())
+    };
+    close(fd);
+    r
+}
