@@ -4,6 +4,12 @@
 #![allow(dead_code)]
 
 use std::io::Write as _;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use nix::fcntl::OFlag;
+use std::time::Duration;
+
+use nscore::{raw, Redirect, Spawn};
 
 /// `true` as root; otherwise prints `SKIPPED <test>: needs root: <why>` straight to stderr
 /// (libtest would capture `eprintln!`) and returns `false`.
@@ -48,5 +54,54 @@ pub fn is_helper(name: &str) -> bool {
             "SKIPPED {name}: runs only re-executed by its test, in a child process"
         );
         false
+    }
+}
+
+// ---- children for the API tests (inspect, kernel, error_paths)
+
+/// A child in new namespaces of `kinds` that sleeps until killed (dropping it kills it).
+pub fn sleeper(spawn: Spawn) -> nscore::Child {
+    spawn
+        .stdout(Redirect::Null)
+        .spawn("sleep", ["60"])
+        .expect("spawn sleeper")
+}
+
+/// Runs `body` in a plain child (no new namespaces) and returns its exit code.
+pub fn run_code(spawn: Spawn, body: impl FnMut() -> i32) -> i32 {
+    // SAFETY: the body makes only raw system calls (async-signal-safe).
+    let mut c = unsafe { spawn.run(body) }.expect("spawn run child");
+    match c.wait_timeout(Duration::from_secs(20)).expect("wait") {
+        Some(status) => status.code().expect("exited, not signaled"),
+        None => panic!("child {} did not finish in 20 s (killed on drop)", c.pid()),
+    }
+}
+
+/// A pipe whose write end the child uses to say "ready" (one byte) and then waits.
+pub fn ready_pipe() -> (OwnedFd, OwnedFd) {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap()
+}
+
+pub fn wait_ready(r: &OwnedFd) -> u8 {
+    let mut fds = [nix::poll::PollFd::new(r.as_fd(), nix::poll::PollFlags::POLLIN)];
+    let n = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(20_000u16)).unwrap();
+    assert_eq!(n, 1, "child not ready within 20 s");
+    let mut b = [0u8; 1];
+    assert_eq!(
+        raw::read_full(r.as_raw_fd(), &mut b).unwrap(),
+        1,
+        "child ended before it was ready"
+    );
+    b[0]
+}
+
+/// Body helper: report `code` on the pipe, then sleep until killed.
+pub fn report_and_pause(w: i32, code: u8) -> ! {
+    let _ = raw::write_all(w, &[code]);
+    loop {
+        // SAFETY: pause(2) only blocks until a signal arrives; async-signal-safe.
+        unsafe {
+            libc::pause();
+        }
     }
 }
