@@ -1,62 +1,7 @@
-//! Fault injection: make the kernel "lie" to the code under test, inside the wall only.
-//!
-//! `NSWALL_FAULT=<spec>` asks the wall to install a seccomp filter in the tests' process
-//! before `main` (single-threaded, after the wall's own namespaces were made), so that every
-//! thread and child of the run inherits it, and nothing outside the run sees it.
-//!
-//! # Grammar
-//!
-//! ```text
-//! spec   := fault { "," fault }
-//! fault  := kind ":" [ calls ":" ] action     the namespace calls for one kind
-//!         | "clone3" ":" errno                every clone3(2), whatever its flags
-//! kind   := cgroup | ipc | mnt | net | pid | time | user | uts
-//! calls  := call { "+" call }                 default: unshare+setns
-//! call   := unshare | setns | clone           clone: the legacy clone(2)
-//! action := "lie"                             return 0 and do nothing
-//!         | errno                             fail with that errno
-//! errno  := an E-name (EPERM, ENOSPC, ENOSYS, ...) or its number (1 to 4095)
-//! ```
-//!
-//! A fault of a kind matches `unshare(flags)` and `clone(flags, ...)` whose `flags`, and
-//! `setns(fd, nstype)` whose `nstype`, contain that kind's `CLONE_NEW*` bit. Examples:
-//! `pid:lie`, `net:EPERM`, `uts:setns:EINVAL`, `mnt:unshare+clone:ENOMEM`, `clone3:ENOSYS`,
-//! `pid:lie,clone3:ENOSYS`. An empty value is no fault. When two faults match one call, the
-//! later one of the spec wins (the kernel runs the newest filter first and keeps its answer
-//! when the actions are of the same kind).
-//!
-//! # What cannot be faked, and why
-//!
-//! - **`clone3(2)` per kind**: its flags are in a `struct clone_args` in memory, and a seccomp
-//!   filter sees only the registers (the kernel deliberately does not let it read memory, which
-//!   the caller could change after the check). So `clone3:<errno>` fails *every* clone3:
-//!   nscore's spawns and forks (which have no fallback to `clone`: a spawn then fails with that
-//!   errno), and glibc's `pthread_create` and `posix_spawn`, which fall back to `clone(2)` on
-//!   `ENOSYS` only. Use `ENOSYS` (what a kernel before 5.3, or Docker's default seccomp profile,
-//!   answers); another errno also makes the test harness unable to start its threads.
-//! - **A lie from `clone` or `clone3`**: their 0 return means "you are the child"; the caller
-//!   would run on as a child that does not exist. Only errnos are offered.
-//! - **`time` with `clone`**: the legacy `clone(2)` cannot make a time namespace
-//!   (`CLONE_NEWTIME`, `0x80`, lies in its exit-signal byte).
-//! - **`setns(fd, 0)`**: an nstype of 0 accepts any kind, which only the fd tells; such a call
-//!   is not matched.
-//! - **Half a lie**: `unshare(CLONE_NEWPID | CLONE_NEWNET)` under `pid:lie` makes *neither*
-//!   namespace; a filter cannot let the kernel do part of a call.
-//! - **The wall itself**: its namespaces are made before the filter is installed.
-//!
-//! The filter is built with `seccompiler` (the Firecracker project's BPF compiler) and
-//! installed with `PR_SET_NO_NEW_PRIVS` and `seccomp(SECCOMP_SET_MODE_FILTER)`: one filter
-//! per fault.
+//! The grammar of `NSWALL_FAULT` (see the module docs of [`super`]): kinds, calls, actions,
+//! and the parser that turns a spec into [`Fault`]s and back.
 
-use std::collections::BTreeMap;
 use std::fmt;
-
-use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch,
-};
-
-/// The environment variable that names the fault to inject.
-pub const FAULT_VAR: &str = "NSWALL_FAULT";
 
 /// A namespace kind, by its `/proc/self/ns` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -167,7 +112,7 @@ impl Call {
         }
     }
 
-    fn nr(self) -> i64 {
+    pub(super) fn nr(self) -> i64 {
         match self {
             Call::Unshare => libc::SYS_unshare,
             Call::Setns => libc::SYS_setns,
@@ -177,7 +122,7 @@ impl Call {
     }
 
     /// The argument that holds the `CLONE_NEW*` bits.
-    fn flags_arg(self) -> u8 {
+    pub(super) fn flags_arg(self) -> u8 {
         match self {
             Call::Setns => 1,
             Call::Unshare | Call::Clone | Call::Clone3 => 0,
@@ -245,37 +190,6 @@ impl Fault {
                 format!("{}:{}:{action}", k.name(), calls.join("+"))
             }
         }
-    }
-
-    /// The seccomp filter of this fault, for the machine's architecture.
-    pub fn program(&self) -> Result<BpfProgram, String> {
-        let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-        for &call in &self.calls {
-            let rule = match self.kind {
-                // clone3 (no kind): every call; an empty rule list matches the call whatever
-                // its arguments.
-                None => Vec::new(),
-                Some(k) => {
-                    let bit = SeccompCondition::new(
-                        call.flags_arg(),
-                        SeccompCmpArgLen::Dword,
-                        SeccompCmpOp::MaskedEq(k.flag()),
-                        k.flag(),
-                    )
-                    .map_err(|e| format!("seccompiler: {e}"))?;
-                    vec![SeccompRule::new(vec![bit]).map_err(|e| format!("seccompiler: {e}"))?]
-                }
-            };
-            rules.insert(call.nr(), rule);
-        }
-        let errno = match self.action {
-            Action::Lie => 0,
-            Action::Errno(e) => e as u32,
-        };
-        let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|e| format!("seccompiler: {e}"))?;
-        SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(errno), arch)
-            .and_then(BpfProgram::try_from)
-            .map_err(|e| format!("seccompiler: {e}"))
     }
 }
 
@@ -404,40 +318,6 @@ fn errno_name(errno: i32) -> String {
         .unwrap_or_else(|| errno.to_string())
 }
 
-/// Installs the faults: one seccomp filter each, after `PR_SET_NO_NEW_PRIVS` (which lets an
-/// unprivileged process install a filter, and which every child inherits). Call it while the
-/// process has one thread: the filters hold for the calling thread and what it makes later.
-pub fn install(faults: &[Fault]) -> Result<(), String> {
-    // Compile all before installing any, so that an error leaves the process as it was.
-    let programs = faults
-        .iter()
-        .map(|f| f.program().map_err(|e| format!("{}: {e}", f.spec())))
-        .collect::<Result<Vec<_>, _>>()?;
-    for (fault, program) in faults.iter().zip(&programs) {
-        seccompiler::apply_filter(program)
-            .map_err(|e| format!("cannot install the seccomp filter of {}: {e}", fault.spec()))?;
-    }
-    Ok(())
-}
-
-/// Installs the fault that [`FAULT_VAR`] names, if any. `Ok(None)`: none asked for;
-/// `Ok(Some(what))`: installed, described; `Err`: asked for but not possible (the wall then
-/// refuses to run, rather than run without the fault).
-pub fn install_from_env() -> Result<Option<String>, String> {
-    let spec = match std::env::var(FAULT_VAR) {
-        Err(std::env::VarError::NotPresent) => return Ok(None),
-        Err(std::env::VarError::NotUnicode(v)) => return Err(format!("{FAULT_VAR}={v:?} is not UTF-8")),
-        Ok(spec) => spec,
-    };
-    let faults = parse(&spec).map_err(|e| format!("{FAULT_VAR}={spec}: {e}"))?;
-    if faults.is_empty() {
-        return Ok(None);
-    }
-    install(&faults).map_err(|e| format!("{FAULT_VAR}={spec}: {e}"))?;
-    let what: Vec<String> = faults.iter().map(Fault::to_string).collect();
-    Ok(Some(what.join("; ")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -535,154 +415,5 @@ mod tests {
             assert!(err.contains(want), "{spec}: {err}");
             assert!(err.starts_with("fault `"), "{spec}: {err}");
         }
-    }
-
-    #[test]
-    fn every_fault_compiles_to_a_filter() {
-        for spec in [
-            "pid:lie",
-            "time:EPERM",
-            "user:unshare+setns+clone:EINVAL",
-            "clone3:ENOSYS",
-        ] {
-            let f = &parse(spec).unwrap()[0];
-            let prog = f.program().unwrap();
-            assert!(!prog.is_empty(), "{spec}");
-        }
-    }
-
-    // The filters on the real kernel. Each check runs in a forked child (never in a test
-    // thread: a filter, like a namespace, would stay with the thread): the programs are
-    // compiled before the fork, and the child only makes system calls and `_exit`s with the
-    // number of the first check that failed. No namespace is made: the lies and errnos stop
-    // the calls before the kernel acts, and the calls let through fail on a bad fd or argument.
-
-    /// `syscall(nr, a, b)`: the return value, or `-errno`.
-    fn sys(nr: i64, a: i64, b: i64) -> i64 {
-        // SAFETY: the calls used here take integers (or a NULL pointer with size 0).
-        let r = unsafe { libc::syscall(nr, a, b) };
-        if r < 0 {
-            -(std::io::Error::last_os_error().raw_os_error().unwrap_or(0) as i64)
-        } else {
-            r as i64
-        }
-    }
-
-    /// The inode of `/proc/self/ns/<name>`, or -1.
-    fn ns_ino(path: &std::ffi::CStr) -> i64 {
-        // SAFETY: an all-zero stat is a valid buffer for stat(2) to fill.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: `path` is NUL-terminated, `st` is writable.
-        if unsafe { libc::stat(path.as_ptr(), &mut st) } == 0 {
-            st.st_ino as i64
-        } else {
-            -1
-        }
-    }
-
-    /// Installs `spec`'s filters in a forked child and runs `checks` there; returns the
-    /// child's exit code (0: every check held).
-    fn in_child(spec: &str, checks: fn() -> i32) -> i32 {
-        let programs: Vec<BpfProgram> = parse(spec).unwrap().iter().map(|f| f.program().unwrap()).collect();
-        // SAFETY: the child runs only system calls on memory prepared before the fork, then
-        // _exit; apply_filter neither allocates nor locks on success.
-        match unsafe { libc::fork() } {
-            0 => {
-                for p in &programs {
-                    if seccompiler::apply_filter(p).is_err() {
-                        // SAFETY: ends the child at once.
-                        unsafe { libc::_exit(100) }
-                    }
-                }
-                let code = checks();
-                // SAFETY: ends the child at once.
-                unsafe { libc::_exit(code) }
-            }
-            pid if pid > 0 => {
-                let mut status = 0;
-                // SAFETY: waits for our own child.
-                assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-                assert!(libc::WIFEXITED(status), "child status {status:#x}");
-                libc::WEXITSTATUS(status)
-            }
-            _ => panic!("fork: {}", std::io::Error::last_os_error()),
-        }
-    }
-
-    #[test]
-    fn lie_returns_0_and_makes_no_namespace() {
-        let code = in_child("pid:lie,uts:unshare:lie", || {
-            let before = ns_ino(c"/proc/self/ns/pid_for_children");
-            if sys(libc::SYS_unshare, libc::CLONE_NEWPID as i64, 0) != 0 {
-                return 1;
-            }
-            if before < 0 || ns_ino(c"/proc/self/ns/pid_for_children") != before {
-                return 2;
-            }
-            // setns with CLONE_NEWPID on a bad fd "succeeds"; without the bit it reaches the
-            // kernel, which refuses the fd.
-            if sys(libc::SYS_setns, -1, libc::CLONE_NEWPID as i64) != 0 {
-                return 3;
-            }
-            if sys(libc::SYS_setns, -1, libc::CLONE_NEWIPC as i64) != -(libc::EBADF as i64) {
-                return 4;
-            }
-            // pid_for_children with other bits set: the whole call lies
-            let uts = ns_ino(c"/proc/self/ns/uts");
-            if sys(libc::SYS_unshare, (libc::CLONE_NEWUTS | libc::CLONE_NEWIPC) as i64, 0) != 0 {
-                return 5;
-            }
-            if ns_ino(c"/proc/self/ns/uts") != uts {
-                return 6;
-            }
-            // uts:unshare only: setns with CLONE_NEWUTS goes through
-            if sys(libc::SYS_setns, -1, libc::CLONE_NEWUTS as i64) != -(libc::EBADF as i64) {
-                return 7;
-            }
-            // a child inherits the filter
-            // SAFETY: this process has one thread; the grandchild makes system calls and exits.
-            let pid = unsafe { libc::fork() };
-            if pid == 0 {
-                let lied = sys(libc::SYS_unshare, libc::CLONE_NEWPID as i64, 0) == 0
-                    && ns_ino(c"/proc/self/ns/pid_for_children") == before;
-                // SAFETY: ends the grandchild at once.
-                unsafe { libc::_exit(if lied { 0 } else { 1 }) }
-            }
-            let mut status = 0;
-            // SAFETY: waits for our own child.
-            if pid < 0 || unsafe { libc::waitpid(pid, &mut status, 0) } != pid || status != 0 {
-                return 8;
-            }
-            0
-        });
-        assert_eq!(code, 0, "check {code} failed");
-    }
-
-    #[test]
-    fn errno_fails_matching_calls_only() {
-        let code = in_child("net:ENOSPC,clone3:ENOSYS,ipc:clone:EUSERS", || {
-            if sys(libc::SYS_unshare, libc::CLONE_NEWNET as i64, 0) != -(libc::ENOSPC as i64) {
-                return 1;
-            }
-            if sys(libc::SYS_setns, -1, libc::CLONE_NEWNET as i64) != -(libc::ENOSPC as i64) {
-                return 2;
-            }
-            // an invalid flag reaches the kernel (EINVAL), the fault's bit is absent
-            if sys(libc::SYS_unshare, 0x1, 0) != -(libc::EINVAL as i64) {
-                return 3;
-            }
-            // clone3(NULL, 0) is EINVAL from the kernel; the filter answers first
-            if sys(libc::SYS_clone3, 0, 0) != -(libc::ENOSYS as i64) {
-                return 4;
-            }
-            // a clone with CLONE_NEWIPC and CLONE_NEWNS|CLONE_FS, which the kernel refuses
-            // (EINVAL) before making anything: the filter answers first
-            let flags = libc::CLONE_NEWIPC | libc::CLONE_NEWNS | libc::CLONE_FS | libc::SIGCHLD;
-            if sys(libc::SYS_clone, flags as i64, 0) != -(libc::EUSERS as i64) {
-                return 5;
-            }
-            0
-        });
-        assert_eq!(code, 0, "check {code} failed");
     }
 }
