@@ -117,7 +117,8 @@ pub fn setns_all(handles: &[NsHandle]) -> Result<()> {
 /// (multithreaded caller for user or mnt).
 pub fn setns_process(pid: Pid) -> Result<KindSet> {
     let theirs = ProcessNamespaces::of(pid)?;
-    let ours = ProcessNamespaces::current()?;
+    // the calling thread's: setns moves it alone
+    let ours = ProcessNamespaces::current_thread()?;
     let kinds: KindSet = Kind::ALL
         .into_iter()
         .filter(|&k| match (theirs.get(k), ours.for_children(k)) {

@@ -381,3 +381,76 @@ fn pipe() -> [RawFd; 2] {
     unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
     fds
 }
+
+/// J2: `setns_process` (`nsenter --all`) joins exactly the namespaces of a process that the
+/// calling thread does not share (pid for its children), all at once, says which, and joins
+/// nothing the second time; a gone process is an error that changes nothing. Control: before,
+/// the thread differs from the target in those kinds and shares the others.
+#[test]
+fn j2_setns_process_joins_what_differs() {
+    if !common::root_or_skip(
+        "j2_setns_process_joins_what_differs",
+        "the target's namespaces need CAP_SYS_ADMIN",
+    ) {
+        return;
+    }
+    common::helper_ok(&common::run_helper(Spawn::new(KindSet::EMPTY), "helper_j2"), "J2-OK");
+}
+
+#[test]
+#[ignore = "helper: j2_setns_process_joins_what_differs runs it in a child process"]
+fn helper_j2() {
+    if !common::is_helper("helper_j2") {
+        return;
+    }
+    let kinds = Kind::Uts | Kind::Ipc | Kind::Net | Kind::Pid;
+    let t = Spawn::new(kinds)
+        .stdout(nscore::Redirect::Null)
+        .spawn("sleep", ["60"])
+        .expect("the target");
+    let theirs = t.namespaces().unwrap();
+    let before = ProcessNamespaces::current_thread().unwrap();
+    assert_eq!(
+        theirs.differing(&before),
+        kinds,
+        "control: the target differs in those kinds only"
+    );
+
+    // this re-executed process may move its own (test) thread: it ends with the test
+    let joined = join::setns_process(t.pid()).expect("setns_process");
+    assert_eq!(joined, kinds, "it joins what differs, and says so");
+    let after = ProcessNamespaces::current_thread().unwrap();
+    for k in [Kind::Uts, Kind::Ipc, Kind::Net] {
+        assert_eq!(after.get(k), theirs.get(k), "{k} is the target's");
+    }
+    assert_eq!(
+        after.get(Kind::Pid),
+        before.get(Kind::Pid),
+        "pid: the thread's own stays"
+    );
+    assert_eq!(
+        after.for_children(Kind::Pid),
+        theirs.get(Kind::Pid),
+        "pid_for_children is the target's"
+    );
+    for k in [Kind::Cgroup, Kind::Mnt, Kind::Time, Kind::User] {
+        assert_eq!(after.get(k), before.get(k), "{k} was shared and is left alone");
+    }
+    assert_eq!(
+        join::setns_process(t.pid()).unwrap(),
+        KindSet::EMPTY,
+        "nothing left to join"
+    );
+
+    // a process that is gone
+    let pid = t.pid();
+    drop(t);
+    let e = join::setns_process(pid).unwrap_err();
+    assert!(matches!(e.errno(), Some(Errno::ENOENT | Errno::ESRCH)), "{e}");
+    assert_eq!(
+        ProcessNamespaces::current_thread().unwrap().own,
+        after.own,
+        "nothing changed"
+    );
+    println!("J2-OK");
+}

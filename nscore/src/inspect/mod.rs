@@ -332,7 +332,17 @@ impl ProcessNamespaces {
     /// Reads every entry of `/proc/[pid]/ns` (by `stat`, which needs no ptrace access beyond
     /// what reading the directory needs).
     pub fn of(pid: Pid) -> Result<ProcessNamespaces> {
-        let dir = format!("/proc/{pid}/ns");
+        ProcessNamespaces::read(pid, &format!("/proc/{pid}/ns"))
+    }
+
+    /// The calling *thread*'s namespaces (`/proc/thread-self/ns`): what `setns` and `unshare`
+    /// change, which in a multithreaded process may differ from [`ProcessNamespaces::current`]
+    /// (the main thread's). `pid` is the thread id.
+    pub fn current_thread() -> Result<ProcessNamespaces> {
+        ProcessNamespaces::read(nix::unistd::gettid(), "/proc/thread-self/ns")
+    }
+
+    fn read(pid: Pid, dir: &str) -> Result<ProcessNamespaces> {
         let rd = std::fs::read_dir(&dir).map_err(|e| Error::io(Op::ReadProc, KindSet::EMPTY, &dir, e))?;
         let (mut own, mut children) = (BTreeMap::new(), BTreeMap::new());
         for ent in rd.flatten() {
