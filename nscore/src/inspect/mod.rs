@@ -343,7 +343,7 @@ impl ProcessNamespaces {
     }
 
     fn read(pid: Pid, dir: &str) -> Result<ProcessNamespaces> {
-        let rd = std::fs::read_dir(&dir).map_err(|e| Error::io(Op::ReadProc, KindSet::EMPTY, &dir, e))?;
+        let rd = std::fs::read_dir(dir).map_err(|e| Error::io(Op::ReadProc, KindSet::EMPTY, dir, e))?;
         let (mut own, mut children) = (BTreeMap::new(), BTreeMap::new());
         for ent in rd.flatten() {
             let name = ent.file_name().to_string_lossy().into_owned();
