@@ -129,22 +129,44 @@ impl Bounds {
             .try_for_each(|d| write(&d.origin.join("cgroup.procs"), "0"))
     }
 
-    /// Kills whatever is left in the cgroup and removes it (bounded: gives up after ~2 s, and
-    /// leaves the directory for the next run's stale sweep).
+    /// Kills whatever is left in the cgroup and removes it, with the cgroups of walls nested in
+    /// it (bounded: gives up after ~2 s, and leaves the directory for a later run's sweep).
     pub fn remove(self) {
         for d in &self.dirs {
-            let _ = std::fs::write(d.path.join("cgroup.kill"), "1");
-            for _ in 0..200 {
-                let procs = std::fs::read_to_string(d.path.join("cgroup.procs")).unwrap_or_default();
-                for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-                    // SAFETY: kill(2) with a pid read from the cgroup; no memory is involved.
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
-                }
-                if std::fs::remove_dir(&d.path).is_ok() || !d.path.exists() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            remove_tree(&d.path);
+        }
+    }
+}
+
+/// Kills every process in cgroup `dir` and below, and removes the directories bottom-up; tries
+/// for about two seconds.
+fn remove_tree(dir: &Path) {
+    for _ in 0..200 {
+        if !dir.exists() {
+            return;
+        }
+        kill_and_prune(dir);
+        if std::fs::remove_dir(dir).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// One pass over cgroup `dir`: `cgroup.kill` (v2) or `SIGKILL` to each process it lists (v1),
+/// then the same below it, removing each sub-cgroup once it is empty.
+fn kill_and_prune(dir: &Path) {
+    let _ = std::fs::write(dir.join("cgroup.kill"), "1");
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+        // SAFETY: kill(2) with a pid read from the cgroup; no memory is involved.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            kill_and_prune(&e.path());
+            let _ = std::fs::remove_dir(e.path());
         }
     }
 }
@@ -197,29 +219,47 @@ fn join(point: &str, root: &str, path: &str) -> PathBuf {
     Path::new(point).join(rel)
 }
 
-/// Removes `nswall-*` directories below `dir` that hold no process and are older than ten
-/// minutes (left by a run that was killed with `SIGKILL`). By age, not by pid: a pid says
-/// nothing to a wall nested in another PID namespace, and a new wall joins its directory
-/// within milliseconds of making it.
+/// Removes `nswall-*` directories below `dir` that hold no process and were made more than ten
+/// minutes ago (left by a run that was killed with `SIGKILL`). The age comes from the clock in
+/// the name: a pid says nothing to a wall nested in another PID namespace, and cgroupfs does not
+/// keep a directory's creation time. A new wall joins its directory within milliseconds of
+/// making it; `rmdir` of a cgroup that holds a process fails anyway.
 fn remove_stale(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     for e in entries.flatten() {
-        if !e.file_name().to_string_lossy().starts_with("nswall-") {
+        let name = e.file_name();
+        let Some(made) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("nswall-"))
+            .and_then(|rest| rest.rsplit_once('-'))
+            .and_then(|(_, clock)| u128::from_str_radix(clock, 16).ok())
+        else {
             continue;
-        }
-        let old = e
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > Duration::from_secs(600));
+        };
+        let old = now.saturating_sub(made) > Duration::from_secs(600).as_nanos();
         let empty = std::fs::read_to_string(e.path().join("cgroup.procs"))
             .map(|s| s.trim().is_empty())
             .unwrap_or(false);
         if old && empty {
-            let _ = std::fs::remove_dir(e.path());
+            prune_empty(&e.path());
         }
     }
+}
+
+/// Removes `dir` and the cgroups below it, bottom-up, where they hold no process (`rmdir` of a
+/// cgroup with a process or a child fails); kills nothing.
+fn prune_empty(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                prune_empty(&e.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
 }
 
 fn write(path: &Path, value: &str) -> Result<(), String> {

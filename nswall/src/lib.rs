@@ -114,6 +114,13 @@ pub fn enter_before_main() {
         flags |= CloneFlags::CLONE_NEWUSER;
     }
     let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
+    // From here the outer process owns the cgroup: a failure removes it before exiting.
+    let fail = |bounds: Option<cgroup::Bounds>, msg: String| -> ! {
+        if let Some(b) = bounds {
+            b.remove();
+        }
+        die(&msg)
+    };
     if let Err(e) = unshare(flags) {
         if let Some(b) = bounds {
             b.remove();
@@ -133,7 +140,10 @@ pub fn enter_before_main() {
     }
     if !root {
         if let Err(e) = map_own_ids(uid.as_raw(), gid.as_raw()) {
-            die(&format!("cannot map uid {uid} in the wall's user namespace: {e}"));
+            fail(
+                bounds,
+                format!("cannot map uid {uid} in the wall's user namespace: {e}"),
+            );
         }
     }
     if let Err(e) = mount(
@@ -143,11 +153,15 @@ pub fn enter_before_main() {
         MsFlags::MS_REC | MsFlags::MS_PRIVATE,
         None::<&str>,
     ) {
-        die(&format!("cannot make / private in the wall's mount namespace: {e}"));
+        fail(
+            bounds,
+            format!("cannot make / private in the wall's mount namespace: {e}"),
+        );
     }
     if let Some(b) = &bounds {
         if let Err(e) = b.enter_self() {
-            die(&format!("cannot join the wall's cgroup: {e}"));
+            let _ = b.leave_self();
+            fail(bounds, format!("cannot join the wall's cgroup: {e}"));
         }
     }
     // SAFETY: this runs before main (a constructor): the process has one thread.
@@ -165,7 +179,12 @@ pub fn enter_before_main() {
             }
             exit_like(code)
         }
-        Err(e) => die(&format!("cannot fork the wall's init: {e}")),
+        Err(e) => {
+            if let Some(b) = &bounds {
+                let _ = b.leave_self();
+            }
+            fail(bounds, format!("cannot fork the wall's init: {e}"))
+        }
     }
 }
 
