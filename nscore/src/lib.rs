@@ -31,6 +31,7 @@ pub mod join;
 pub mod kinds;
 pub mod limits;
 pub mod persist;
+pub mod pool;
 pub mod raw;
 mod sys;
 pub mod timens;
@@ -43,6 +44,7 @@ pub use inspect::{MntNsInfo, NsHandle, NsId, ProcessNamespaces};
 pub use kinds::{Kind, KindSet};
 pub use limits::Limits;
 pub use persist::Persisted;
+pub use pool::{Pool, PoolBuilder, PoolStats, WhenEmpty};
 pub use timens::TimeOffsets;
 
 /// Re-exported so callers can name pids and errnos without depending on `nix` themselves.

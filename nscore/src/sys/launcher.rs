@@ -1,0 +1,360 @@
+//! The raw side of [`crate::pool`]: a *launcher*, one process per set of pooled namespaces.
+//!
+//! A launcher is cloned with `CLONE_VM|CLONE_FILES` on a stack of its own: it shares the
+//! owner's memory and fd table, as a thread would, but it is a process of its own, so it can
+//! hold namespaces of its own. Sharing memory keeps its creation flat in the owner's memory
+//! size (no page tables copied, unlike a fork) and lets it use the [`Plan`] the owner prepares
+//! at spawn time in place; sharing the fd table gives the command the stdio fds the owner opens
+//! after the launcher was made.
+//!
+//! The launcher makes its namespaces (`clone3` with the kinds, then `unshare(CLONE_NEWPID)`
+//! so that its next child is PID 1 of a new PID namespace), makes `/` private and brings `lo`
+//! up as asked, reports ready and blocks on its go pipe. On go it clones the command
+//! (`CLONE_VM|CLONE_VFORK` on the command stack, `CLONE_PARENT` so that the command is a
+//! child of the owner, which can wait for it through a real pidfd, `CLONE_PIDFD`), reports
+//! the result and exits. End of file on the go pipe (the owner dropped the set) makes it exit
+//! too, and `PR_SET_PDEATHSIG` kills it with the owner thread that made it.
+//!
+//! Everything the launcher runs is async-signal-safe: raw system calls on memory the owner
+//! prepared, no allocation, no locks. It runs with every signal blocked (the mask is set
+//! around the clone), so no handler of the owner can run on the shared memory. It shares the
+//! owner's thread pointer as a `CLONE_VM` child does: only a failing libc call writes there
+//! (`errno`), which can at worst garble the errno of a concurrent failure in the thread that
+//! made it.
+
+use std::ffi::c_void;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::wait::{waitid, Id, WaitPidFlag};
+
+use super::child::{self, Plan};
+use super::{raw, CloneArgs, Stack, CLONE_PIDFD};
+
+/// What a launcher was doing when it failed to get ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// `prctl(PR_SET_PDEATHSIG)`, or the owner was already gone.
+    DeathSignal = 1,
+    /// `unshare(CLONE_NEWPID)`.
+    UnsharePid = 2,
+    /// Making `/` private (`mount MS_REC|MS_PRIVATE`).
+    Propagation = 3,
+    /// Bringing `lo` up.
+    LoopbackUp = 4,
+}
+
+impl Stage {
+    fn from_u32(v: u32) -> Option<Stage> {
+        [
+            Stage::DeathSignal,
+            Stage::UnsharePid,
+            Stage::Propagation,
+            Stage::LoopbackUp,
+        ]
+        .into_iter()
+        .find(|s| *s as u32 == v)
+    }
+}
+
+/// How a launcher went wrong, as the owner sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// `clone3` of the launcher itself failed.
+    Clone(Errno),
+    /// A set-up stage failed in the launcher.
+    Stage(Stage, Errno),
+    /// The launcher ended (killed) without a report.
+    Died,
+    /// Another system call of the owner failed (pipes, stacks, reads).
+    Owner(Errno),
+}
+
+/// The memory a launcher and its owner share. Boxed, so its address is stable.
+struct Shared {
+    owner_pid: libc::pid_t,
+    /// `CLONE_NEWPID` when the set has a PID namespace (the launcher unshares it itself).
+    unshare_flags: libc::c_int,
+    /// `MS_PRIVATE`/`MS_SLAVE`/`MS_SHARED` for `/`, or 0.
+    propagation: libc::c_ulong,
+    loopback_up: bool,
+    go_fd: RawFd,
+    done_fd: RawFd,
+    /// (lowest address, length) of the command's stack.
+    command_stack: (u64, u64),
+    /// The plan of the command, stored by the owner before it says go.
+    plan: AtomicPtr<c_void>,
+    /// Where `CLONE_PIDFD` puts the command's pidfd (in the shared fd table).
+    pidfd: AtomicI32,
+}
+
+/// What a set's namespaces are made of.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Config {
+    /// `CLONE_NEW*` flags of the kinds, `CLONE_NEWPID` included when asked.
+    pub flags: libc::c_int,
+    pub propagation: libc::c_ulong,
+    pub loopback_up: bool,
+}
+
+/// A ready launcher: a process inside a fresh set of namespaces, waiting to start one command.
+/// Dropping it ends the launcher (end of file on its go pipe, then `SIGKILL`), reaps it, and
+/// only then frees the memory it runs on.
+pub(crate) struct Launcher {
+    pid: libc::pid_t,
+    pidfd: OwnedFd,
+    go_w: Option<OwnedFd>,
+    done_r: OwnedFd,
+    // Held until the launcher is reaped: it reads and writes them by number.
+    _go_r: OwnedFd,
+    _done_w: OwnedFd,
+    shared: Box<Shared>,
+    _launcher_stack: Stack,
+    _command_stack: Stack,
+    reaped: bool,
+}
+
+impl std::fmt::Debug for Launcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Launcher")
+            .field("pid", &self.pid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The launcher's own stack: it runs a few system calls and one clone.
+const LAUNCHER_STACK: usize = 64 * 1024;
+/// The command's stack, as for a vfork-like spawn.
+const COMMAND_STACK: usize = 256 * 1024;
+
+impl Launcher {
+    /// Makes a launcher in new namespaces of `config` and waits until it is ready.
+    ///
+    /// The launcher's parent is the calling thread: it is killed when this thread exits
+    /// (`PR_SET_PDEATHSIG`), and the commands it starts are children of this process.
+    pub(crate) fn make(config: Config) -> Result<Launcher, Failure> {
+        let own = Failure::Owner;
+        let (go_r, go_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(own)?;
+        let (done_r, done_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(own)?;
+        let launcher_stack = Stack::new(LAUNCHER_STACK).map_err(own)?;
+        let command_stack = Stack::new(COMMAND_STACK).map_err(own)?;
+        let pid_flag = config.flags & libc::CLONE_NEWPID;
+        let mut shared = Box::new(Shared {
+            owner_pid: nix::unistd::getpid().as_raw(),
+            unshare_flags: pid_flag,
+            propagation: config.propagation,
+            loopback_up: config.loopback_up,
+            go_fd: go_r.as_raw_fd(),
+            done_fd: done_w.as_raw_fd(),
+            command_stack: command_stack.region(),
+            plan: AtomicPtr::new(std::ptr::null_mut()),
+            pidfd: AtomicI32::new(-1),
+        });
+        let mut pidfd: RawFd = -1;
+        let mut args = CloneArgs {
+            flags: (libc::CLONE_VM | libc::CLONE_FILES) as u64
+                | CLONE_PIDFD
+                | (config.flags & !libc::CLONE_NEWPID) as u64,
+            pidfd: &mut pidfd as *mut RawFd as u64,
+            exit_signal: libc::SIGCHLD as u64,
+            ..CloneArgs::default()
+        };
+        (args.stack, args.stack_size) = launcher_stack.region();
+        // The launcher keeps every signal blocked: a handler of the owner must not run on the
+        // shared memory.
+        let old_mask = super::block_all_signals();
+        let arg = &mut *shared as *mut Shared as *mut c_void;
+        // SAFETY: `launcher_main` never returns and runs only async-signal-safe code on its own
+        // stack; `shared` and both stacks stay allocated until the launcher is reaped (they
+        // move into the `Launcher`, whose drop reaps first), and the launcher uses no other
+        // memory of this process but the plan the owner hands it later.
+        let res = unsafe { super::clone3(&args, launcher_main, arg) };
+        super::restore_signals(&old_mask);
+        let pid = res.map_err(Failure::Clone)?;
+        // SAFETY: CLONE_PIDFD stored a new fd in `pidfd` that nobody else owns.
+        let pidfd = unsafe { super::own_fd(pidfd) };
+        let mut launcher = Launcher {
+            pid,
+            pidfd,
+            go_w: Some(go_w),
+            done_r,
+            _go_r: go_r,
+            _done_w: done_w,
+            shared,
+            _launcher_stack: launcher_stack,
+            _command_stack: command_stack,
+            reaped: false,
+        };
+        // From here on, dropping `launcher` ends and reaps it.
+        let mut msg = [0u8; 8];
+        match raw::read_full(launcher.done_r.as_raw_fd(), &mut msg).map_err(own)? {
+            8 => {
+                let (stage, errno) = decode(&msg);
+                if stage == 0 {
+                    return Ok(launcher);
+                }
+                launcher.end();
+                let stage = Stage::from_u32(stage as u32).unwrap_or(Stage::DeathSignal);
+                Err(Failure::Stage(stage, Errno::from_raw(errno)))
+            }
+            _ => {
+                launcher.end();
+                Err(Failure::Died)
+            }
+        }
+    }
+
+    /// The launcher's pid.
+    pub(crate) fn pid(&self) -> libc::pid_t {
+        self.pid
+    }
+
+    /// Starts `plan`'s command from this launcher: PID 1 of the set's PID namespace (when it
+    /// has one), a child of this process. Returns once the command has exec'd or exited (as a
+    /// vfork does), with its pid and pidfd; the launcher is gone or about to be (reap it by
+    /// dropping this value).
+    ///
+    /// The plan must be one for a `CLONE_VM` child (`reset_all_handlers`) and must stay valid
+    /// until this returns.
+    pub(crate) fn launch(&mut self, plan: &mut Plan<'_>) -> Result<(libc::pid_t, OwnedFd), Failure> {
+        let Some(go_w) = self.go_w.take() else {
+            return Err(Failure::Died);
+        };
+        self.shared
+            .plan
+            .store((plan as *mut Plan<'_>).cast(), Ordering::Release);
+        // EPIPE (SIGPIPE is ignored by Rust programs): the launcher is gone.
+        if raw::write_all(go_w.as_raw_fd(), b"g").is_err() {
+            return Err(Failure::Died);
+        }
+        drop(go_w);
+        let mut msg = [0u8; 8];
+        let n = raw::read_full(self.done_r.as_raw_fd(), &mut msg).map_err(Failure::Owner)?;
+        if n != 8 {
+            return Err(Failure::Died);
+        }
+        let (pid, errno) = decode(&msg);
+        if pid <= 0 {
+            return Err(Failure::Clone(Errno::from_raw(errno)));
+        }
+        let fd = self.shared.pidfd.load(Ordering::Acquire);
+        // SAFETY: CLONE_PIDFD in the launcher stored a new fd in the fd table it shares with
+        // this process; nobody else owns it, and the launcher no longer touches it.
+        Ok((pid, unsafe { super::own_fd(fd) }))
+    }
+
+    /// Ends the launcher (if it still runs) and reaps it.
+    fn end(&mut self) {
+        if self.reaped {
+            return;
+        }
+        drop(self.go_w.take());
+        let _ = super::pidfd_send_signal(self.pidfd.as_fd(), libc::SIGKILL);
+        while let Err(Errno::EINTR) = waitid(Id::PIDFd(self.pidfd.as_fd()), WaitPidFlag::WEXITED) {}
+        self.reaped = true;
+    }
+
+    /// Whether the launcher has not been started and still runs.
+    pub(crate) fn alive(&self) -> bool {
+        self.go_w.is_some()
+            && matches!(
+                waitid(
+                    Id::PIDFd(self.pidfd.as_fd()),
+                    WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT
+                ),
+                Ok(nix::sys::wait::WaitStatus::StillAlive)
+            )
+    }
+}
+
+impl Drop for Launcher {
+    fn drop(&mut self) {
+        // Reap before the fields (the launcher's stack and shared memory) are freed.
+        self.end();
+    }
+}
+
+fn decode(msg: &[u8; 8]) -> (i32, i32) {
+    let a = i32::from_ne_bytes([msg[0], msg[1], msg[2], msg[3]]);
+    let b = i32::from_ne_bytes([msg[4], msg[5], msg[6], msg[7]]);
+    (a, b)
+}
+
+fn report(fd: RawFd, a: i32, b: i32) {
+    let mut msg = [0u8; 8];
+    msg[..4].copy_from_slice(&a.to_ne_bytes());
+    msg[4..].copy_from_slice(&b.to_ne_bytes());
+    let _ = raw::write_all(fd, &msg);
+}
+
+fn fail(s: &Shared, stage: Stage, errno: Errno) -> ! {
+    report(s.done_fd, stage as i32, errno as i32);
+    raw::exit(127)
+}
+
+/// The launcher: runs on its own stack, in the owner's memory, with every signal blocked.
+extern "C" fn launcher_main(arg: *mut c_void) -> ! {
+    // SAFETY: the owner passes its boxed `Shared`, which stays allocated until this process is
+    // reaped; only the atomics in it change after the clone.
+    let s = unsafe { &*(arg as *const Shared) };
+    if let Err(e) = child::set_death_signal(libc::SIGKILL) {
+        fail(s, Stage::DeathSignal, e);
+    }
+    // SAFETY: getppid has no arguments and cannot fail.
+    if unsafe { libc::getppid() } != s.owner_pid {
+        fail(s, Stage::DeathSignal, Errno::ESRCH);
+    }
+    if s.unshare_flags != 0 {
+        if let Err(e) = super::unshare(s.unshare_flags) {
+            fail(s, Stage::UnsharePid, e);
+        }
+    }
+    if s.propagation != 0 {
+        // SAFETY: mount(2) with NULL source/fstype/data and a static NUL-terminated target.
+        let r = unsafe {
+            libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | s.propagation,
+                std::ptr::null(),
+            )
+        };
+        if r < 0 {
+            fail(s, Stage::Propagation, Errno::last());
+        }
+    }
+    if s.loopback_up {
+        if let Err(e) = child::loopback_up() {
+            fail(s, Stage::LoopbackUp, e);
+        }
+    }
+    report(s.done_fd, 0, 0);
+    let mut b = [0u8; 1];
+    match raw::read_full(s.go_fd, &mut b) {
+        Ok(1) => {}
+        // End of file: the set was dropped unused.
+        _ => raw::exit(0),
+    }
+    let plan = s.plan.load(Ordering::Acquire);
+    let mut args = CloneArgs {
+        flags: (libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PARENT) as u64 | CLONE_PIDFD,
+        pidfd: s.pidfd.as_ptr() as u64,
+        // clone3 refuses an exit signal with CLONE_PARENT: the command gets the launcher's
+        // (SIGCHLD), as a sibling of it.
+        exit_signal: 0,
+        ..CloneArgs::default()
+    };
+    (args.stack, args.stack_size) = s.command_stack;
+    // SAFETY: `child::entry` never returns and runs only async-signal-safe code; the plan is
+    // the owner's, which waits (blocked on the done pipe) until this reports, and with
+    // CLONE_VFORK this returns only once the command has exec'd or exited; the command stack
+    // belongs to this launcher and outlives that.
+    match unsafe { super::clone3(&args, child::entry, plan) } {
+        Ok(pid) => report(s.done_fd, pid, 0),
+        Err(e) => report(s.done_fd, 0, e as i32),
+    }
+    raw::exit(0)
+}
