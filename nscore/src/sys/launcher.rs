@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::wait::{waitid, Id, WaitPidFlag};
 
 use super::child::{self, Plan};
@@ -188,9 +189,8 @@ impl Launcher {
             reaped: false,
         };
         // From here on, dropping `launcher` ends and reaps it.
-        let mut msg = [0u8; 8];
-        match raw::read_full(launcher.done_r.as_raw_fd(), &mut msg).map_err(own)? {
-            8 => {
+        match launcher.report()? {
+            Some(msg) => {
                 let (stage, errno) = decode(&msg);
                 if stage == 0 {
                     return Ok(launcher);
@@ -199,9 +199,41 @@ impl Launcher {
                 let stage = Stage::from_u32(stage as u32).unwrap_or(Stage::DeathSignal);
                 Err(Failure::Stage(stage, Errno::from_raw(errno)))
             }
-            _ => {
+            None => {
                 launcher.end();
                 Err(Failure::Died)
+            }
+        }
+    }
+
+    /// Waits for the launcher's next 8-byte report, or `None` if it ended without one.
+    ///
+    /// Both ends of its pipes stay open in the shared fd table (closing one here would close
+    /// it for the launcher too), so its death shows as its pidfd becoming readable, not as end
+    /// of file.
+    fn report(&self) -> Result<Option<[u8; 8]>, Failure> {
+        let mut msg = [0u8; 8];
+        loop {
+            let mut fds = [
+                PollFd::new(self.done_r.as_fd(), PollFlags::POLLIN),
+                PollFd::new(self.pidfd.as_fd(), PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, PollTimeout::NONE) {
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(Failure::Owner(e)),
+                Ok(_) => {}
+            }
+            let ready = |f: &PollFd<'_>| f.revents().is_some_and(|r| !r.is_empty());
+            let (data, ended) = (ready(&fds[0]), ready(&fds[1]));
+            if data || ended {
+                // A report is written in one 8-byte write, atomic on a pipe: read it if it is
+                // there, whether or not the launcher has ended since.
+                let mut again = [PollFd::new(self.done_r.as_fd(), PollFlags::POLLIN)];
+                if data || matches!(poll(&mut again, PollTimeout::ZERO), Ok(n) if n > 0) {
+                    let n = raw::read_full(self.done_r.as_raw_fd(), &mut msg).map_err(Failure::Owner)?;
+                    return Ok((n == 8).then_some(msg));
+                }
+                return Ok(None);
             }
         }
     }
@@ -225,16 +257,13 @@ impl Launcher {
         self.shared
             .plan
             .store((plan as *mut Plan<'_>).cast(), Ordering::Release);
-        // EPIPE (SIGPIPE is ignored by Rust programs): the launcher is gone.
-        if raw::write_all(go_w.as_raw_fd(), b"g").is_err() {
-            return Err(Failure::Died);
-        }
+        // The read end stays open in the shared table, so a dead launcher shows only in
+        // `report`; an error here is this process's own.
+        raw::write_all(go_w.as_raw_fd(), b"g").map_err(Failure::Owner)?;
         drop(go_w);
-        let mut msg = [0u8; 8];
-        let n = raw::read_full(self.done_r.as_raw_fd(), &mut msg).map_err(Failure::Owner)?;
-        if n != 8 {
+        let Some(msg) = self.report()? else {
             return Err(Failure::Died);
-        }
+        };
         let (pid, errno) = decode(&msg);
         if pid <= 0 {
             return Err(Failure::Clone(Errno::from_raw(errno)));
