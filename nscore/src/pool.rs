@@ -298,11 +298,12 @@ impl Pool {
         self.owner.loopback_up
     }
 
-    /// Takes a set (as the empty-pool policy says) and starts `plan`'s command from it.
-    pub(crate) fn launch(&self, plan: &mut Plan<'_>) -> Result<(libc::pid_t, std::os::fd::OwnedFd)> {
+    /// Takes a set (as the empty-pool policy says) and starts `plan`'s child from it: a
+    /// command vfork-like, a function (`fork`) fork-like.
+    pub(crate) fn launch(&self, plan: &mut Plan<'_>, fork: bool) -> Result<(libc::pid_t, std::os::fd::OwnedFd)> {
         let state = &self.owner.state;
         let mut launcher = self.take()?;
-        let res = launcher.launch(plan);
+        let res = launcher.launch(plan, fork);
         let pid = launcher.pid();
         // The helper reaps it (it exits right after its report) and frees its memory.
         state.lock().used.push(launcher);

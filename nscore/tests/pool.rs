@@ -150,6 +150,35 @@ fn pooled_child_can_be_waited_for_through_its_pidfd() {
 }
 
 #[test]
+fn a_function_runs_fork_like_in_a_pooled_set() {
+    if !root_or_skip("a_function_runs_fork_like_in_a_pooled_set") {
+        return;
+    }
+    let pool = Pool::new(set(), 1).unwrap();
+    let name = b"fn-pooled";
+    // SAFETY: the body makes two raw system calls on a buffer it already has.
+    let mut child = unsafe {
+        pool.spawn().run(|| {
+            if libc::getpid() != 1 {
+                return 3;
+            }
+            if libc::sethostname(name.as_ptr().cast(), name.len()) != 0 {
+                return 4;
+            }
+            0
+        })
+    }
+    .unwrap();
+    assert_eq!(
+        child.wait().unwrap().code(),
+        Some(0),
+        "PID 1, and the hostname could be set"
+    );
+    let mine = nix::sys::utsname::uname().unwrap();
+    assert_ne!(mine.nodename().as_encoded_bytes(), name, "the host's name is untouched");
+}
+
+#[test]
 fn each_set_is_handed_out_exactly_once() {
     if !root_or_skip("each_set_is_handed_out_exactly_once") {
         return;
@@ -321,8 +350,17 @@ fn what_a_pool_cannot_do_is_refused_clearly() {
     let pool = Pool::new(Kind::Net | Kind::Uts, 1).unwrap();
     let e = Spawn::new(Kind::Net).pool(&pool).spawn("true", [""; 0]).unwrap_err();
     assert_eq!(e.op(), Op::Validate, "{e}");
-    // SAFETY: the body returns at once; it is refused before any clone anyway.
-    let e = unsafe { pool.spawn().run(|| 0) }.unwrap_err();
+    let e = pool
+        .spawn()
+        .join(NsHandle::current(Kind::Ipc).unwrap())
+        .spawn("true", [""; 0])
+        .unwrap_err();
+    assert_eq!(e.op(), Op::Validate, "{e}");
+    let e = pool
+        .spawn()
+        .clone_mode(nscore::CloneMode::Fork)
+        .spawn("true", [""; 0])
+        .unwrap_err();
     assert_eq!(e.op(), Op::Validate, "{e}");
     let stats = pool.stats();
     assert_eq!(stats.handed_out, 0, "nothing was taken by refused spawns");

@@ -187,7 +187,7 @@ impl Spawn {
         }
 
         let res = match &pool {
-            Some(pool) => pool.launch(&mut plan),
+            Some(pool) => pool.launch(&mut plan, !exec),
             None => child::clone_child(&mut args, &mut plan, stack.as_ref())
                 .map_err(|e| Error::sys(Op::Clone3, self.kinds, e)),
         };

@@ -14,9 +14,11 @@ impl Spawn {
     ///
     /// The spawn's kinds must be the pool's ([`Pool::spawn`] makes such a builder). When the
     /// pool is empty, the spawn waits or makes a set inline, as the pool was built to do.
-    /// Checked at spawn time: only commands ([`Spawn::spawn`], [`Spawn::output`]), without
-    /// id maps, namespaces to join, a cgroup or [`CloneMode::Fork`]; errors are `Op::Validate`,
-    /// and a launcher killed before it was used gives `Op::ChildReport` (`ESRCH`).
+    /// A command is cloned `CLONE_VM|CLONE_VFORK` from the set's launcher (flat in this
+    /// process's memory size); a function ([`Spawn::run`]) fork-like, with the same rules as
+    /// without a pool. Checked at spawn time: no namespaces to join, no cgroup, and for a
+    /// command no [`CloneMode::Fork`]; errors are `Op::Validate`, and a launcher killed before
+    /// it was used gives `Op::ChildReport` (`ESRCH`).
     pub fn pool(mut self, pool: &Pool) -> Spawn {
         self.pool = Some(pool.clone());
         self
@@ -40,17 +42,14 @@ impl Spawn {
                 ),
             ));
         }
-        if !exec {
-            return refuse("run a function (only commands: the command is cloned with CLONE_VM|CLONE_VFORK)");
-        }
         if !self.joins.is_empty() {
             return refuse("join other namespaces");
         }
         if self.cgroup.is_some() {
             return refuse("start in a cgroup (CLONE_INTO_CGROUP)");
         }
-        if self.mode == CloneMode::Fork {
-            return refuse("use CloneMode::Fork");
+        if self.mode == CloneMode::Fork && exec {
+            return refuse("start a command with CloneMode::Fork (a command is cloned CLONE_VM|CLONE_VFORK from the set's launcher)");
         }
         Ok(())
     }
@@ -63,7 +62,8 @@ impl Spawn {
         if pool.loopback_is_up() {
             plan.loopback_up = false;
         }
-        // The command shares the launcher's memory (CLONE_VM).
+        // A command shares the launcher's memory (CLONE_VM): handlers of this process must
+        // not run in it. (Harmless for a fork-like function child.)
         plan.reset_all_handlers = true;
     }
 }

@@ -24,7 +24,7 @@
 
 use std::ffi::c_void;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -89,6 +89,9 @@ struct Shared {
     plan: AtomicPtr<c_void>,
     /// Where `CLONE_PIDFD` puts the command's pidfd (in the shared fd table).
     pidfd: AtomicI32,
+    /// Clone the child fork-like (its own copy of the memory, for a function) instead of
+    /// `CLONE_VM|CLONE_VFORK` (for a command); set by the owner before it says go.
+    fork: AtomicBool,
 }
 
 /// What a set's namespaces are made of.
@@ -152,6 +155,7 @@ impl Launcher {
             command_stack: command_stack.region(),
             plan: AtomicPtr::new(std::ptr::null_mut()),
             pidfd: AtomicI32::new(-1),
+            fork: AtomicBool::new(false),
         });
         let mut pidfd: RawFd = -1;
         let mut args = CloneArgs {
@@ -243,14 +247,17 @@ impl Launcher {
         self.pid
     }
 
-    /// Starts `plan`'s command from this launcher: PID 1 of the set's PID namespace (when it
-    /// has one), a child of this process. Returns once the command has exec'd or exited (as a
-    /// vfork does), with its pid and pidfd; the launcher is gone or about to be (reap it by
-    /// dropping this value).
+    /// Starts `plan`'s child from this launcher: PID 1 of the set's PID namespace (when it
+    /// has one), a child of this process. A command (`fork` false) is cloned
+    /// `CLONE_VM|CLONE_VFORK`, and this returns once it has exec'd or exited; a function
+    /// (`fork` true) gets a fork-like copy of this process's memory, as from
+    /// [`crate::Spawn::run`]. Returns the child's pid and pidfd; the launcher is gone or about
+    /// to be (reap it by dropping this value).
     ///
     /// The plan must be one for a `CLONE_VM` child (`reset_all_handlers`) and must stay valid
     /// until this returns.
-    pub(crate) fn launch(&mut self, plan: &mut Plan<'_>) -> Result<(libc::pid_t, OwnedFd), Failure> {
+    pub(crate) fn launch(&mut self, plan: &mut Plan<'_>, fork: bool) -> Result<(libc::pid_t, OwnedFd), Failure> {
+        self.shared.fork.store(fork, Ordering::Release);
         let Some(go_w) = self.go_w.take() else {
             return Err(Failure::Died);
         };
@@ -368,19 +375,24 @@ extern "C" fn launcher_main(arg: *mut c_void) -> ! {
         _ => raw::exit(0),
     }
     let plan = s.plan.load(Ordering::Acquire);
+    let fork = s.fork.load(Ordering::Acquire);
+    let shared = if fork { 0 } else { libc::CLONE_VM | libc::CLONE_VFORK };
     let mut args = CloneArgs {
-        flags: (libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PARENT) as u64 | CLONE_PIDFD,
+        flags: (shared | libc::CLONE_PARENT) as u64 | CLONE_PIDFD,
         pidfd: s.pidfd.as_ptr() as u64,
         // clone3 refuses an exit signal with CLONE_PARENT: the command gets the launcher's
         // (SIGCHLD), as a sibling of it.
         exit_signal: 0,
         ..CloneArgs::default()
     };
-    (args.stack, args.stack_size) = s.command_stack;
-    // SAFETY: `child::entry` never returns and runs only async-signal-safe code; the plan is
-    // the owner's, which waits (blocked on the done pipe) until this reports, and with
-    // CLONE_VFORK this returns only once the command has exec'd or exited; the command stack
-    // belongs to this launcher and outlives that.
+    if !fork {
+        (args.stack, args.stack_size) = s.command_stack;
+    }
+    // SAFETY: `child::entry` never returns and runs only async-signal-safe code. Vfork-like:
+    // the plan is the owner's, which waits (blocked on the done pipe) until this reports, and
+    // with CLONE_VFORK this returns only once the command has exec'd or exited; the command
+    // stack belongs to this launcher and outlives that. Fork-like: the child runs on its own
+    // copy of this stack and of the plan.
     match unsafe { super::clone3(&args, child::entry, plan) } {
         Ok(pid) => report(s.done_fd, pid, 0),
         Err(e) => report(s.done_fd, 0, e as i32),
