@@ -280,10 +280,11 @@ impl Pool {
         }
     }
 
-    /// Shuts the pool down: stops the helper, ends and reaps every launcher, so that no set of
-    /// namespaces is held any more. Children already started are not touched (unless started
-    /// with [`Spawn::kill_on_parent_death`]: the helper thread is their parent). Spawns after
-    /// this fail. Dropping the last handle does the same.
+    /// Shuts the pool down: stops the helper, ends and reaps every launcher, so that the pool
+    /// holds no set of namespaces any more (a running child keeps its own). Children already
+    /// started are not touched (unless started with [`Spawn::kill_on_parent_death`]: the
+    /// helper thread is their parent). Spawns after this fail. Dropping the last handle does
+    /// the same.
     pub fn shutdown(&self) {
         self.owner.shutdown();
     }
@@ -305,7 +306,7 @@ impl Pool {
         let mut launcher = self.take()?;
         let res = launcher.launch(plan, fork);
         let pid = launcher.pid();
-        // The helper reaps it (it exits right after its report) and frees its memory.
+        // It ends when its child does; the helper reaps it then and frees its memory.
         state.lock().used.push(launcher);
         state.changed.notify_all();
         res.map_err(|f| failure(f, state.kinds, pid))
@@ -319,7 +320,8 @@ impl Pool {
                 return Err(shut_down());
             }
             if let Some(l) = q.ready.pop_front() {
-                state.changed.notify_all();
+                // The helper is told after the launch (in `launch`), so that its refill does
+                // not compete with this start.
                 if l.alive() {
                     q.stats.handed_out += 1;
                     return Ok(l);
@@ -328,6 +330,7 @@ impl Pool {
                 q.stats.discarded += 1;
                 let pid = l.pid();
                 q.used.push(l);
+                state.changed.notify_all();
                 return Err(failure(Failure::Died, state.kinds, pid));
             }
             match self.owner.when_empty {
@@ -435,7 +438,8 @@ impl State {
 #[derive(Default)]
 struct Queue {
     ready: VecDeque<Launcher>,
-    /// Launchers that started their command (or died): to reap.
+    /// Launchers that started their child (each holds its set until the child exits) or
+    /// died: reaped once they have ended, killed at shutdown.
     used: Vec<Launcher>,
     shutdown: bool,
     /// The helper's last failure to make a set, cleared by its next success.
@@ -446,20 +450,37 @@ struct Queue {
 /// How long the helper waits before it tries again after a failure.
 const RETRY: Duration = Duration::from_millis(100);
 
-/// The helper thread: reaps used launchers and keeps `size` sets ready.
+/// How often the helper looks for used launchers that have ended (each ends when its child
+/// does).
+const REAP_EVERY: Duration = Duration::from_millis(20);
+
+/// The helper thread: reaps used launchers once they end and keeps `size` sets ready.
 fn helper(state: &State) {
     loop {
         let mut q = state.lock();
-        while !q.shutdown && q.used.is_empty() && q.ready.len() >= state.size {
-            q = state.changed.wait(q).unwrap_or_else(|e| e.into_inner());
-        }
-        if q.shutdown {
-            return;
-        }
-        let used = std::mem::take(&mut q.used);
+        let ended = loop {
+            if q.shutdown {
+                return;
+            }
+            let (ended, running): (Vec<Launcher>, Vec<Launcher>) =
+                std::mem::take(&mut q.used).into_iter().partition(Launcher::exited);
+            q.used = running;
+            if !ended.is_empty() || q.ready.len() < state.size {
+                break ended;
+            }
+            q = if q.used.is_empty() {
+                state.changed.wait(q).unwrap_or_else(|e| e.into_inner())
+            } else {
+                state
+                    .changed
+                    .wait_timeout(q, REAP_EVERY)
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|e| e.into_inner().0)
+            };
+        };
         let want = q.ready.len() < state.size;
         drop(q);
-        drop(used);
+        drop(ended);
         if !want {
             continue;
         }

@@ -188,12 +188,6 @@ fn each_set_is_handed_out_exactly_once() {
     let first = pool.launcher_pids();
     assert_eq!(first.len(), 3);
     let mut children: Vec<Child> = (0..3).map(|_| sleeper(&pool)).collect();
-    for pid in &first {
-        assert!(
-            gone(*pid, Duration::from_secs(5)),
-            "launcher {pid} is reaped after its one spawn"
-        );
-    }
     pool.fill(FILL).unwrap();
     for pid in pool.launcher_pids() {
         assert!(!first.contains(&pid), "a launcher is never reused");
@@ -201,9 +195,23 @@ fn each_set_is_handed_out_exactly_once() {
     let stats = pool.stats();
     assert_eq!(stats.handed_out, 3);
     assert!(stats.made >= 6);
+    // A used launcher holds its set until its child exits (so that the teardown is off the
+    // child's exit path), then ends and is reaped.
+    for pid in &first {
+        assert!(
+            std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "launcher {pid} holds its set"
+        );
+    }
     for c in &mut children {
         c.kill().unwrap();
         c.wait().unwrap();
+    }
+    for pid in &first {
+        assert!(
+            gone(*pid, Duration::from_secs(5)),
+            "launcher {pid} is reaped after its child ended"
+        );
     }
 }
 

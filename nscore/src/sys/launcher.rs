@@ -12,7 +12,8 @@
 //! up as asked, reports ready and blocks on its go pipe. On go it clones the command
 //! (`CLONE_VM|CLONE_VFORK` on the command stack, `CLONE_PARENT` so that the command is a
 //! child of the owner, which can wait for it through a real pidfd, `CLONE_PIDFD`), reports
-//! the result and exits. End of file on the go pipe (the owner dropped the set) makes it exit
+//! the result, and waits for the command to exit before it exits itself: the teardown of the
+//! set then runs in the launcher's exit, off the command's. End of file on the go pipe (the owner dropped the set) makes it exit
 //! too, and `PR_SET_PDEATHSIG` kills it with the owner thread that made it.
 //!
 //! Everything the launcher runs is async-signal-safe: raw system calls on memory the owner
@@ -92,6 +93,9 @@ struct Shared {
     /// Clone the child fork-like (its own copy of the memory, for a function) instead of
     /// `CLONE_VM|CLONE_VFORK` (for a command); set by the owner before it says go.
     fork: AtomicBool,
+    /// The launcher's own pidfd of its child (a dup in the shared table), which it watches
+    /// until the child exits; closed by the owner once the launcher is reaped.
+    watch_fd: AtomicI32,
 }
 
 /// What a set's namespaces are made of.
@@ -156,6 +160,7 @@ impl Launcher {
             plan: AtomicPtr::new(std::ptr::null_mut()),
             pidfd: AtomicI32::new(-1),
             fork: AtomicBool::new(false),
+            watch_fd: AtomicI32::new(-1),
         });
         let mut pidfd: RawFd = -1;
         let mut args = CloneArgs {
@@ -290,6 +295,23 @@ impl Launcher {
         let _ = super::pidfd_send_signal(self.pidfd.as_fd(), libc::SIGKILL);
         while let Err(Errno::EINTR) = waitid(Id::PIDFd(self.pidfd.as_fd()), WaitPidFlag::WEXITED) {}
         self.reaped = true;
+        let watch = self.shared.watch_fd.swap(-1, Ordering::AcqRel);
+        if watch >= 0 {
+            // SAFETY: the launcher dup'ed this fd for itself and is gone; nobody else owns it.
+            drop(unsafe { super::own_fd(watch) });
+        }
+    }
+
+    /// Whether the launcher has ended (it ends once its child has, or when killed).
+    pub(crate) fn exited(&self) -> bool {
+        self.reaped
+            || !matches!(
+                waitid(
+                    Id::PIDFd(self.pidfd.as_fd()),
+                    WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT
+                ),
+                Ok(nix::sys::wait::WaitStatus::StillAlive)
+            )
     }
 
     /// Whether the launcher has not been started and still runs.
@@ -393,9 +415,30 @@ extern "C" fn launcher_main(arg: *mut c_void) -> ! {
     // with CLONE_VFORK this returns only once the command has exec'd or exited; the command
     // stack belongs to this launcher and outlives that. Fork-like: the child runs on its own
     // copy of this stack and of the plan.
-    match unsafe { super::clone3(&args, child::entry, plan) } {
-        Ok(pid) => report(s.done_fd, pid, 0),
-        Err(e) => report(s.done_fd, 0, e as i32),
+    let pid = match unsafe { super::clone3(&args, child::entry, plan) } {
+        Ok(pid) => pid,
+        Err(e) => {
+            report(s.done_fd, 0, e as i32);
+            raw::exit(0)
+        }
+    };
+    // Hold the set until the child has exited, so that the teardown of its namespaces (the
+    // mount tree, the PID namespace, a network namespace's exit work) happens when this
+    // launcher exits, in the background, and not on the child's exit path, which its parent
+    // waits for.
+    // SAFETY: fcntl(F_DUPFD_CLOEXEC) on the pidfd the kernel just stored; plain integers.
+    let watch = unsafe { libc::fcntl(s.pidfd.load(Ordering::Acquire), libc::F_DUPFD_CLOEXEC, 0) };
+    s.watch_fd.store(watch, Ordering::Release);
+    report(s.done_fd, pid, 0);
+    if watch >= 0 {
+        let mut pfd = libc::pollfd {
+            fd: watch,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll(2) on one pollfd owned by this frame; a pidfd is readable once its
+        // process has exited.
+        while unsafe { libc::poll(&mut pfd, 1, -1) } < 0 {}
     }
     raw::exit(0)
 }
