@@ -1,9 +1,9 @@
 //! # nscore — Linux namespaces of every kind, from Rust
 //!
-//! Create ([`unshare`], [`Spawn`]), join ([`join`]), inspect ([`NsHandle`],
-//! [`ProcessNamespaces`], [`inspect::list`]), persist ([`persist`]) and limit ([`limits`]) the
-//! eight kinds of Linux namespace: cgroup, ipc, net, mnt, pid, time, user and uts
-//! (`namespaces(7)`).
+//! Create ([`unshare`], [`Spawn`]; ahead of time: [`Pool`]), join ([`join`]), inspect
+//! ([`NsHandle`], [`ProcessNamespaces`], [`inspect::list`]), persist ([`persist`]) and limit
+//! ([`limits`]) the eight kinds of Linux namespace: cgroup, ipc, net, mnt, pid, time, user and
+//! uts (`namespaces(7)`).
 //!
 //! ```no_run
 //! use nscore::{Kind, ProcessNamespaces, Spawn};

@@ -306,9 +306,17 @@ impl Pool {
         let mut launcher = self.take()?;
         let res = launcher.launch(plan, fork);
         let pid = launcher.pid();
-        // It ends when its child does; the helper reaps it then and frees its memory.
-        state.lock().used.push(launcher);
-        state.changed.notify_all();
+        // It ends when its child does; the helper reaps it then and frees its memory. After a
+        // shutdown there is no helper: end it now (the child keeps its namespaces).
+        let mut q = state.lock();
+        if q.shutdown {
+            drop(q);
+            drop(launcher);
+        } else {
+            q.used.push(launcher);
+            drop(q);
+            state.changed.notify_all();
+        }
         res.map_err(|f| failure(f, state.kinds, pid))
     }
 
