@@ -331,6 +331,35 @@ fn spawn_table(methods: &[measure::SpawnMethod]) {
     extra("spawn_rate_per_s", Value::Object(rates));
 }
 
+/// The new kernels' fast paths beside the classic paths they replace; a path the kernel lacks
+/// is skipped with its reason.
+fn fast_benches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("fast");
+    g.measurement_time(Duration::from_millis(700)).sample_size(10);
+    if wanted("fast/empty_mntns") || wanted("fast/copy_mntns") {
+        match measure::probe_empty_mntns() {
+            Ok(()) => {
+                bench(&mut g, "fast/empty_mntns", |n| measure::mntns_loop(true, n));
+                bench(&mut g, "fast/copy_mntns", |n| measure::mntns_loop(false, n));
+            }
+            Err(e) => println!("SKIPPED fast/empty_mntns: {e}"),
+        }
+    }
+    if wanted("fast/into_cgroup") || wanted("fast/cgroup_procs") {
+        match measure::ScratchCgroup::new() {
+            Ok(cg) => {
+                bench(&mut g, "fast/into_cgroup", |n| measure::cgroup_spawns(&cg, true, n));
+                bench(&mut g, "fast/cgroup_procs", |n| measure::cgroup_spawns(&cg, false, n));
+            }
+            Err(e) => println!("SKIPPED fast/into_cgroup: no scratch cgroup: {e}"),
+        }
+    }
+    println!(
+        "fast/pidfd_spawn: not measured apart: nscore's Spawn already starts with clone3(CLONE_PIDFD|CLONE_VM|CLONE_VFORK) (spawn/nscore); glibc's pidfd_spawn needs glibc 2.39"
+    );
+    g.finish();
+}
+
 fn cold_benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("cold");
     // Each iteration sleeps COLD_SETTLE (untimed) and forks a child: small budgets.
@@ -555,6 +584,7 @@ fn main() {
     setns_benches(&mut c);
     spawn_benches(&mut c);
     cold_benches(&mut c);
+    fast_benches(&mut c);
     scaling_benches(&mut c);
     c.final_summary();
     if filter_is_empty() || std::env::args().any(|a| a == "kernel_memory") {
