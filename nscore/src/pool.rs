@@ -21,9 +21,11 @@
 //! process already in new namespaces of the pool's kinds, with `unshare(CLONE_NEWPID)` done,
 //! `/` made private and `lo` brought up as asked, waiting on a pipe. A spawn from the pool
 //! ([`Spawn::pool`]) hands the launcher its plan; the launcher clones the command
-//! (`CLONE_VM|CLONE_VFORK`, `CLONE_PARENT`: PID 1 of the new PID namespace and a child of
+//! (`CLONE_VM` on a small stack, `CLONE_PARENT`: PID 1 of the new PID namespace and a child of
 //! *this* process, with a real pidfd), which sets its hostname, mounts `/proc` and execs as a
-//! fresh spawn would; then the launcher exits. A launcher shares this process's memory and fd
+//! fresh spawn would. The launcher then waits for the command to exit and exits after it, so
+//! that the teardown of the set (the mount tree, a network namespace's exit work) happens in
+//! the background and not on the command's exit path, which its parent waits for. A launcher shares this process's memory and fd
 //! table (`CLONE_VM|CLONE_FILES`, like a thread, but a process of its own): its creation does
 //! not copy page tables, so it stays flat in this process's memory size.
 //!
@@ -300,7 +302,7 @@ impl Pool {
     }
 
     /// Takes a set (as the empty-pool policy says) and starts `plan`'s child from it: a
-    /// command vfork-like, a function (`fork`) fork-like.
+    /// command with `CLONE_VM`, a function (`fork`) fork-like.
     pub(crate) fn launch(&self, plan: &mut Plan<'_>, fork: bool) -> Result<(libc::pid_t, std::os::fd::OwnedFd)> {
         let state = &self.owner.state;
         let mut launcher = self.take()?;

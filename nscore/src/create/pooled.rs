@@ -14,7 +14,7 @@ impl Spawn {
     ///
     /// The spawn's kinds must be the pool's ([`Pool::spawn`] makes such a builder). When the
     /// pool is empty, the spawn waits or makes a set inline, as the pool was built to do.
-    /// A command is cloned `CLONE_VM|CLONE_VFORK` from the set's launcher (flat in this
+    /// A command is cloned `CLONE_VM` from the set's launcher (flat in this
     /// process's memory size); a function ([`Spawn::run`]) fork-like, with the same rules as
     /// without a pool. Checked at spawn time: no namespaces to join, no cgroup, and for a
     /// command no [`CloneMode::Fork`]; errors are `Op::Validate`, and a launcher killed before
@@ -49,7 +49,9 @@ impl Spawn {
             return refuse("start in a cgroup (CLONE_INTO_CGROUP)");
         }
         if self.mode == CloneMode::Fork && exec {
-            return refuse("start a command with CloneMode::Fork (a command is cloned CLONE_VM|CLONE_VFORK from the set's launcher)");
+            return refuse(
+                "start a command with CloneMode::Fork (a command is cloned CLONE_VM from the set's launcher)",
+            );
         }
         Ok(())
     }
