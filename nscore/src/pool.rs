@@ -25,7 +25,9 @@
 //! *this* process, with a real pidfd), which sets its hostname, mounts `/proc` and execs as a
 //! fresh spawn would. The launcher then waits for the command to exit and exits after it, so
 //! that the teardown of the set (the mount tree, a network namespace's exit work) happens in
-//! the background and not on the command's exit path, which its parent waits for. A launcher shares this process's memory and fd
+//! the background and not on the command's exit path, which its parent waits for. So each
+//! running pooled child has a sleeping launcher beside it (a process sharing this one's memory,
+//! with two small stacks), until it exits. A launcher shares this process's memory and fd
 //! table (`CLONE_VM|CLONE_FILES`, like a thread, but a process of its own): its creation does
 //! not copy page tables, so it stays flat in this process's memory size.
 //!
