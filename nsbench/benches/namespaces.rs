@@ -214,65 +214,165 @@ fn setns_benches(c: &mut Criterion) {
 }
 
 fn spawn_benches(c: &mut Criterion) {
-    let methods: Vec<_> = measure::SpawnMethod::ALL
+    use measure::SpawnMethod;
+    let methods: Vec<_> = SpawnMethod::ALL
         .into_iter()
         .filter(|m| {
             let ok = m.available();
             if !ok {
-                println!("SKIPPED spawn/{}: util-linux unshare is not installed", m.name());
+                let why = match m {
+                    SpawnMethod::Pool => "a pool needs root (it holds no user namespace)",
+                    _ => "util-linux unshare is not installed",
+                };
+                println!("SKIPPED spawn/{}: {why}", m.name());
             }
             ok
         })
         .filter(|m| {
-            let any = wanted(&format!("spawn/{}", m.name())) || wanted(&format!("spawn_1g/{}", m.name()));
+            let any = ["spawn", "spawn_1g", "spawn_burst", "spawn_rate"]
+                .iter()
+                .any(|g| wanted(&format!("{g}/{}", m.name())));
             any && check(&format!("spawn/{}", m.name()), m.verify())
         })
         .collect();
+    // Settled: one spawn at a time, each after the previous one's teardown (and the pool's
+    // refill) is over, timed the same way for every method.
     for (group, memory) in [("spawn", 0usize), ("spawn_1g", 1 << 30)] {
         let used = methods.iter().any(|m| wanted(&format!("{group}/{}", m.name())));
         let ballast = (memory > 0 && used).then(|| measure::touched_memory(memory));
         let mut g = c.benchmark_group(group);
-        g.measurement_time(Duration::from_secs(1)).sample_size(10);
+        // Each iteration also sleeps SETTLE (untimed): ~300 timed starts, ~6 s of wall time.
+        g.warm_up_time(Duration::from_millis(100))
+            .measurement_time(Duration::from_millis(600))
+            .sample_size(10);
         for m in &methods {
             let id = format!("{group}/{}", m.name());
-            bench(&mut g, &id, |n| {
-                let t = std::time::Instant::now();
-                for _ in 0..n {
-                    m.run("/bin/true", &[], false)?;
-                }
-                Ok(t.elapsed())
-            });
+            bench(&mut g, &id, |n| measure::settled_spawns(*m, n));
         }
         g.finish();
         drop(ballast);
     }
-    let measured = methods
-        .iter()
-        .any(|m| mean_ns(&format!("spawn_1g/{}", m.name())).is_some());
-    if measured {
-        println!("\nspawn from a parent holding 1 GiB of touched memory, against a plain parent (same run):");
-    }
-    let mut json = Map::new();
+    // Back to back: teardown of the previous spawns and the pool's refill compete.
+    let mut g = c.benchmark_group("spawn_burst");
+    g.measurement_time(Duration::from_secs(1)).sample_size(10);
     for m in &methods {
-        let (Some(a), Some(b)) = (
-            mean_ns(&format!("spawn/{}", m.name())),
-            mean_ns(&format!("spawn_1g/{}", m.name())),
-        ) else {
+        let id = format!("spawn_burst/{}", m.name());
+        bench(&mut g, &id, |n| measure::burst_spawns(*m, n));
+    }
+    g.finish();
+    // Sustained: starts per second over a few seconds, 1 and 2 workers.
+    let mut g = c.benchmark_group("spawn_rate");
+    g.measurement_time(Duration::from_secs(3)).sample_size(10);
+    for m in methods
+        .iter()
+        .filter(|m| matches!(m, SpawnMethod::Plain | SpawnMethod::Pool | SpawnMethod::Nscore))
+    {
+        for workers in [1u64, 2] {
+            let id = format!("spawn_rate/{}_{workers}", m.name());
+            bench(&mut g, &id, |n| measure::spawn_rate(*m, workers, n));
+        }
+    }
+    g.finish();
+    spawn_table(&methods);
+}
+
+/// Prints the spawn figures of this run against `spawn/plain` and the plain parent, and keeps
+/// them for `extra.json`.
+fn spawn_table(methods: &[measure::SpawnMethod]) {
+    let plain = mean_ns("spawn/plain");
+    let mut json = Map::new();
+    let mut rates = Map::new();
+    let mut printed = false;
+    for m in methods {
+        let name = m.name();
+        let (a, b) = (mean_ns(&format!("spawn/{name}")), mean_ns(&format!("spawn_1g/{name}")));
+        let burst = mean_ns(&format!("spawn_burst/{name}"));
+        if a.is_none() && b.is_none() && burst.is_none() {
             continue;
+        }
+        if !printed {
+            println!("\nspawn of /bin/true (means of this run; settled: each after the previous teardown; 1 GiB: parent holding 1 GiB of touched memory):");
+            printed = true;
+        }
+        let f = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{:.1} µs", x / 1e3));
+        let r = |x: Option<f64>, y: Option<f64>| match (x, y) {
+            (Some(x), Some(y)) if y > 0.0 => format!("{:.2}x", x / y),
+            _ => "-".into(),
         };
         println!(
-            "  {:<18} plain {:>9.1} µs   1 GiB {:>9.1} µs   ratio {:.2}x",
-            m.name(),
-            a / 1e3,
-            b / 1e3,
-            b / a
+            "  {name:<18} settled {:>10} ({} plain)   1 GiB {:>10} ({} settled)   burst {:>10}",
+            f(a),
+            r(a, plain),
+            f(b),
+            r(b, a),
+            f(burst)
         );
-        json.insert(
-            m.name().to_string(),
-            json!({"plain_ns": rounded(a, 0), "1g_ns": rounded(b, 0), "ratio": rounded(b / a, 3)}),
-        );
+        let mut o = Map::new();
+        for (k, v) in [("settled_ns", a), ("1g_ns", b), ("burst_ns", burst)] {
+            if let Some(v) = v {
+                o.insert(k.into(), json!(rounded(v, 0)));
+            }
+        }
+        if let (Some(a), Some(p)) = (a, plain) {
+            o.insert("settled_ratio_to_plain".into(), json!(rounded(a / p, 3)));
+        }
+        if let (Some(a), Some(b)) = (a, b) {
+            o.insert("ratio_1g".into(), json!(rounded(b / a, 3)));
+        }
+        json.insert(name.to_string(), Value::Object(o));
+        for workers in [1, 2] {
+            if let Some(t) = mean_ns(&format!("spawn_rate/{name}_{workers}")) {
+                println!("  {name:<18} sustained, {workers} worker(s): {:.0} starts/s", 1e9 / t);
+                rates.insert(format!("{name}_{workers}"), json!(rounded(1e9 / t, 1)));
+            }
+        }
     }
-    extra("spawn_1g_ratio", Value::Object(json));
+    extra("spawn", Value::Object(json));
+    extra("spawn_rate_per_s", Value::Object(rates));
+}
+
+/// The new kernels' fast paths beside the classic paths they replace; a path the kernel lacks
+/// is skipped with its reason.
+fn fast_benches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("fast");
+    g.measurement_time(Duration::from_millis(700)).sample_size(10);
+    if wanted("fast/empty_mntns") || wanted("fast/copy_mntns") {
+        match measure::probe_empty_mntns() {
+            Ok(()) => {
+                bench(&mut g, "fast/empty_mntns", |n| measure::mntns_loop(true, n));
+                bench(&mut g, "fast/copy_mntns", |n| measure::mntns_loop(false, n));
+            }
+            Err(e) => println!("SKIPPED fast/empty_mntns: {e}"),
+        }
+    }
+    if wanted("fast/into_cgroup") || wanted("fast/cgroup_procs") {
+        match measure::ScratchCgroup::new() {
+            Ok(cg) => {
+                bench(&mut g, "fast/into_cgroup", |n| measure::cgroup_spawns(&cg, true, n));
+                bench(&mut g, "fast/cgroup_procs", |n| measure::cgroup_spawns(&cg, false, n));
+            }
+            Err(e) => println!("SKIPPED fast/into_cgroup: no scratch cgroup: {e}"),
+        }
+    }
+    println!(
+        "fast/pidfd_spawn: not measured apart: nscore's Spawn already starts with clone3(CLONE_PIDFD|CLONE_VM|CLONE_VFORK) (spawn/nscore); glibc's pidfd_spawn needs glibc 2.39"
+    );
+    g.finish();
+}
+
+fn cold_benches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("cold");
+    // Each iteration sleeps COLD_SETTLE (untimed) and forks a child: small budgets.
+    g.warm_up_time(Duration::from_millis(10))
+        .measurement_time(Duration::from_millis(40))
+        .sample_size(10);
+    let mut kinds: Vec<Option<Kind>> = vec![None];
+    kinds.extend(Kind::ALL.iter().copied().map(Some));
+    for k in kinds {
+        let id = format!("cold/{}", kind_name(k));
+        bench(&mut g, &id, |n| measure::cold_unshare(k, n));
+    }
+    g.finish();
 }
 
 fn scaling_benches(c: &mut Criterion) {
@@ -483,6 +583,8 @@ fn main() {
     clone_benches(&mut c);
     setns_benches(&mut c);
     spawn_benches(&mut c);
+    cold_benches(&mut c);
+    fast_benches(&mut c);
     scaling_benches(&mut c);
     c.final_summary();
     if filter_is_empty() || std::env::args().any(|a| a == "kernel_memory") {

@@ -15,6 +15,8 @@
 
 mod child;
 mod clone;
+mod cold;
+mod fastpath;
 mod holder;
 mod memory;
 mod scaling;
@@ -28,11 +30,15 @@ use std::fmt;
 use nscore::Errno;
 
 pub use clone::{clone_loop, clone_pair_loop, verify_clone};
+pub use cold::{cold_unshare, COLD_SETTLE};
+pub use fastpath::{cgroup_spawns, mntns_loop, probe_empty_mntns, ScratchCgroup};
 pub use holder::Holder;
 pub use memory::{kernel_memory, open_files_limit, settle, KernelMemory};
 pub use scaling::{concurrent_unshare, mnt_scaling_loop};
 pub use setns::{setns_loop, SETNS_KINDS};
-pub use spawn::{touched_memory, SpawnMethod, SPAWN_KINDS};
+pub use spawn::{
+    burst_spawns, settled_spawns, shared_pool, spawn_rate, touched_memory, SpawnMethod, POOL_SIZE, SETTLE, SPAWN_KINDS,
+};
 pub use teardown::{teardown_loop, TEARDOWN_LIMIT};
 pub use unshare::{unshare_loop, unshare_user_once, REPEATABLE};
 

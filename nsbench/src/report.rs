@@ -13,6 +13,7 @@ mod criterion;
 mod figures;
 mod history;
 mod provenance;
+mod spawn;
 mod store;
 mod summary;
 pub mod svg;
@@ -23,10 +24,11 @@ use std::fmt;
 
 pub use bmf::to_bmf;
 pub use compare::{compare, comparison_text, parse_threshold, CompareRow, Comparison, Verdict, DEFAULT_NOISE_FLOOR};
-pub use criterion::{baseline_of, read_criterion};
+pub use criterion::{baseline_for, baseline_of, read_criterion};
 pub use figures::figures;
 pub use history::{history_append, history_plot, load_history, HistoryBy};
 pub use provenance::{rfc3339, rfc3339_now, CriterionSettings, Provenance};
+pub use spawn::{spawn_rows, SPAWN_OPS};
 pub use store::{load_results, parse_results, write_atomic, write_report, Written};
 pub use summary::{fmt_ns, summary_markdown, summary_rows, summary_text};
 

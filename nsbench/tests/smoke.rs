@@ -104,8 +104,12 @@ fn spawn_methods_create_namespaces() {
         if !m.available() {
             let _ = writeln!(
                 std::io::stderr(),
-                "SKIPPED spawn_methods_create_namespaces({}): util-linux unshare not installed",
-                m.name()
+                "SKIPPED spawn_methods_create_namespaces({}): {}",
+                m.name(),
+                match m {
+                    measure::SpawnMethod::Pool => "a pool needs root",
+                    _ => "util-linux unshare not installed",
+                }
             );
             continue;
         }
@@ -119,6 +123,37 @@ fn spawn_methods_create_namespaces() {
     }
     // A failing program is an error, not a silent success.
     assert!(measure::SpawnMethod::Nscore.run("/bin/false", &[], false).is_err());
+    assert!(measure::SpawnMethod::Plain.run("/bin/false", &[], false).is_err());
+}
+
+#[test]
+fn settled_burst_and_rate_spawns_and_cold_creations_run() {
+    for m in [
+        measure::SpawnMethod::Plain,
+        measure::SpawnMethod::Pool,
+        measure::SpawnMethod::Nscore,
+    ] {
+        if !m.available() {
+            continue;
+        }
+        for r in [
+            measure::settled_spawns(m, 2),
+            measure::burst_spawns(m, 2),
+            measure::spawn_rate(m, 2, 3),
+        ] {
+            if !allowed("settled_burst_and_rate_spawns_and_cold_creations_run", &r) {
+                return;
+            }
+            assert!(r.is_ok(), "{}: {}", m.name(), r.unwrap_err());
+        }
+    }
+    for k in [None, Some(Kind::Net), Some(Kind::User)] {
+        let r = measure::cold_unshare(k, 1);
+        if !allowed("settled_burst_and_rate_spawns_and_cold_creations_run", &r) {
+            return;
+        }
+        assert!(r.is_ok(), "cold/{k:?}: {}", r.unwrap_err());
+    }
 }
 
 #[test]

@@ -1,9 +1,9 @@
 //! # nscore — Linux namespaces of every kind, from Rust
 //!
-//! Create ([`unshare`], [`Spawn`]), join ([`join`]), inspect ([`NsHandle`],
-//! [`ProcessNamespaces`], [`inspect::list`]), persist ([`persist`]) and limit ([`limits`]) the
-//! eight kinds of Linux namespace: cgroup, ipc, net, mnt, pid, time, user and uts
-//! (`namespaces(7)`).
+//! Create ([`unshare`], [`Spawn`]; ahead of time: [`Pool`]), join ([`join`]), inspect
+//! ([`NsHandle`], [`ProcessNamespaces`], [`inspect::list`]), persist ([`persist`]) and limit
+//! ([`limits`]) the eight kinds of Linux namespace: cgroup, ipc, net, mnt, pid, time, user and
+//! uts (`namespaces(7)`).
 //!
 //! ```no_run
 //! use nscore::{Kind, ProcessNamespaces, Spawn};
@@ -31,6 +31,7 @@ pub mod join;
 pub mod kinds;
 pub mod limits;
 pub mod persist;
+pub mod pool;
 pub mod raw;
 mod sys;
 pub mod timens;
@@ -43,6 +44,7 @@ pub use inspect::{MntNsInfo, NsHandle, NsInode, ProcessNamespaces};
 pub use kinds::{Kind, KindSet};
 pub use limits::Limits;
 pub use persist::Persisted;
+pub use pool::{Pool, PoolBuilder, PoolStats, WhenEmpty};
 pub use timens::TimeOffsets;
 
 /// Re-exported so callers can name pids and errnos without depending on `nix` themselves.

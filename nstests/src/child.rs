@@ -55,7 +55,8 @@ pub fn nsfork(mode: Mode, kinds: KindSet) -> Result<libc::pid_t, Errno> {
     match mode {
         Mode::None => fork(),
         // SAFETY: the suite's rule: the code that runs in the child is async-signal-safe.
-        Mode::Clone => unsafe { raw::fork(kinds) },
+        // No pool in a child (it would allocate): `Pool` clones here as `Clone` does.
+        Mode::Clone | Mode::Pool => unsafe { raw::fork(kinds) },
         Mode::Unshare => {
             let pid = fork()?;
             if pid > 0 {

@@ -47,6 +47,11 @@ pub enum Mode {
     Clone,
     /// A plain child calls `unshare(2)` with the kinds' flags first (fork + unshare).
     Unshare,
+    /// The namespaces come from an [`nscore::Pool`] ([`pool_for`]): a set made ahead of time,
+    /// used by this child only. Only where the test thread spawns the child ([`spawn_for`],
+    /// [`run_in`]); inside a child (no allocation there) and rootless (a pool holds no user
+    /// namespace) it is [`Mode::Clone`].
+    Pool,
 }
 
 impl Mode {
@@ -62,6 +67,7 @@ impl fmt::Display for Mode {
             Mode::None => "none",
             Mode::Clone => "clone",
             Mode::Unshare => "unshare",
+            Mode::Pool => "pool",
         })
     }
 }
@@ -216,7 +222,7 @@ pub fn effective_kinds(mode: Mode, kinds: KindSet) -> KindSet {
 }
 
 /// Builds the spawn for `mode`: `Clone` gets `kinds` (plus a mapped user namespace when not
-/// root), `None` and `Unshare` get a plain child.
+/// root), `Pool` takes them from [`pool_for`], `None` and `Unshare` get a plain child.
 pub fn spawn_for(mode: Mode, kinds: KindSet) -> Spawn {
     match mode {
         Mode::Clone => {
@@ -228,8 +234,24 @@ pub fn spawn_for(mode: Mode, kinds: KindSet) -> Spawn {
                 s
             }
         }
+        Mode::Pool if is_root() && !kinds.is_empty() => pool_for(kinds).spawn(),
+        Mode::Pool => spawn_for(Mode::Clone, kinds),
         Mode::None | Mode::Unshare => Spawn::new(KindSet::EMPTY),
     }
+}
+
+/// The shared pool of sets of `kinds` for [`Mode::Pool`] (two sets ready; made on first use
+/// and kept for the test binary's life). Panics if the pool cannot be made (kinds a pool
+/// cannot hold: user, time).
+pub fn pool_for(kinds: KindSet) -> nscore::Pool {
+    static POOLS: std::sync::Mutex<Vec<nscore::Pool>> = std::sync::Mutex::new(Vec::new());
+    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = pools.iter().find(|p| p.kinds() == kinds) {
+        return p.clone();
+    }
+    let p = nscore::Pool::new(kinds, 2).unwrap_or_else(|e| panic!("a pool of {kinds}: {e}"));
+    pools.push(p.clone());
+    p
 }
 
 /// A spawn for a scratch "parent" child of a test: new namespaces of `kinds` (plus a mapped

@@ -134,6 +134,7 @@ fn n1_new_netns_has_only_lo_down_no_addresses_no_routes(#[case] mode: Mode) {
 #[case::none(Mode::None)]
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
+#[case::pool(Mode::Pool)]
 fn n2_loopback_tcp_udp_and_same_port_in_two_namespaces(#[case] mode: Mode) {
     // A TCP and a UDP socket of the host's loopback on one port P, and a second listener Q.
     let (tcp, udp, port) = (0..50)

@@ -335,7 +335,7 @@ fn p4_setns_pid_changes_pid_for_children_only(#[case] mode: Mode) {
             assert_eq!(pfc, host, "control: {}", out.text());
             assert!(out.num("child_pid") > 1, "{}", out.text());
         }
-        Mode::Clone => {
+        Mode::Clone | Mode::Pool => {
             assert_eq!(Some(pfc), target_ino, "joined the target's: {}", out.text());
             assert_eq!(out.num("child_pid"), 2, "after the target's init: {}", out.text());
         }

@@ -17,6 +17,7 @@ use rstest::rstest;
 #[case::none(Mode::None)]
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
+#[case::pool(Mode::Pool)]
 fn support_modes_make_a_uts_namespace_or_not(#[case] mode: Mode) {
     let parent = NsHandle::current(Kind::Uts).unwrap().inode().unwrap();
     let path = nstests::cstr("/proc/self/ns/uts");

@@ -353,6 +353,7 @@ fn h4_setns_into_child_uts_sees_its_name_and_back(#[case] mode: Mode) {
 #[case::none(Mode::None)]
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
+#[case::pool(Mode::Pool)]
 fn h5_identity_differs_no_parent_owner_is_userns(#[case] mode: Mode) {
     let own = NsHandle::current(Kind::Uts).expect("own uts");
     let held = hold(mode, Kind::Uts.into(), None);

@@ -1,8 +1,11 @@
-//! `spawn/*` and `spawn_1g/*`: starting a program in new namespaces three ways, from
-//! criterion's process.
+//! `spawn/*`, `spawn_1g/*`, `spawn_burst/*`, `spawn_rate/*`: starting a program in new
+//! namespaces several ways (and with none, the floor), from criterion's process.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use nscore::raw;
-use nscore::{Errno, Kind, KindSet, Spawn};
+use nscore::{Errno, Kind, KindSet, Pool, Spawn};
 use rustix::mount::{mount_change, MountPropagationFlags};
 
 use super::child::map_root;
@@ -25,6 +28,12 @@ pub const SPAWN_KINDS: KindSet = KindSet::EMPTY
 /// `pre_exec` hook).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpawnMethod {
+    /// `std::process::Command::new(program).status()` with no namespaces at all
+    /// (`posix_spawn`): the floor every other method is measured against.
+    Plain,
+    /// `nscore::Pool`: the command starts from a set of namespaces made ahead of time by the
+    /// pool's helper ([`shared_pool`]); root only (a pool holds no user namespace).
+    Pool,
     /// `nscore::Spawn::new(..).spawn(program)`: `clone3` with the namespace flags (and
     /// `CLONE_VM|CLONE_VFORK` when nothing must happen between clone and exec), `/` made
     /// private, then `execve`.
@@ -41,21 +50,30 @@ pub enum SpawnMethod {
 }
 
 impl SpawnMethod {
-    /// All three, in the order of the benchmark ids.
-    pub const ALL: [SpawnMethod; 3] = [SpawnMethod::Nscore, SpawnMethod::CommandPreExec, SpawnMethod::UtilLinux];
+    /// All of them, in the order of the benchmark ids.
+    pub const ALL: [SpawnMethod; 5] = [
+        SpawnMethod::Plain,
+        SpawnMethod::Pool,
+        SpawnMethod::Nscore,
+        SpawnMethod::CommandPreExec,
+        SpawnMethod::UtilLinux,
+    ];
 
     /// The last part of the criterion id (`spawn/<name>`).
     pub fn name(self) -> &'static str {
         match self {
+            SpawnMethod::Plain => "plain",
+            SpawnMethod::Pool => "pool",
             SpawnMethod::Nscore => "nscore",
             SpawnMethod::CommandPreExec => "command_pre_exec",
             SpawnMethod::UtilLinux => "util_linux",
         }
     }
 
-    /// Whether it can run here (util-linux `unshare` on `PATH`).
+    /// Whether it can run here (util-linux `unshare` on `PATH`; the pool as root).
     pub fn available(self) -> bool {
         match self {
+            SpawnMethod::Pool => !rootless(),
             SpawnMethod::UtilLinux => std::process::Command::new("unshare")
                 .arg("--version")
                 .stdout(std::process::Stdio::null())
@@ -72,24 +90,25 @@ impl SpawnMethod {
         use std::os::unix::process::CommandExt;
         use std::process::{Command, Stdio};
         let out = match self {
+            SpawnMethod::Plain if !capture => {
+                let st = Command::new(program)
+                    .args(args)
+                    .status()
+                    .map_err(|e| MeasureError::Other(format!("plain: {program}: {e}")))?;
+                if !st.success() {
+                    return Err(MeasureError::Other(format!("plain: {program}: {st}")));
+                }
+                return Ok(Vec::new());
+            }
+            SpawnMethod::Plain => Command::new(program).args(args).output(),
+            SpawnMethod::Pool => return run_nscore(shared_pool()?.spawn(), program, args, capture),
             SpawnMethod::Nscore => {
                 let sp = if rootless() {
                     Spawn::new(SPAWN_KINDS).map_root()
                 } else {
                     Spawn::new(SPAWN_KINDS)
                 };
-                if capture {
-                    let o = sp.output(program, args)?;
-                    if !o.status.success() {
-                        return Err(MeasureError::Other(format!("{program}: {}", o.status)));
-                    }
-                    return Ok(o.stdout);
-                }
-                let st = sp.spawn(program, args)?.wait()?;
-                if !st.success() {
-                    return Err(MeasureError::Other(format!("{program}: {st}")));
-                }
-                return Ok(Vec::new());
+                return run_nscore(sp, program, args, capture);
             }
             SpawnMethod::CommandPreExec => {
                 let user = rootless();
@@ -147,7 +166,12 @@ impl SpawnMethod {
     /// child of the shell, so it shows the new PID namespace even with
     /// [`SpawnMethod::CommandPreExec`], where only children enter it), compared with this
     /// process's links.
+    ///
+    /// [`SpawnMethod::Plain`] makes no namespaces: its check is that it runs.
     pub fn verify(self) -> Result<()> {
+        if self == SpawnMethod::Plain {
+            return self.run("/bin/true", &[], false).map(drop);
+        }
         let names = ["uts", "ipc", "net", "mnt", "pid"];
         let paths: Vec<String> = names.iter().map(|n| format!("/proc/self/ns/{n}")).collect();
         let script = format!("readlink {}; true", paths.join(" "));
@@ -181,4 +205,99 @@ pub fn touched_memory(bytes: usize) -> Vec<u8> {
     }
     std::hint::black_box(&mut v);
     v
+}
+
+/// Runs `program` through an nscore spawn, waits, and returns its stdout when `capture`; a
+/// failing exit status is an error.
+fn run_nscore(sp: Spawn, program: &str, args: &[&str], capture: bool) -> Result<Vec<u8>> {
+    if capture {
+        let o = sp.output(program, args)?;
+        if !o.status.success() {
+            return Err(MeasureError::Other(format!("{program}: {}", o.status)));
+        }
+        return Ok(o.stdout);
+    }
+    let st = sp.spawn(program, args)?.wait()?;
+    if !st.success() {
+        return Err(MeasureError::Other(format!("{program}: {st}")));
+    }
+    Ok(Vec::new())
+}
+
+/// Sets the pool of [`SpawnMethod::Pool`] keeps ready.
+pub const POOL_SIZE: usize = 8;
+
+/// The process-wide pool of [`SpawnMethod::Pool`]: [`SPAWN_KINDS`], [`POOL_SIZE`] sets, made
+/// on first use; spawns wait when it is empty. Its helper is a thread of this process, its
+/// sets are launcher processes: no namespace of this process changes.
+pub fn shared_pool() -> Result<&'static Pool> {
+    static POOL: OnceLock<std::result::Result<Pool, String>> = OnceLock::new();
+    POOL.get_or_init(|| Pool::new(SPAWN_KINDS, POOL_SIZE).map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| MeasureError::Other(format!("pool: {e}")))
+}
+
+/// How long a settled spawn waits before it starts: the deferred teardown of the previous
+/// spawn's namespaces (a network namespace's `cleanup_net`, ~4 ms of work here) is over.
+pub const SETTLE: Duration = Duration::from_millis(15);
+
+/// `iters` spawns of `/bin/true`, each timed alone after the previous one has settled: the pool
+/// full again ([`SpawnMethod::Pool`]) and [`SETTLE`] slept (every method, so that all are timed
+/// the same way). Returns the summed time of the spawns (start to reaped), not of the waits.
+pub fn settled_spawns(m: SpawnMethod, iters: u64) -> Result<Duration> {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        if m == SpawnMethod::Pool {
+            shared_pool()?.fill(Duration::from_secs(10))?;
+        }
+        std::thread::sleep(SETTLE);
+        let t = Instant::now();
+        m.run("/bin/true", &[], false)?;
+        total += t.elapsed();
+    }
+    Ok(total)
+}
+
+/// `iters` spawns of `/bin/true` back to back (the pool filled first, then left to refill
+/// while it is drained): the teardown of earlier spawns and the refill compete with each start.
+pub fn burst_spawns(m: SpawnMethod, iters: u64) -> Result<Duration> {
+    if m == SpawnMethod::Pool {
+        shared_pool()?.fill(Duration::from_secs(10))?;
+    }
+    let t = Instant::now();
+    for _ in 0..iters {
+        m.run("/bin/true", &[], false)?;
+    }
+    Ok(t.elapsed())
+}
+
+/// `iters` spawns of `/bin/true` shared among `workers` threads, each spawning back to back;
+/// returns the wall time from the first start to the last end (time per start = 1 / rate).
+/// Over criterion's few seconds the pool's refill is part of it: a pool cannot run ahead.
+pub fn spawn_rate(m: SpawnMethod, workers: u64, iters: u64) -> Result<Duration> {
+    let workers = workers.max(1);
+    let t = Instant::now();
+    let results: Vec<Result<()>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                let n = iters / workers + u64::from(w < iters % workers);
+                s.spawn(move || -> Result<()> {
+                    for _ in 0..n {
+                        m.run("/bin/true", &[], false)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(MeasureError::Other("a spawn worker panicked".into())))
+            })
+            .collect()
+    });
+    let elapsed = t.elapsed();
+    results.into_iter().collect::<Result<Vec<()>>>()?;
+    Ok(elapsed)
 }

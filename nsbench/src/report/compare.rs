@@ -90,10 +90,12 @@ pub fn parse_threshold(s: &str) -> Result<f64> {
     Ok(v)
 }
 
-/// The same-run baseline used to normalise an id: `<op>/none` for ops that have one, else
-/// `unshare/none` (the bare syscall floor). `None` for a baseline itself or when absent.
+/// The same-run baseline used to normalise an id: the op's own floor when the run has it
+/// ([`super::baseline_for`]: `<op>/none`, or `spawn*/plain*` for the spawn ops), else
+/// `<op>/none`, else `unshare/none` (the bare syscall floor). `None` for a baseline itself or
+/// when absent.
 fn normalizer<'a>(r: &'a Results, b: &Benchmark, id: &str) -> Option<(&'a Benchmark, String)> {
-    let own = format!("{}/none", b.op);
+    let own = super::baseline_for(&b.op, &b.kind).unwrap_or_else(|| format!("{}/none", b.op));
     let base_id = if r.benchmarks.contains_key(&own) {
         own
     } else {

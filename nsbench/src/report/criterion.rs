@@ -203,18 +203,34 @@ pub fn read_criterion(criterion_dir: &Path, set: &str, since: Option<u64>) -> Re
     })
 }
 
-/// The baseline id of an id's op, `<op>/none`, for ops measured against a same-run floor.
+/// The baseline id of an id's op, `<op>/none`, for ops measured against a same-run floor
+/// (for the spawn ops, whose floor depends on the id, see [`baseline_for`]).
 pub fn baseline_of(op: &str) -> Option<String> {
     match op {
-        "unshare" | "clone" | "clone_vfork" => Some(format!("{op}/none")),
+        "unshare" | "clone" | "clone_vfork" | "cold" => Some(format!("{op}/none")),
         _ => None,
+    }
+}
+
+/// The same-run floor of the id `op/kind`: [`baseline_of`]; for the spawn ops a start with no
+/// namespaces timed the same way (`spawn/plain`, `spawn_1g/plain`, `spawn_burst/plain`, and
+/// `spawn_rate/plain_<workers>` for `spawn_rate/<method>_<workers>`).
+pub fn baseline_for(op: &str, kind: &str) -> Option<String> {
+    match op {
+        "spawn" | "spawn_1g" | "spawn_burst" => Some(format!("{op}/plain")),
+        "spawn_rate" => kind
+            .rsplit_once('_')
+            .map(|(_, workers)| format!("{op}/plain_{workers}")),
+        _ => baseline_of(op),
     }
 }
 
 fn compute_marginals(benchmarks: &mut BTreeMap<String, Benchmark>) {
     let snapshot = benchmarks.clone();
     for (id, b) in benchmarks.iter_mut() {
-        let Some(base_id) = baseline_of(&b.op) else { continue };
+        let Some(base_id) = baseline_for(&b.op, &b.kind) else {
+            continue;
+        };
         if *id == base_id {
             continue;
         }

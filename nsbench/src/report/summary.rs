@@ -1,6 +1,7 @@
 //! The summary of one run: the per-kind table (plain text and Markdown) and every other id.
 
 use super::figures::scaling_point;
+use super::spawn::{spawn_rows, SPAWN_HEAD, SPAWN_OPS};
 use super::{Benchmark, Provenance, Results};
 
 /// Formats nanoseconds for people: `812 ns`, `12.3 µs`, `1.20 ms`.
@@ -72,6 +73,7 @@ fn other_ids(r: &Results) -> Vec<&Benchmark> {
         .benchmarks
         .values()
         .filter(|b| !["unshare", "clone", "clone_vfork", "setns"].contains(&b.op.as_str()))
+        .filter(|b| !SPAWN_OPS.contains(&b.op.as_str()))
         .collect();
     let key = |x: &Benchmark| scaling_point(&x.kind).unwrap_or((x.kind.clone(), f64::MIN));
     v.sort_by(|a, b| {
@@ -115,6 +117,13 @@ pub fn summary_text(r: &Results) -> String {
             .unwrap_or(95.0)
     );
     out.push_str(&align(&rows));
+    let spawns = spawn_rows(r);
+    if !spawns.is_empty() {
+        out.push_str("\nStarting /bin/true (median; settled: one start after the previous one's teardown; rate: sustained starts per second)\n");
+        let mut rows: Vec<Vec<String>> = vec![SPAWN_HEAD.iter().map(|s| s.to_string()).collect()];
+        rows.extend(spawns.into_iter().map(|r| r.to_vec()));
+        out.push_str(&align(&rows));
+    }
     let others = other_ids(r);
     if !others.is_empty() {
         out.push('\n');
@@ -167,6 +176,18 @@ pub fn summary_markdown(r: &Results) -> String {
     out.push_str(&format!("|{}\n", "---|".repeat(SUMMARY_HEAD.len())));
     for row in summary_rows(r) {
         out.push_str(&format!("| {} |\n", row.join(" | ")));
+    }
+    let spawns = spawn_rows(r);
+    if !spawns.is_empty() {
+        out.push_str("\nStarting `/bin/true`: median of a settled start (after the previous start's teardown), its ratio to a start with no namespaces, from a parent holding 1 GiB, back to back, and sustained starts per second.\n\n");
+        out.push_str(&format!(
+            "| {} |\n|{}\n",
+            SPAWN_HEAD.join(" | "),
+            "---|".repeat(SPAWN_HEAD.len())
+        ));
+        for row in spawns {
+            out.push_str(&format!("| {} |\n", row.join(" | ")));
+        }
     }
     let others = other_ids(r);
     if !others.is_empty() {

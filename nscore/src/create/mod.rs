@@ -30,10 +30,12 @@
 //!
 //! The module's files: `spawn` (the builder and its options), `plan` (checking the options and
 //! compiling them into the child's plan, the clone, the parent's side of the set-up), `child`
-//! (the handle on a running child and how it ended), `stdio` (the child's standard streams).
+//! (the handle on a running child and how it ended), `stdio` (the child's standard streams),
+//! `pooled` (a spawn whose namespaces come from a [`crate::pool::Pool`]).
 
 mod child;
 mod plan;
+mod pooled;
 mod spawn;
 mod stdio;
 

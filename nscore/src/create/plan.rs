@@ -103,6 +103,10 @@ impl Spawn {
     pub(super) fn start(mut self, action: child::Action<'_>) -> Result<Child> {
         let exec = matches!(action, child::Action::Exec { .. });
         self.validate(exec)?;
+        let pool = self.pool.take();
+        if let Some(pool) = &pool {
+            self.check_pool(pool, exec)?;
+        }
         let vfork = match self.mode {
             CloneMode::Vfork => true,
             CloneMode::Fork => false,
@@ -172,8 +176,11 @@ impl Spawn {
             reset_all_handlers: vfork,
             action,
         };
+        if let Some(pool) = &pool {
+            self.plan_for_pool(pool, &mut plan);
+        }
 
-        let stack = if vfork {
+        let stack = if vfork && pool.is_none() {
             Some(sys::Stack::new(VFORK_STACK).map_err(prep)?)
         } else {
             None
@@ -187,9 +194,13 @@ impl Spawn {
             args.cgroup = cg.as_raw_fd() as u64;
         }
 
-        let res = child::clone_child(&mut args, &mut plan, stack.as_ref());
+        let res = match &pool {
+            Some(pool) => pool.launch(&mut plan, !exec),
+            None => child::clone_child(&mut args, &mut plan, stack.as_ref())
+                .map_err(|e| Error::sys(Op::Clone3, self.kinds, e)),
+        };
         drop(stack);
-        let (pid, pidfd) = res.map_err(|e| Error::sys(Op::Clone3, self.kinds, e))?;
+        let (pid, pidfd) = res?;
         drop(report_w);
         drop((stdin_child, stdout_child, stderr_child));
         drop(lock);

@@ -30,7 +30,7 @@ pub enum Propagation {
 }
 
 impl Propagation {
-    pub(super) fn flag(self) -> libc::c_ulong {
+    pub(crate) fn flag(self) -> libc::c_ulong {
         match self {
             Propagation::Private => libc::MS_PRIVATE,
             Propagation::Slave => libc::MS_SLAVE,
@@ -88,6 +88,7 @@ pub struct Spawn {
     pub(super) env: Option<Vec<(OsString, OsString)>>,
     pub(super) mode: CloneMode,
     pub(super) kill_on_parent_death: bool,
+    pub(super) pool: Option<crate::pool::Pool>,
 }
 
 impl Spawn {

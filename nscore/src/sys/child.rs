@@ -209,7 +209,7 @@ fn check(plan: &Plan<'_>, step: Step, ret: libc::c_int) {
 }
 
 /// The child's entry point: `arg` is a `*const Plan`.
-extern "C" fn entry(arg: *mut c_void) -> ! {
+pub(crate) extern "C" fn entry(arg: *mut c_void) -> ! {
     // SAFETY: the parent passes a pointer to a Plan that outlives the child's use of it: with
     // CLONE_VM|CLONE_VFORK the parent is suspended until exec/exit; otherwise the child has
     // its own copy of the parent's memory.

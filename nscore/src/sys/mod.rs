@@ -6,12 +6,14 @@
 //! - [`process`]: `pidfd_open(2)`, `pidfd_send_signal(2)`, the signal mask around a clone.
 //! - [`raw`]: async-signal-safe reads, writes, opens and waits for the child side.
 //! - [`child`]: the code that runs between `clone3` and `execve`.
+//! - [`launcher`]: the pool's launcher processes, which start a command in pre-made namespaces.
 //!
 //! `unshare(2)` and `setns(2)` are here as plain system calls on raw flags and a raw fd, because
 //! the child side calls them, where only raw, allocation-free calls may run.
 
 pub(crate) mod child;
 pub(crate) mod clone3;
+pub(crate) mod launcher;
 pub(crate) mod nsfs;
 pub(crate) mod process;
 pub(crate) mod raw;
