@@ -69,9 +69,12 @@ for k in "${kernels[@]}"; do
         6.1 | 6.12 | 7.2 | 7.3-rc) names+=("$k"); need_vm=1 ;;
         */* | *.*)
             img=${k%%:*}
+            if [ ! -e "$img" ] && [[ $img =~ ^[0-9]+(\.[0-9]+)*(-rc[0-9]*)?$ ]]; then
+                die "unknown kernel alias '$k' (known: 6.1 6.12 7.2 7.3-rc; scripts/kernels/fetch.sh --list shows what they are today)"
+            fi
             [ -f "$img" ] || die "kernel image $img does not exist"
             if [ "$k" != "$img" ]; then [ -d "${k#*:}" ] || die "modules directory ${k#*:} does not exist"; fi
-            names+=("$(basename "$img" | tr -c 'A-Za-z0-9._+-\n' _)")
+            names+=("$(basename "$img" | tr -c 'A-Za-z0-9._+\n-' _)")
             need_vm=1
             ;;
         *) die "unknown kernel '$k': host, 6.1, 6.12, 7.2, 7.3-rc or a path to a kernel image" ;;
@@ -141,7 +144,7 @@ run_host() {
         t0=$(date +%s.%N)
         rc=0
         (cd "$d" && timeout -k 10 "$timeout" "$exe" >"$dir/tests/$label.out" 2>"$dir/tests/$label.err" </dev/null) || rc=$?
-        progress "$dir" "$label" "$rc" "$(echo "$(date +%s.%N) - $t0" | bc 2>/dev/null || echo 0)"
+        progress "$dir" "$label" "$rc" "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')"
     done <"$list"
     if [ $bench = 1 ]; then
         say bench "host: criterion --quick"
@@ -197,34 +200,42 @@ probe_engine() { # vmlinuz initrd
     fi
     local d=$work/kvm-probe
     rm -rf "$d" && mkdir -p "$d"
-    timeout -k 5 30 qemu-system-x86_64 -accel kvm -cpu host -smp 1 -m 512 -nodefaults -display none -no-reboot \
+    # in a subshell: a QEMU that aborts (it does when KVM refuses the vCPU) is not the shell's news
+    (timeout -k 5 30 qemu-system-x86_64 -accel kvm -cpu host -smp 1 -m 512 -nodefaults -display none -no-reboot \
         -kernel "$1" -initrd "$2" -append "console=ttyS0 panic=-1 matrix.mode=boot" \
-        -serial "file:$d/console.log" -serial "file:$d/data.log" >"$d/qemu.out" 2>&1 || true
+        -serial "file:$d/console.log" -serial "file:$d/data.log" >"$d/qemu.out" 2>&1 || true) 2>/dev/null
     if grep -q '^@@BOOTED' "$d/data.log" 2>/dev/null; then
         engine=kvm
         say engine "kvm (a probe guest booted under KVM)"
     else
-        say engine "tcg: KVM does not run a guest here ($(grep -m1 -io 'emulation failure\|internal error[^.]*\|could not access KVM[^.]*' "$d/qemu.out" "$d/console.log" 2>/dev/null | head -1 | cut -d: -f2- || true)); QEMU emulates (figures are not comparable with kvm or host)"
+        local why
+        why=$(cat "$d/qemu.out" 2>/dev/null | grep -v '^\s*$' | head -1 | sed 's/^qemu-system-x86_64: //' | cut -c1-100)
+        say engine "tcg: KVM does not run a guest here (${why:-no boot within 30 s}); QEMU emulates, figures are not comparable with kvm or host"
     fi
 }
 
 # Boots one kernel, runs the tests in it, leaves the results in $4.
-run_vm() { # name vmlinuz moddir dir
-    local name=$1 img=$2 moddir=$3 dir=$4 accel cpu rc=0 qpid
-    "$root/scripts/kernels/initramfs.sh" modules "$moddir" "$work/mods-$name.cpio" || die "cannot build the modules archive of $name"
-    cat "$base" "$work/mods-$name.cpio" >"$work/initrd-$name.cpio"
-    probe_engine "$img" "$work/initrd-$name.cpio"
-    if [ "$engine" = kvm ]; then accel=kvm cpu=host; else accel=tcg cpu=max; fi
-    echo "engine=$engine" >>"$dir/meta"
-    say boot "$name: $(basename "$img") under $engine"
+# The first line of a guest's console that says why it stopped (an oops, a panic), else its last.
+why_stopped() { # console.log
+    local l
+    l=$(tr -d '\r' <"$1" | grep -m1 -E 'Oops|Kernel panic|BUG:|Unable to|VFS:|not syncing' || true)
+    [ -n "$l" ] || l=$(tr -d '\r' <"$1" | grep -v '^\s*$' | tail -1)
+    echo "$l" | cut -c1-160
+}
+
+# One boot of a guest: sets `status` and `message`.
+boot_once() { # name vmlinuz initrd dir accel cpu
+    local name=$1 img=$2 initrd=$3 dir=$4 rc=0 qpid
     : >"$dir/data.log"
-    timeout -k 5 "$vm_timeout" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -smp 2 -m 2048 -nodefaults -display none \
-        -no-reboot -kernel "$img" -initrd "$work/initrd-$name.cpio" \
+    timeout -k 5 "$vm_timeout" qemu-system-x86_64 -accel "$5" -cpu "$6" -smp 2 -m 2048 -nodefaults -display none \
+        -no-reboot -kernel "$img" -initrd "$initrd" \
         -append "console=ttyS0 panic=-1 quiet matrix.mode=tests matrix.bench=$bench matrix.timeout=$timeout matrix.engine=$engine" \
         -serial "file:$dir/console.log" -serial "file:$dir/data.log" >"$dir/qemu.out" 2>&1 &
     qpid=$!
+    vm_pid=$qpid
     # progress: one line per binary as the guest reports it
-    tail -n +1 -s 0.5 --pid="$qpid" -f "$dir/data.log" 2>/dev/null | tr -d '\r' | while read -r tag a b c d e f; do
+    tail -n +1 -s 0.5 --pid="$qpid" -f "$dir/data.log" 2>/dev/null | while read -r tag a b c d e f; do
+        f=${f%$'\r'}
         case "$tag" in
             @@BOOTED) say booted "$name: $a" ;;
             @@RC)
@@ -234,21 +245,53 @@ run_vm() { # name vmlinuz moddir dir
                 say "$word" "$name $a: $d passed, $e failed, $f ignored, exit $b, ${c}s"
                 ;;
         esac
-    done || true
+    done &
+    # waits in `wait`, which a signal interrupts (the traps then take the guest down)
+    local ppid=$!
     wait "$qpid" || rc=$?
-    split_data "$dir/data.log" "$dir"
+    wait "$ppid" || true
+    vm_pid=""
+    message=""
     if grep -q '^@@DONE' "$dir/data.log"; then
-        echo "status=ok" >>"$dir/meta"
+        status=ok
     elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-        printf 'status=timeout\nmessage=the guest did not end within --vm-timeout %ss and was killed\n' "$vm_timeout" >>"$dir/meta"
+        status=timeout message="the guest did not end within --vm-timeout ${vm_timeout}s and was killed"
     elif ! grep -q '^@@BOOTED' "$dir/data.log"; then
-        printf 'status=boot-failed\nmessage=%s\n' "$(tr -d '\r' <"$dir/console.log" | grep -v '^\s*$' | tail -1 | cut -c1-160) (qemu exit $rc)" >>"$dir/meta"
+        status=boot-failed message="the kernel did not boot: $(why_stopped "$dir/console.log") $(head -c 200 "$dir/qemu.out") (qemu exit $rc)"
     else
-        printf 'status=crashed\nmessage=the guest stopped before the end: %s\n' "$(tr -d '\r' <"$dir/console.log" | grep -v '^\s*$' | tail -1 | cut -c1-160)" >>"$dir/meta"
+        status=crashed message="the guest stopped before the end: $(why_stopped "$dir/console.log")"
     fi
-    [ -s "$dir/modules.err" ] && say warning "$name: insmod: $(head -1 "$dir/modules.err")"
+}
+
+# Boots one kernel, runs the tests in it, leaves the results in $4. A guest whose kernel
+# crashed after booting is booted once more (the first console is kept as console-1.log):
+# 7.3-rc7 under TCG oopsed in 1 of 3 runs (int3 in get_page_from_freelist).
+run_vm() { # name vmlinuz moddir dir
+    local name=$1 img=$2 moddir=$3 dir=$4 accel cpu status message
+    "$root/scripts/kernels/initramfs.sh" modules "$moddir" "$work/mods-$name.cpio" || die "cannot build the modules archive of $name"
+    cat "$base" "$work/mods-$name.cpio" >"$work/initrd-$name.cpio"
+    probe_engine "$img" "$work/initrd-$name.cpio"
+    if [ "$engine" = kvm ]; then accel=kvm cpu=host; else accel=tcg cpu=max; fi
+    echo "engine=$engine" >>"$dir/meta"
+    say boot "$name: $(basename "$img") under $engine"
+    boot_once "$name" "$img" "$work/initrd-$name.cpio" "$dir" "$accel" "$cpu"
+    if [ "$status" = crashed ]; then
+        say warning "$name: $message; booting it once more"
+        mv "$dir/console.log" "$dir/console-1.log"
+        echo "retried=after a crash: $message" >>"$dir/meta"
+        boot_once "$name" "$img" "$work/initrd-$name.cpio" "$dir" "$accel" "$cpu"
+    fi
+    split_data "$dir/data.log" "$dir"
+    printf 'status=%s\nmessage=%s\n' "$status" "$message" >>"$dir/meta"
+    [ "$status" = ok ] || say FAILED "$name: $status: $message"
+    if [ -s "$dir/modules.err" ]; then say warning "$name: insmod: $(head -1 "$dir/modules.err")"; fi
     return 0
 }
+
+# ^C or a kill of this script takes the running guest down with it.
+vm_pid=""
+trap 'if [ -n "$vm_pid" ]; then kill "$vm_pid" 2>/dev/null || true; fi' EXIT
+trap 'echo "kernels: interrupted" >&2; exit 130' INT TERM HUP
 
 i=0
 for k in "${kernels[@]}"; do
@@ -257,11 +300,12 @@ for k in "${kernels[@]}"; do
     dir=$out/$name
     rm -rf "$dir"
     mkdir -p "$dir"
+    printf 'tests=%s\nbench=%s\n' "$tests" "$bench" >"$dir/meta"
     t0=$(date +%s)
     case "$k" in
         host)
             say host "$(uname -r): the tests here, each binary in its own wall"
-            printf 'kernel=host\nversion=%s\nengine=host\n' "$(uname -r)" >"$dir/meta"
+            printf 'kernel=host\nversion=%s\nengine=host\n' "$(uname -r)" >>"$dir/meta"
             run_host "$dir"
             echo "status=ok" >>"$dir/meta"
             ;;
@@ -276,17 +320,17 @@ for k in "${kernels[@]}"; do
                 6.1 | 6.12 | 7.2 | 7.3-rc)
                     say fetch "$k"
                     if ! read -r _ pkg ver kdir < <("$root/scripts/kernels/fetch.sh" "$k"); then
-                        printf 'kernel=%s\nstatus=fetch-failed\nmessage=cannot fetch Debian kernel %s (see above)\n' "$k" "$k" >"$dir/meta"
+                        printf 'kernel=%s\nstatus=fetch-failed\nmessage=cannot fetch Debian kernel %s (see above)\n' "$k" "$k" >>"$dir/meta"
                         say FAILED "$k: cannot fetch the kernel"
                         continue
                     fi
-                    printf 'kernel=%s\npackage=%s\nversion=%s\n' "$k" "$pkg" "$ver" >"$dir/meta"
+                    printf 'kernel=%s\npackage=%s\nversion=%s\n' "$k" "$pkg" "$ver" >>"$dir/meta"
                     run_vm "$name" "$kdir/vmlinuz" "$kdir/modules" "$dir"
                     ;;
                 *)
                     moddir=""
                     if [ "$k" != "${k%%:*}" ]; then moddir=${k#*:}; fi
-                    printf 'kernel=%s\nversion=%s\n' "$k" "$(file -bL "${k%%:*}" | grep -o 'version [^ ]*' | cut -d' ' -f2)" >"$dir/meta"
+                    printf 'kernel=%s\nversion=%s\n' "$k" "$(file -bL "${k%%:*}" | grep -o 'version [^ ]*' | cut -d' ' -f2)" >>"$dir/meta"
                     run_vm "$name" "${k%%:*}" "$moddir" "$dir"
                     ;;
             esac

@@ -99,6 +99,10 @@ pub struct Marginal {
 pub struct Provenance {
     /// Kernel release (`uname -r`).
     pub kernel: String,
+    /// How that kernel ran: `host` (the machine itself), `kvm` or `tcg` (a QEMU guest of
+    /// `scripts/kernels.sh`; tcg is emulated). From `NSBENCH_ENGINE`; files without it: `host`.
+    #[serde(default = "host_engine")]
+    pub engine: String,
     /// Machine architecture.
     pub arch: String,
     /// CPU model name from /proc/cpuinfo.
@@ -365,6 +369,10 @@ fn compute_marginals(benchmarks: &mut BTreeMap<String, Benchmark>) {
 // ---------------------------------------------------------------------------------------------
 // Provenance
 
+fn host_engine() -> String {
+    "host".into()
+}
+
 impl Provenance {
     /// Reads provenance of the running machine. Missing sources give `unknown`, never an error.
     pub fn collect(criterion: CriterionSettings) -> Provenance {
@@ -415,6 +423,7 @@ impl Provenance {
             .filter(|s| !s.is_empty());
         Provenance {
             kernel,
+            engine: std::env::var("NSBENCH_ENGINE").unwrap_or_else(|_| host_engine()),
             arch: std::env::consts::ARCH.into(),
             cpu_model,
             cores,
@@ -430,6 +439,7 @@ impl Provenance {
     /// Whether two runs were measured on what looks like the same machine and kernel.
     pub fn same_machine(&self, other: &Provenance) -> bool {
         self.kernel == other.kernel
+            && self.engine == other.engine
             && self.cpu_model == other.cpu_model
             && self.cores == other.cores
             && self.arch == other.arch
@@ -610,8 +620,9 @@ fn other_ids(r: &Results) -> Vec<&Benchmark> {
 
 fn provenance_line(p: &Provenance) -> String {
     format!(
-        "kernel {} ({}), {} × {}, {}, {} mounts, {} net namespaces, commit {}, {}, criterion {} ({}-{} samples)",
+        "kernel {} ({}, {}), {} × {}, {}, {} mounts, {} net namespaces, commit {}, {}, criterion {} ({}-{} samples)",
         p.kernel,
+        p.engine,
         p.arch,
         p.cores,
         p.cpu_model,
@@ -1012,6 +1023,9 @@ pub fn compare(
         let mut diffs = Vec::new();
         if o.kernel != n.kernel {
             diffs.push(format!("kernel {} vs {}", o.kernel, n.kernel));
+        }
+        if o.engine != n.engine {
+            diffs.push(format!("engine {} vs {}", o.engine, n.engine));
         }
         if o.cpu_model != n.cpu_model {
             diffs.push(format!("CPU {:?} vs {:?}", o.cpu_model, n.cpu_model));

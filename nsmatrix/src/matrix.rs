@@ -52,9 +52,22 @@ impl KernelRun {
     pub fn count(&self, word: &str) -> usize {
         self.tests.iter().filter(|t| t.outcome.word() == word).count()
     }
+    /// What is wrong with the run itself: not `ok`, no test output when tests were asked for
+    /// (`tests=1` in `meta`), no `results.json` when the bench was (`bench=1`).
+    pub fn problem(&self) -> Option<String> {
+        if self.status() != "ok" {
+            Some(format!("{}: {}", self.status(), self.get("message")))
+        } else if self.get("tests") == "1" && self.tests.is_empty() {
+            Some("no test ran".into())
+        } else if self.get("bench") == "1" && self.bench.is_none() {
+            Some("the bench left no results.json".into())
+        } else {
+            None
+        }
+    }
     /// Whether the run and every test on it went right.
     pub fn ok(&self) -> bool {
-        self.status() == "ok" && self.count("fail") == 0 && !self.tests.is_empty()
+        self.problem().is_none() && self.count("fail") == 0
     }
     /// The outcome of a test (`binary::name`) on this kernel.
     pub fn outcome(&self, id: &str) -> Option<&Outcome> {
@@ -125,11 +138,18 @@ fn all_tests(runs: &[KernelRun]) -> Vec<String> {
     ids
 }
 
-/// Tests whose outcome is not a pass on every kernel (skips, failures, absences).
+/// Tests whose outcome is not a pass on every kernel (skips, failures, absences); a kernel
+/// whose run broke off (its problem is in the kernels table) does not make every test differ.
 fn differing(runs: &[KernelRun]) -> Vec<String> {
     all_tests(runs)
         .into_iter()
-        .filter(|id| runs.iter().any(|r| !matches!(r.outcome(id), Some(Outcome::Pass))))
+        .filter(|id| {
+            runs.iter().any(|r| match r.outcome(id) {
+                Some(Outcome::Pass) => false,
+                None => r.problem().is_none(),
+                Some(_) => true,
+            })
+        })
         .collect()
 }
 
@@ -249,11 +269,10 @@ fn tables(runs: &[KernelRun]) -> Vec<(String, Vec<String>, Vec<Vec<String>>)> {
                 r.count("pass").to_string(),
                 r.count("skip").to_string(),
                 r.count("fail").to_string(),
-                if r.status() == "ok" {
-                    "ok".into()
-                } else {
-                    format!("{}: {}", r.status(), r.get("message"))
-                },
+                r.problem().unwrap_or_else(|| match r.meta.get("retried") {
+                    Some(why) => format!("ok, retried {why}"),
+                    None => "ok".into(),
+                }),
             ]
         })
         .collect();
@@ -435,6 +454,7 @@ mod tests {
             name: name.into(),
             meta: [
                 ("status".to_owned(), "ok".to_owned()),
+                ("tests".to_owned(), "1".to_owned()),
                 ("engine".to_owned(), "tcg".to_owned()),
             ]
             .into(),

@@ -170,6 +170,12 @@ pub fn probe() -> Vec<Feature> {
         "4.11",
         ns_ioctl("/proc/self/ns/user", io(NSIO, 4)),
     ));
+    let mntns = NsHandle::current(Kind::Mnt).and_then(|h| h.mnt_ns_id());
+    out.push(feature(
+        "NS_GET_MNTNS_ID",
+        "6.8",
+        mntns.map(|i| format!("mnt id {i}")).map_err(|e| e.to_string()),
+    ));
     let id = NsHandle::current(Kind::Uts).and_then(|h| h.ns_id());
     out.push(feature(
         "NS_GET_ID",
