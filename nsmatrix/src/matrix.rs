@@ -306,26 +306,24 @@ fn tables(runs: &[KernelRun]) -> Vec<(String, Vec<String>, Vec<Vec<String>>)> {
     head.extend(runs.iter().map(|r| r.name.clone()));
     out.push(("Tests".to_owned(), head, test_rows(runs, &differing(runs))));
 
-    let mut head = vec![
-        "test".to_owned(),
-        "kernel".to_owned(),
-        "outcome".to_owned(),
-        "why".to_owned(),
-    ];
-    head.truncate(4);
-    let mut rows = Vec::new();
+    // one row per test and reason, naming every kernel that gave it
+    let head: Vec<String> = ["test", "kernels", "outcome", "why"].map(String::from).to_vec();
+    let mut rows: Vec<Vec<String>> = Vec::new();
     for id in differing(runs) {
+        let mut seen: Vec<(String, String, Vec<String>)> = Vec::new();
         for r in runs {
-            match r.outcome(&id) {
-                Some(Outcome::Skip(why)) => rows.push(vec![id.clone(), r.name.clone(), "skip".into(), first_line(why)]),
-                Some(Outcome::Fail(m)) => rows.push(vec![
-                    id.clone(),
-                    r.name.clone(),
-                    "FAIL".into(),
-                    first_line(&fail_reason(m)),
-                ]),
-                _ => {}
+            let (word, why) = match r.outcome(&id) {
+                Some(Outcome::Skip(why)) => ("skip", first_line(why)),
+                Some(Outcome::Fail(m)) => ("FAIL", first_line(&fail_reason(m))),
+                _ => continue,
+            };
+            match seen.iter_mut().find(|(w, y, _)| w == word && *y == why) {
+                Some((_, _, ks)) => ks.push(r.name.clone()),
+                None => seen.push((word.to_owned(), why, vec![r.name.clone()])),
             }
+        }
+        for (word, why, ks) in seen {
+            rows.push(vec![id.clone(), ks.join(" "), word, why]);
         }
     }
     out.push(("Why (skips and failures)".to_owned(), head, rows));
