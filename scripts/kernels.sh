@@ -32,8 +32,11 @@
 # guest; the matrix in OUT/matrix.md and OUT/matrix.svg, printed at the end.
 # Exit code: 0 when every kernel ran and no test failed; 1 otherwise; 2 on bad usage.
 set -euo pipefail
+caller=$PWD
 cd "$(dirname "$0")/.."
 root=$PWD
+# A path the caller gave, made absolute against the caller's directory (we run from the root).
+from_caller() { case "$1" in /*) echo "$1" ;; *) echo "$caller/$1" ;; esac; }
 started=$(date +%s)
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
@@ -49,9 +52,20 @@ while [ $# -gt 0 ]; do
         --bench) bench=1 ;;
         --timeout) timeout=${2:?}; shift ;;
         --vm-timeout) vm_timeout=${2:?}; shift ;;
-        --out) out=${2:?}; shift ;;
+        --out) out=$(from_caller "${2:?}"); shift ;;
         -h | --help) usage ;;
         -*) echo "kernels: unknown option $1" >&2; usage ;;
+        host | 6.1 | 6.12 | 7.2 | 7.3-rc) kernels+=("$1") ;;
+        */* | *.*)
+            # an image path (IMAGE or IMAGE:MODDIR), absolute from here on; else an unknown alias
+            if [ -e "$(from_caller "${1%%:*}")" ]; then
+                k=$(from_caller "${1%%:*}")
+                if [ "$1" != "${1%%:*}" ]; then k="$k:$(from_caller "${1#*:}")"; fi
+                kernels+=("$k")
+            else
+                kernels+=("$1")
+            fi
+            ;;
         *) kernels+=("$1") ;;
     esac
     shift
