@@ -336,6 +336,7 @@ for k in "${kernels[@]}"; do
                     if ! read -r _ pkg ver kdir < <("$root/scripts/kernels/fetch.sh" "$k"); then
                         printf 'kernel=%s\nstatus=fetch-failed\nmessage=cannot fetch Debian kernel %s (see above)\n' "$k" "$k" >>"$dir/meta"
                         say FAILED "$k: cannot fetch the kernel"
+                        echo "seconds=$(($(date +%s) - t0))" >>"$dir/meta"
                         continue
                     fi
                     printf 'kernel=%s\npackage=%s\nversion=%s\n' "$k" "$pkg" "$ver" >>"$dir/meta"
