@@ -156,6 +156,9 @@ pub fn compare(
         if o.kernel != n.kernel {
             diffs.push(format!("kernel {} vs {}", o.kernel, n.kernel));
         }
+        if o.engine != n.engine {
+            diffs.push(format!("engine {} vs {}", o.engine, n.engine));
+        }
         if o.cpu_model != n.cpu_model {
             diffs.push(format!("CPU {:?} vs {:?}", o.cpu_model, n.cpu_model));
         }

@@ -12,6 +12,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub struct Provenance {
     /// Kernel release (`uname -r`).
     pub kernel: String,
+    /// How that kernel ran: `host` (the machine itself), `kvm` or `tcg` (a QEMU guest of
+    /// `scripts/kernels.sh`; tcg is emulated). From `NSBENCH_ENGINE`; files without it: `host`.
+    #[serde(default = "host_engine")]
+    pub engine: String,
     /// Machine architecture.
     pub arch: String,
     /// CPU model name from /proc/cpuinfo.
@@ -50,6 +54,10 @@ pub struct CriterionSettings {
     /// results of earlier or differently filtered runs that are still in the directory.
     #[serde(default)]
     pub left_out_older: Vec<String>,
+}
+
+fn host_engine() -> String {
+    "host".into()
 }
 
 impl Provenance {
@@ -94,6 +102,7 @@ impl Provenance {
             .filter(|s| !s.is_empty());
         Provenance {
             kernel,
+            engine: std::env::var("NSBENCH_ENGINE").unwrap_or_else(|_| host_engine()),
             arch: std::env::consts::ARCH.into(),
             cpu_model,
             cores,
@@ -109,6 +118,7 @@ impl Provenance {
     /// Whether two runs were measured on what looks like the same machine and kernel.
     pub fn same_machine(&self, other: &Provenance) -> bool {
         self.kernel == other.kernel
+            && self.engine == other.engine
             && self.cpu_model == other.cpu_model
             && self.cores == other.cores
             && self.arch == other.arch

@@ -111,6 +111,7 @@ mod tests {
             unit: "ns".into(),
             provenance: Provenance {
                 kernel: "6.18".into(),
+                engine: "host".into(),
                 arch: "x86_64".into(),
                 cpu_model: "test".into(),
                 cores: 2,

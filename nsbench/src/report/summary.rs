@@ -85,8 +85,9 @@ fn other_ids(r: &Results) -> Vec<&Benchmark> {
 
 fn provenance_line(p: &Provenance) -> String {
     format!(
-        "kernel {} ({}), {} × {}, {}, {} mounts, {} net namespaces, commit {}, {}, criterion {} ({}-{} samples)",
+        "kernel {} ({}, {}), {} × {}, {}, {} mounts, {} net namespaces, commit {}, {}, criterion {} ({}-{} samples)",
         p.kernel,
+        p.engine,
         p.arch,
         p.cores,
         p.cpu_model,
