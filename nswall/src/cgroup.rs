@@ -38,10 +38,12 @@ impl Limits {
     }
 }
 
-/// One cgroup directory of the wall, with the directory the caller came from.
+/// One cgroup directory of the wall: the bounded one, the one its processes join (the same on
+/// v1; its leaf `run` on v2), and the one the caller came from.
 #[derive(Debug)]
 struct Dir {
     path: PathBuf,
+    enter: PathBuf,
     origin: PathBuf,
 }
 
@@ -80,8 +82,11 @@ impl Bounds {
                     } else {
                         bounds.make(m, &name)?
                     };
-                    let file = if m.v2 { "memory.max" } else { "memory.limit_in_bytes" };
-                    write(&mdir.join(file), &limits.memory.to_string())?;
+                    let file = mdir.join(if m.v2 { "memory.max" } else { "memory.limit_in_bytes" });
+                    // v2 without the memory controller delegated: bounded by pids alone
+                    if !m.v2 || file.exists() {
+                        write(&file, &limits.memory.to_string())?;
+                    }
                 }
                 None => return Ok(()),
             }
@@ -96,20 +101,47 @@ impl Bounds {
         }
     }
 
-    /// Makes `<own>/<name>` for `place` (once per directory) and returns it.
+    /// Makes the wall's directory `name` for `place` (once per directory) and returns it.
+    ///
+    /// On v1, `<own>/<name>`. On v2, where a cgroup with processes cannot hand controllers to
+    /// children (the "no internal processes" rule), it is made beside the caller's own cgroup
+    /// when that one is bounded by its parent (`<own>/..`/<name>), and the wall's processes go
+    /// into its leaf `run`, so that `<name>` can delegate `pids` and `memory` to walls nested
+    /// in it (which then make theirs beside `run`).
     fn make(&mut self, place: &Place, name: &str) -> Result<PathBuf, String> {
-        remove_stale(&place.own);
-        let path = place.own.join(name);
+        let base = match place.own.parent() {
+            Some(parent) if place.v2 && place.own.join("pids.max").exists() => parent.to_path_buf(),
+            _ => place.own.clone(),
+        };
+        remove_stale(&base);
+        let path = base.join(name);
         std::fs::create_dir(&path).map_err(|e| format!("mkdir {}: {e}", path.display()))?;
-        if place.v2 && !path.join("pids.max").exists() {
-            let _ = std::fs::remove_dir(&path);
-            return Err(format!(
-                "{} does not delegate the pids controller to its children",
-                place.own.display()
-            ));
+        let mut enter = path.clone();
+        if place.v2 {
+            if !path.join("pids.max").exists() {
+                let _ = std::fs::remove_dir(&path);
+                return Err(format!(
+                    "{} does not delegate the pids controller to its children",
+                    base.display()
+                ));
+            }
+            let offered = std::fs::read_to_string(path.join("cgroup.controllers")).unwrap_or_default();
+            let hand: Vec<String> = ["pids", "memory"]
+                .iter()
+                .filter(|c| offered.split_whitespace().any(|o| o == **c))
+                .map(|c| format!("+{c}"))
+                .collect();
+            // best effort: without it, nested walls are bounded by this one only
+            let _ = std::fs::write(path.join("cgroup.subtree_control"), hand.join(" "));
+            enter = path.join("run");
+            if let Err(e) = std::fs::create_dir(&enter) {
+                let _ = std::fs::remove_dir(&path);
+                return Err(format!("mkdir {}: {e}", enter.display()));
+            }
         }
         self.dirs.push(Dir {
             path: path.clone(),
+            enter,
             origin: place.own.clone(),
         });
         Ok(path)
@@ -119,7 +151,7 @@ impl Bounds {
     pub fn enter_self(&self) -> Result<(), String> {
         self.dirs
             .iter()
-            .try_for_each(|d| write(&d.path.join("cgroup.procs"), "0"))
+            .try_for_each(|d| write(&d.enter.join("cgroup.procs"), "0"))
     }
 
     /// Moves the calling process back where it came from.
