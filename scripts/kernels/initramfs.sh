@@ -67,6 +67,8 @@ base)
         path=$(type -P "$tool" || true)
         if [ -n "$path" ]; then put_exe "$tree" "$path" "/usr/bin/$tool"; fi
     done
+    # the statically linked ldconfig, which nscore's `Spawn::root` test copies into a new root
+    [ -x /sbin/ldconfig ] && put_exe "$tree" "$(readlink -f /sbin/ldconfig)" /sbin/ldconfig
     # and the host's /bin/sh (dash): Debian's busybox sh runs its own applets before any PATH
     put_exe "$tree" "$(readlink -f /bin/sh)" /usr/bin/sh
     while read -r label dir exe; do
