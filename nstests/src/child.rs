@@ -6,17 +6,20 @@
 //! `fork` handlers), never by a clone of the tests' own.
 
 use std::ffi::CStr;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 
 use nscore::{raw, Errno, Kind, KindSet};
 
 use crate::{Mode, Probe};
 
 /// Closes a pipe end that the child body made itself ([`pipe`]) or that its test made for it
-/// before the spawn, and that nothing else holds.
-pub fn close(fd: RawFd) {
-    // SAFETY: the suite's rule (crate docs): a body closes only the pipe ends it owns, which no
-    // OwnedFd or File holds.
+/// before the spawn.
+///
+/// # Safety
+/// As for [`raw::close`]: the calling process owns `fd` (no `OwnedFd`, `File` or other part of
+/// it holds it) and does not use it again.
+pub unsafe fn close(fd: RawFd) {
+    // SAFETY: the caller owns `fd` and does not use it again (this function's contract).
     unsafe { raw::close(fd) }
 }
 
@@ -24,10 +27,13 @@ pub fn close(fd: RawFd) {
 /// [`raw::fork`]. The grandchild gets `SIGKILL` when its parent dies, runs `f` and exits with
 /// its result. Returns the pid in the caller, or -1.
 ///
-/// Contract (as [`raw::fork`]'s safety section says): called from a child body, and `f` keeps
-/// to async-signal-safe code, as every body of the suite does (crate docs).
-pub fn fork_with(kinds: KindSet, f: impl FnOnce() -> i32) -> libc::pid_t {
-    // SAFETY: the suite's rule: child bodies, and so `f`, are async-signal-safe.
+/// # Safety
+/// As for [`raw::fork`]: when the caller is multithreaded, `f` must only do async-signal-safe
+/// work (system calls on memory made before the fork; no allocation, no lock, no panic), and
+/// it must close only fds the grandchild owns.
+pub unsafe fn fork_with(kinds: KindSet, f: impl FnOnce() -> i32) -> libc::pid_t {
+    // SAFETY: `f`, the only code the grandchild runs before it exits, is async-signal-safe by
+    // this function's contract; setting the death signal is one raw prctl(2).
     match unsafe { raw::fork(kinds) } {
         Ok(0) => {
             let _ = raw::set_death_signal(libc::SIGKILL);
@@ -40,8 +46,13 @@ pub fn fork_with(kinds: KindSet, f: impl FnOnce() -> i32) -> libc::pid_t {
 
 /// A plain fork-like child ([`raw::fork`] with no new namespace): 0 in the child, its pid in
 /// the caller.
-pub fn fork() -> Result<libc::pid_t, Errno> {
-    // SAFETY: the suite's rule: the code that runs in the child is async-signal-safe.
+///
+/// # Safety
+/// As for [`raw::fork`]: when the caller is multithreaded, the child must run only
+/// async-signal-safe code until it calls [`raw::exit`] or `execve`.
+pub unsafe fn fork() -> Result<libc::pid_t, Errno> {
+    // SAFETY: what the child runs is the caller's to keep async-signal-safe (this function's
+    // contract).
     unsafe { raw::fork(KindSet::EMPTY) }
 }
 
@@ -51,13 +62,20 @@ pub fn fork() -> Result<libc::pid_t, Errno> {
 /// forks once more; that middle process waits and exits with the grandchild's code.
 ///
 /// Returns 0 in the process inside, the pid of the first child in the caller.
-pub fn nsfork(mode: Mode, kinds: KindSet) -> Result<libc::pid_t, Errno> {
+///
+/// # Safety
+/// As for [`fork`]: when the caller is multithreaded, the process inside must run only
+/// async-signal-safe code until it calls [`raw::exit`] or `execve`.
+pub unsafe fn nsfork(mode: Mode, kinds: KindSet) -> Result<libc::pid_t, Errno> {
     match mode {
-        Mode::None => fork(),
-        // SAFETY: the suite's rule: the code that runs in the child is async-signal-safe.
+        // SAFETY: the child's code is the caller's to keep async-signal-safe (contract above).
+        Mode::None => unsafe { fork() },
+        // SAFETY: as above.
         Mode::Clone => unsafe { raw::fork(kinds) },
         Mode::Unshare => {
-            let pid = fork()?;
+            // SAFETY: the child makes only raw unshare(2) and fork calls, then runs the
+            // caller's code, async-signal-safe by the contract above.
+            let pid = unsafe { fork() }?;
             if pid > 0 {
                 return Ok(pid);
             }
@@ -65,7 +83,8 @@ pub fn nsfork(mode: Mode, kinds: KindSet) -> Result<libc::pid_t, Errno> {
                 raw::exit(100 + e as i32 % 100);
             }
             if kinds.contains(Kind::Pid) || kinds.contains(Kind::Time) {
-                match fork() {
+                // SAFETY: as above; the middle process only reaps and exits.
+                match unsafe { fork() } {
                     Ok(0) => return Ok(0),
                     Ok(g) => raw::exit(raw::reap(g).unwrap_or(99)),
                     Err(_) => raw::exit(98),
@@ -133,9 +152,14 @@ pub fn wait(fd: RawFd) -> bool {
 
 /// In the parent: closes its copy of the write end of `pipe` (so that a child's death shows
 /// as end of file) and waits for one byte.
-pub fn wait_ready(pipe: &mut [RawFd; 2]) -> bool {
+///
+/// # Safety
+/// As for [`close`]: the calling process owns `pipe[1]` (made by [`pipe`]) and does not use
+/// it again (it is set to -1).
+pub unsafe fn wait_ready(pipe: &mut [RawFd; 2]) -> bool {
     if pipe[1] >= 0 {
-        close(pipe[1]);
+        // SAFETY: the caller owns `pipe[1]` (contract above); it is forgotten just below.
+        unsafe { close(pipe[1]) };
         pipe[1] = -1;
     }
     wait(pipe[0])
@@ -319,7 +343,8 @@ pub fn for_each_entry(dir: &CStr, mut f: impl FnMut(&[u8])) -> Result<(), Errno>
         let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) };
         if n < 0 {
             let e = Errno::last();
-            close(fd);
+            // SAFETY: `fd` was opened above by this function and is not used again.
+            unsafe { close(fd) };
             return Err(e);
         }
         if n == 0 {
@@ -335,7 +360,8 @@ pub fn for_each_entry(dir: &CStr, mut f: impl FnMut(&[u8])) -> Result<(), Errno>
             off += reclen;
         }
     }
-    close(fd);
+    // SAFETY: as above.
+    unsafe { close(fd) };
     Ok(())
 }
 
@@ -411,7 +437,11 @@ pub const NS_GET_PARENT: u64 = 0xb702;
 /// Closes every fd from 3 up except those in `keep` (at most 4; `close_range(2)`), so that a
 /// child which lives until the test thread ends it holds no copy of the pipes of tests
 /// running in parallel (a copied write end would keep their readers from seeing end of file).
-pub fn close_others(keep: &[RawFd]) {
+///
+/// # Safety
+/// Only in a fork-like child, whose copies of the parent's fds are its own: nothing in the
+/// calling process may use an fd it closes (any but 0, 1, 2 and `keep`) again.
+pub unsafe fn close_others(keep: &[RawFd]) {
     let mut keep_sorted = [RawFd::MAX; 4];
     let n = keep.len().min(4);
     keep_sorted[..n].copy_from_slice(&keep[..n]);
@@ -432,18 +462,17 @@ pub fn close_others(keep: &[RawFd]) {
 }
 
 /// Closes every fd but 0, 1 and 2, then blocks until a signal ends the process.
-pub fn pause_forever() -> ! {
-    close_others(&[]);
+///
+/// # Safety
+/// As for [`close_others`]: only in a fork-like child (it never returns, so its own code uses
+/// no fd again; no other thread may).
+pub unsafe fn pause_forever() -> ! {
+    // SAFETY: the caller is a fork-like child (contract above), which never runs past here.
+    unsafe { close_others(&[]) };
     loop {
         // SAFETY: pause(2) has no arguments.
         unsafe { libc::pause() };
     }
-}
-
-/// Takes ownership of a raw fd returned by a helper above.
-pub fn owned(fd: RawFd) -> OwnedFd {
-    // SAFETY: the caller passes an fd it owns and does not close otherwise.
-    unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
 /// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphans below the caller come to it.
@@ -535,8 +564,13 @@ pub fn drop_capabilities() -> Result<(), Errno> {
 /// Runs `f` in a fork-like grandchild in new namespaces of `kinds` (empty: a plain fork),
 /// waits for it and returns its exit code (128 + signal); when the fork fails, reports
 /// `fork_errno` and returns 1.
-pub fn run_child(p: &Probe, kinds: KindSet, f: impl FnOnce() -> i32) -> i32 {
-    // SAFETY: the suite's rule: child bodies, and so `f`, are async-signal-safe.
+///
+/// # Safety
+/// As for [`fork_with`]: when the caller is multithreaded, `f` must be async-signal-safe and
+/// close only fds the grandchild owns.
+pub unsafe fn run_child(p: &Probe, kinds: KindSet, f: impl FnOnce() -> i32) -> i32 {
+    // SAFETY: `f`, the only code the grandchild runs before it exits, is async-signal-safe by
+    // this function's contract.
     match unsafe { raw::fork(kinds) } {
         Ok(0) => raw::exit(f()),
         Ok(c) => raw::reap(c).unwrap_or(99),

@@ -164,7 +164,8 @@ pub fn request(msg: &mut Msg) -> i64 {
     }
     let r = send(fd, msg.finish());
     if r != 0 {
-        crate::child::close(fd);
+        // SAFETY: `fd` was made by this function and is not used again.
+        unsafe { crate::child::close(fd) };
         return r;
     }
     let mut buf = [0u8; 4096];
@@ -191,7 +192,8 @@ pub fn request(msg: &mut Msg) -> i64 {
             off += (len + 3) & !3;
         }
     }
-    crate::child::close(fd);
+    // SAFETY: `fd` was made by this function and is not used again.
+    unsafe { crate::child::close(fd) };
     result
 }
 
@@ -220,7 +222,8 @@ pub fn dump(ty: u16, mut f: impl FnMut(u16, &[u8])) -> i64 {
     }
     let r = send(fd, m.finish());
     if r != 0 {
-        crate::child::close(fd);
+        // SAFETY: `fd` was made by this function and is not used again.
+        unsafe { crate::child::close(fd) };
         return r;
     }
     let mut buf = [0u8; 32768];
@@ -245,7 +248,8 @@ pub fn dump(ty: u16, mut f: impl FnMut(u16, &[u8])) -> i64 {
             off += (len + 3) & !3;
         }
     };
-    crate::child::close(fd);
+    // SAFETY: `fd` was made by this function and is not used again.
+    unsafe { crate::child::close(fd) };
     result
 }
 

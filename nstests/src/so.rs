@@ -90,7 +90,8 @@ pub fn bound(sa: &Sa, ty: libc::c_int) -> libc::c_int {
         fd
     } else {
         let e = errno() as libc::c_int;
-        crate::child::close(fd);
+        // SAFETY: `fd` was made by this function and is not used again.
+        unsafe { crate::child::close(fd) };
         -e
     }
 }
@@ -106,7 +107,8 @@ pub fn connected(sa: &Sa, ty: libc::c_int) -> libc::c_int {
         fd
     } else {
         let e = errno() as libc::c_int;
-        crate::child::close(fd);
+        // SAFETY: `fd` was made by this function and is not used again.
+        unsafe { crate::child::close(fd) };
         -e
     }
 }
@@ -127,7 +129,8 @@ pub fn serve_tcp_once(listener: libc::c_int) -> i64 {
     } else {
         0
     };
-    crate::child::close(c);
+    // SAFETY: `c` was made by this function and is not used again.
+    unsafe { crate::child::close(c) };
     r
 }
 
@@ -178,7 +181,8 @@ pub fn echo(fd: libc::c_int, msg: &[u8]) -> i64 {
             (&buf[..n as usize] == msg) as i64
         }
     };
-    crate::child::close(fd);
+    // SAFETY: `fd` was made by this function and is not used again.
+    unsafe { crate::child::close(fd) };
     r
 }
 
@@ -205,7 +209,8 @@ fn ioctl(req: libc::c_ulong, r: &mut IfReq) -> bool {
     }
     // SAFETY: `r` is a valid 40-byte struct ifreq.
     let ok = unsafe { libc::ioctl(s, req as _, r as *mut IfReq) } == 0;
-    crate::child::close(s);
+    // SAFETY: `s` was made by this function and is not used again.
+    unsafe { crate::child::close(s) };
     ok
 }
 

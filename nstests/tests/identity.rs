@@ -11,7 +11,7 @@ nswall::enter!();
 use std::os::fd::AsRawFd;
 
 use nscore::{Kind, KindSet, NsHandle, Spawn};
-use nstests::live::Live;
+use nstests::live::{Gate, Live};
 use nstests::{ns_id_or_skip, Mode, Probe};
 use rstest::rstest;
 
@@ -55,13 +55,15 @@ fn start(mode: Mode) -> Live {
         Mode::None => Spawn::new(KindSet::EMPTY),
         _ => Spawn::new(KindSet::ALL).map_root(),
     };
-    Live::start(spawn, |p: &Probe, gate| {
+    let child_body = |p: &Probe, gate: Gate| {
         p.line_num(b"cookie", netns_cookie());
         p.put(b"ready\n");
         gate.wait();
         0
-    })
-    .unwrap()
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    unsafe { Live::start(spawn, child_body) }.unwrap()
 }
 
 /// D1: `NS_GET_ID` of every kind is nonzero, the same through two handles, differs from the

@@ -11,6 +11,7 @@ use std::path::Path;
 use nscore::{join, limits, raw, Errno, Error, Kind, KindSet, NsHandle, Op, Spawn};
 use nstests::child::*;
 use nstests::helper::{is_helper, Helper};
+use nstests::live::Gate;
 use nstests::live::*;
 use nstests::{cstr, is_root, require_root, run_spawn, Probe};
 use rstest::rstest;
@@ -103,7 +104,7 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
     let limit = cstr(Kind::Ipc.limit_file());
     let key = ipc_key(holder as i32);
     let spawn = Spawn::new(Kind::User | Kind::Mnt).map_root();
-    let out = run_spawn(spawn, |p| {
+    let child_body = |p: &Probe| {
         if let Err(e) = write_file(&limit, b"1\n") {
             p.line_num(b"limit_errno", e as i64);
             return 1;
@@ -112,7 +113,9 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
         if r < 0 || go_r < 0 {
             return 1;
         }
-        let first = match fork() {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        let first = match unsafe { fork() } {
             Ok(0) => {
                 if let Err(e) = raw::unshare(Kind::Ipc.into()) {
                     put_i64(w, -(e as i64));
@@ -157,7 +160,9 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
             b"create_while_held",
             raw::clone_exit(Kind::Ipc.into(), None).err().map_or(0, |e| e as i64),
         );
-        match fork() {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        match unsafe { fork() } {
             Ok(0) => {
                 let jfd = if fd >= 0 { fd } else { raw::open(&target).unwrap_or(-1) };
                 if let Err(e) = raw::setns(jfd, Kind::Ipc.into()) {
@@ -176,15 +181,19 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
         }
         // release the last holder: then it ends
         if fd >= 0 {
-            nstests::child::close(fd);
+            // SAFETY: this process owns its copy of `fd` (a pipe end or fd made for this test) and
+            // does not use it again.
+            unsafe { nstests::child::close(fd) };
         }
         if holder == Holder::BindMount {
             p.line_num(b"detach_errno", detach(&target).err().map_or(0, |e| e as i64));
         }
         p.line_num(b"create_after_release", create_until_ok(Kind::Ipc, 300));
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(spawn, child_body) }.unwrap();
     out.assert_ok();
     assert_eq!(out.num("first_exit"), 0, "{}", out.text());
     assert!(out.num("shm") >= 0, "{}", out.text());
@@ -230,7 +239,7 @@ fn l2_limit_gives_enospc(#[case] kind: Kind) {
     let before = limits::Limits::read().unwrap();
     let limit = cstr(kind.limit_file());
     let helper = Helper::new("helper_l2", &[("NSTESTS_KIND", kind.name())]);
-    let out = run_spawn(Spawn::new(Kind::User).map_root(), |p| {
+    let child_body = |p: &Probe| {
         if let Err(e) = write_file(&limit, b"2\n") {
             p.line_num(b"limit_errno", e as i64);
             return 1;
@@ -238,8 +247,10 @@ fn l2_limit_gives_enospc(#[case] kind: Kind) {
         let mut buf = [0u8; 32];
         p.line_num(b"limit_inside", parse_num(nstests::read_small(&limit, &mut buf)));
         helper.exec(p)
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(Spawn::new(Kind::User).map_root(), child_body) }.unwrap();
     let after = limits::Limits::read().unwrap();
     let t = out.text();
     assert_eq!(before, after, "the host's limits are untouched");
@@ -270,8 +281,10 @@ fn helper_l2() {
     let mut held = Vec::new();
     let mut err = None;
     while held.len() < L2_CAP as usize {
-        // SAFETY: the body makes only raw system calls (async-signal-safe).
-        match unsafe { Spawn::new(kind).run(|| pause_forever()) } {
+        // SAFETY: run in the fork-like child below, which never runs past this call.
+        let hold = || unsafe { pause_forever() };
+        // SAFETY: the body makes only raw system calls (close_range(2), pause(2)).
+        match unsafe { Spawn::new(kind).run(hold) } {
             Ok(c) => held.push(c),
             Err(e) => {
                 err = Some(e);
@@ -298,7 +311,7 @@ fn l3_unprivileged_creation_is_eperm() {
     let kinds: Vec<Kind> = KindSet::ALL.without(Kind::User).iter().collect();
     let root = is_root();
     let helper = Helper::new("helper_l3", &[]);
-    let out = run_spawn(Spawn::new(KindSet::EMPTY), |p: &Probe| {
+    let child_body = |p: &Probe| {
         if root {
             for k in &kinds {
                 p.line(b"priv", k.name().as_bytes());
@@ -317,8 +330,10 @@ fn l3_unprivileged_creation_is_eperm() {
             p.line_num(b"_errno", raw::unshare((*k).into()).err().map_or(0, |e| e as i64));
         }
         helper.exec(p)
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(Spawn::new(KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     let text = out.text();
     if root {
@@ -370,7 +385,7 @@ fn l4_setns_and_ioctl_errors_are_clear() {
         .map(|k| cstr(&format!("/proc/self/ns/{}", k.name())))
         .collect();
     let helper = Helper::new("helper_l4", &[]);
-    let out = run_spawn(Spawn::new(KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         let err = |r: Result<(), Errno>| r.err().map_or(0, |e| e as i64);
         p.line_num(b"ebadf", err(raw::setns(1_000_000, KindSet::EMPTY)));
         let Ok(null) = raw::open(c"/dev/null") else {
@@ -396,8 +411,10 @@ fn l4_setns_and_ioctl_errors_are_clear() {
             p.line_num(b"_unprivileged", err(raw::setns(fds[i], (*k).into())));
         }
         helper.exec(p)
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(Spawn::new(KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("ebadf"), libc::EBADF as i64, "{t}");
@@ -539,7 +556,7 @@ fn l5_nothing_left_behind(#[case] end: End) {
     let (mnt_c, file_c) = (cstr(mnt.to_str().unwrap()), cstr(file.to_str().unwrap()));
     let key = ipc_key(0x100 + end as i32);
     let spawn = Spawn::new(Kind::Pid | Kind::Mnt | Kind::Ipc | Kind::Net | Kind::Uts).loopback_up(true);
-    let mut live = Live::start(spawn, |r, gate| {
+    let child_body = |r: &Probe, gate: Gate| {
         r.line_num(b"pid", readlink_num(c"/proc/self"));
         r.line_num(b"tmpfs", mount_fs(c"tmpfs", &mnt_c).err().map_or(0, |e| e as i64));
         r.line_num(
@@ -552,11 +569,14 @@ fn l5_nothing_left_behind(#[case] end: End) {
             return 1;
         }
         for _ in 0..2 {
-            match fork() {
+            // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+            // before the fork.
+            match unsafe { fork() } {
                 Ok(0) => {
                     r.line_num(b"pid", readlink_num(c"/proc/self"));
                     let _ = raw::write_all(sync_w, b"x");
-                    pause_forever();
+                    // SAFETY: in a fork-like child, which never runs past this call.
+                    unsafe { pause_forever() };
                 }
                 Ok(_) => {
                     // one writer at a time: wait until this one has reported
@@ -568,8 +588,10 @@ fn l5_nothing_left_behind(#[case] end: End) {
         r.put(b"ready\n");
         gate.wait();
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let mut live = unsafe { Live::start(spawn, child_body) }.unwrap();
     let text = live.until("ready");
     let pids: Vec<String> = text
         .lines()

@@ -9,8 +9,9 @@ use std::ffi::CStr;
 
 use nscore::{raw, Errno, Kind};
 use nstests::child::*;
+use nstests::live::Gate;
 use nstests::live::*;
-use nstests::{cstr, run_spawn, skip, Mode};
+use nstests::{cstr, run_spawn, skip, Mode, Probe};
 use rstest::rstest;
 
 /// `mount(NULL, target, NULL, flags, NULL)`: a propagation change.
@@ -62,7 +63,9 @@ fn count_lines(path: &CStr) -> i64 {
         }
         n += buf[..r as usize].iter().filter(|&&c| c == b'\n').count() as i64;
     }
-    close(fd);
+    // SAFETY: this process owns its copy of `fd` (a pipe end or fd made for this test) and does not
+    // use it again.
+    unsafe { close(fd) };
     n
 }
 
@@ -75,13 +78,15 @@ fn count_lines(path: &CStr) -> i64 {
 fn m1_tmpfs_inside_is_invisible_outside(#[case] mode: Mode) {
     let dir = tempfile::tempdir().unwrap();
     let target = cstr(dir.path().to_str().unwrap());
-    let out = run_spawn(scaffold(Kind::Mnt.into()), |p| {
+    let child_body = |p: &Probe| {
         let ([r, w], [go_r, go_w]) = (pipe(), pipe());
         if r < 0 || go_r < 0 {
             return 1;
         }
         let before = dev(&target);
-        match nsfork(mode, Kind::Mnt.into()) {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        match unsafe { nsfork(mode, Kind::Mnt.into()) } {
             Ok(0) => {
                 if mode.isolates() {
                     if let Err(e) = make_private() {
@@ -96,8 +101,12 @@ fn m1_tmpfs_inside_is_invisible_outside(#[case] mode: Mode) {
             }
             Ok(child) => {
                 // the child's ends: a child that fails early shows as end of file at once
-                close(w);
-                close(go_r);
+                // SAFETY: this process owns its copy of `w` (a pipe end or fd made for this test)
+                // and does not use it again.
+                unsafe { close(w) };
+                // SAFETY: this process owns its copy of `go_r` (a pipe end or fd made for this test)
+                // and does not use it again.
+                unsafe { close(go_r) };
                 let (mount_errno, inside) = (get_i64(r), get_i64(r));
                 let outside = dev(&target) != before;
                 let _ = raw::write_all(go_w, b"x");
@@ -112,8 +121,10 @@ fn m1_tmpfs_inside_is_invisible_outside(#[case] mode: Mode) {
                 1
             }
         }
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(Kind::Mnt.into()), child_body) }.unwrap();
     out.assert_ok();
     assert_eq!(out.num("mount_errno"), 0, "{}", out.text());
     assert_eq!(out.num("seen_inside"), 1, "{}", out.text());
@@ -154,7 +165,7 @@ fn m2_propagation_shared_private_slave(#[case] prop: Prop) {
         Prop::Private => libc::MS_PRIVATE,
         Prop::Slave => libc::MS_SLAVE,
     };
-    let out = run_spawn(scaffold(Kind::Mnt.into()), |p| {
+    let child_body = |p: &Probe| {
         let ([r, w], [go_r, go_w]) = (pipe(), pipe());
         if r < 0 || go_r < 0 {
             return 1;
@@ -205,8 +216,10 @@ fn m2_propagation_shared_private_slave(#[case] prop: Prop) {
                 1
             }
         }
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(Kind::Mnt.into()), child_body) }.unwrap();
     out.assert_ok();
     assert_eq!(out.num("child_mount_errno"), 0, "{}", out.text());
     assert_eq!(out.num("parent_mount_errno"), 0, "{}", out.text());
@@ -229,7 +242,7 @@ fn m2_propagation_shared_private_slave(#[case] prop: Prop) {
 fn m3_mnt_get_info_counts_mounts() {
     let dir = tempfile::tempdir().unwrap();
     let target = cstr(dir.path().to_str().unwrap());
-    let mut live = Live::start(scaffold(Kind::Mnt.into()), |r, gate| {
+    let child_body = |r: &Probe, gate: Gate| {
         r.line_num(b"lines1", count_lines(c"/proc/self/mountinfo"));
         r.put(b"stage1\n");
         gate.wait();
@@ -241,8 +254,10 @@ fn m3_mnt_get_info_counts_mounts() {
         r.put(b"stage2\n");
         gate.wait();
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let mut live = unsafe { Live::start(scaffold(Kind::Mnt.into()), child_body) }.unwrap();
     live.until("stage1");
     let ns = live.child.ns(Kind::Mnt).unwrap();
     let info1 = match ns.mnt_info() {
@@ -304,7 +319,7 @@ fn m4_unbindable_mount_cannot_be_bound_and_is_pruned_from_rbind() {
     let (u_rbind, k_rbind) = (path("u_rbind"), path("k_rbind"));
     let (u_rsub, k_rsub) = (path("u_rbind/sub"), path("k_rbind/sub"));
     let (u_bind, k_bind) = (path("u_bind"), path("k_bind"));
-    let out = run_spawn(scaffold(Kind::Mnt.into()), |p| {
+    let child_body = |p: &Probe| {
         if let Err(e) = make_private() {
             p.line_num(b"private_errno", e as i64);
             return 1;
@@ -330,11 +345,16 @@ fn m4_unbindable_mount_cannot_be_bound_and_is_pruned_from_rbind() {
         p.line_num(b"k_sub_in_rbind", (dev(&k_rsub) != dev(&k_rbind)) as i64);
         p.line_num(b"u_sub_here", (dev(&u_sub) != dev(&u)) as i64);
         let here = dev(&u_sub);
-        let copied = run_child(p, Kind::Mnt.into(), || (dev(&u_sub) == here && here != dev(&u)) as i32);
+        let copied_body = || (dev(&u_sub) == here && here != dev(&u)) as i32;
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let copied = unsafe { run_child(p, Kind::Mnt.into(), copied_body) };
         p.line_num(b"u_sub_in_new_ns", copied as i64);
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(Kind::Mnt.into()), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("bind_unbindable"), libc::EINVAL as i64, "{t}");

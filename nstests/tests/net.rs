@@ -16,7 +16,7 @@ use std::ffi::CString;
 
 use nscore::{raw, Kind, KindSet};
 use nstests::child::*;
-use nstests::live::Live;
+use nstests::live::{Gate, Live};
 use nstests::{cstr, effective_kinds, nl, run_spawn, so, spawn_for, Mode, Probe};
 use rstest::rstest;
 
@@ -70,12 +70,12 @@ fn n1_new_netns_has_only_lo_down_no_addresses_no_routes(#[case] mode: Mode) {
     let dir = tempfile::tempdir().expect("tempdir");
     let target = path_c(dir.path());
     let sysfs = cstr("sysfs");
-    let out = run_spawn(nstests::scratch(Kind::Net | Kind::Mnt), |p| {
+    let child_body = |p: &Probe| {
         // the parent's network: lo, a veth pair, addresses (and so routes) on one end
         p.line_num(b"add_veth", nl::add_veth(b"n1a", b"n1b", -1));
         p.line_num(b"config", configure(b"n1a", IP_A, IP6_A));
         p.line_num(b"parent_links", report_links(p, b"parent_link"));
-        let child = fork_with(kinds_for(mode, Kind::Net.into(), Kind::Mnt.into()), || {
+        let child_body = || {
             if !enter(mode, Kind::Net.into(), p) {
                 return 90;
             }
@@ -98,11 +98,17 @@ fn n1_new_netns_has_only_lo_down_no_addresses_no_routes(#[case] mode: Mode) {
                 Err(e) => p.line_num(b"sysfs_errno", e as i64),
             }
             0
-        });
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let child = unsafe { fork_with(kinds_for(mode, Kind::Net.into(), Kind::Mnt.into()), child_body) };
         p.line_num(b"child_exit", raw::reap(child).unwrap_or(-1) as i64);
         0
-    })
-    .expect("spawn scratch network namespace");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(nstests::scratch(Kind::Net | Kind::Mnt), child_body) }
+        .expect("spawn scratch network namespace");
     out.assert_ok();
     let t = out.text();
     for key in ["add_veth", "config", "child_exit"] {
@@ -172,7 +178,9 @@ fn n2_loopback_tcp_udp_and_same_port_in_two_namespaces(#[case] mode: Mode) {
                 // SAFETY: `buf` is valid for its length.
                 let n = unsafe { libc::recv(c, buf.as_mut_ptr().cast(), 8, 0) };
                 put(b"tcp_echo", (served == 0 && n == 3 && &buf[..3] == b"tcp") as i64);
-                nstests::child::close(c);
+                // SAFETY: this process owns its copy of `c` (a pipe end or fd made for this test)
+                // and does not use it again.
+                unsafe { nstests::child::close(c) };
             } else {
                 put(b"tcp_echo", c as i64);
             }
@@ -187,7 +195,9 @@ fn n2_loopback_tcp_udp_and_same_port_in_two_namespaces(#[case] mode: Mode) {
                 // SAFETY: `buf` is valid for its length.
                 let n = unsafe { libc::recv(c, buf.as_mut_ptr().cast(), 8, 0) };
                 put(b"udp_echo", (served == 0 && n == 3 && &buf[..3] == b"udp") as i64);
-                nstests::child::close(c);
+                // SAFETY: this process owns its copy of `c` (a pipe end or fd made for this test)
+                // and does not use it again.
+                unsafe { nstests::child::close(c) };
             }
         }
         // The host's other listener.
@@ -197,7 +207,7 @@ fn n2_loopback_tcp_udp_and_same_port_in_two_namespaces(#[case] mode: Mode) {
     };
     // A first namespace binds the port and holds it while a second one does the same.
     let unshare_kinds = effective_kinds(mode, kinds);
-    let mut first = Live::start(spawn_for(mode, kinds), move |p, gate| {
+    let child_body = move |p: &Probe, gate: Gate| {
         if mode == Mode::Unshare && raw::unshare(unshare_kinds).is_err() {
             p.put(b"ready\n");
             return 90;
@@ -214,11 +224,16 @@ fn n2_loopback_tcp_udp_and_same_port_in_two_namespaces(#[case] mode: Mode) {
         } else {
             -t
         }
-    })
-    .expect("spawn first");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let mut first = unsafe { Live::start(spawn_for(mode, kinds), child_body) }.expect("spawn first");
     let ready = first.until("ready");
     assert!(ready.contains("ready\n"), "first child not ready: {ready}");
-    let out = nstests::run_in(mode, kinds, |p| body(p, b's')).expect("spawn second");
+    let child_body = |p: &Probe| body(p, b's');
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { nstests::run_in(mode, kinds, child_body) }.expect("spawn second");
     let first_status = first.finish().status;
     out.assert_ok();
     let t = out.text();
@@ -274,12 +289,12 @@ fn configure(name: &[u8], v4: [u8; 4], v6: [u8; 16]) -> i64 {
 /// namespace sees neither end (control: the first sees its own end, the second the peer).
 #[test]
 fn n3_veth_between_two_namespaces() {
-    let out = run_spawn(nstests::scratch(Kind::Net.into()), |p| {
+    let child_body = |p: &Probe| {
         let mut b_ready = pipe();
         let b_go = pipe();
         let mut b_serving = pipe();
         // B: the second namespace: configures its end and serves four echoes.
-        let b = fork_with(Kind::Net.into(), || {
+        let b_body = || {
             signal(b_ready[1]);
             if !wait(b_go[0]) {
                 return 3;
@@ -302,28 +317,40 @@ fn n3_veth_between_two_namespaces() {
             p.line_num(b"b_udp4", so::serve_udp_once(u4));
             p.line_num(b"b_udp6", so::serve_udp_once(u6));
             0
-        });
-        if b < 0 || !wait_ready(&mut b_ready) {
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let b = unsafe { fork_with(Kind::Net.into(), b_body) };
+        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+        // does not use it again.
+        if b < 0 || !unsafe { wait_ready(&mut b_ready) } {
             return 2;
         }
         let mut path = [0u8; 64];
         let bfd = raw::open(proc_path(&mut path, b as i64, b"/ns/net")).unwrap_or(-1);
         p.line_num(b"add_veth", nl::add_veth(b"n3a", b"n3b", bfd));
-        nstests::child::close(bfd);
+        // SAFETY: this process owns its copy of `bfd` (a pipe end or fd made for this test) and does
+        // not use it again.
+        unsafe { nstests::child::close(bfd) };
         p.line_num(b"a_sees_own", (so::ifindex(b"n3a") > 0) as i64);
         p.line_num(b"a_sees_peer", (so::ifindex(b"n3b") > 0) as i64);
         p.line_num(b"a_config", configure(b"n3a", IP_A, IP6_A));
         signal(b_go[1]);
-        if !wait_ready(&mut b_serving) {
+        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+        // does not use it again.
+        if !unsafe { wait_ready(&mut b_serving) } {
             return 5;
         }
         // C: a third namespace sees neither end.
-        let c = fork_with(Kind::Net.into(), || {
+        let c_body = || {
             p.line_num(b"c_links", report_links(p, b"c_link"));
             p.line_num(b"c_a", so::ifindex(b"n3a"));
             p.line_num(b"c_b", so::ifindex(b"n3b"));
             0
-        });
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let c = unsafe { fork_with(Kind::Net.into(), c_body) };
         p.line_num(b"c_exit", raw::reap(c).unwrap_or(-1) as i64);
         let st = libc::SOCK_STREAM;
         let dg = libc::SOCK_DGRAM;
@@ -333,8 +360,11 @@ fn n3_veth_between_two_namespaces() {
         p.line_num(b"udp6", so::echo(so::connected(&so::Sa::v6(IP6_B, 7001), dg), b"u6"));
         p.line_num(b"b_exit", raw::reap(b).unwrap_or(-1) as i64);
         0
-    })
-    .expect("spawn scratch network namespace");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out =
+        unsafe { run_spawn(nstests::scratch(Kind::Net.into()), child_body) }.expect("spawn scratch network namespace");
     out.assert_ok();
     let t = out.text();
     for key in ["add_veth", "a_config", "b_config", "b_bind", "c_exit", "b_exit"] {
@@ -364,14 +394,20 @@ fn n4_net_sysctls_per_namespace(#[case] mode: Mode) {
         ("/proc/sys/net/ipv4/ip_forward", b"1"),
         ("/proc/sys/net/ipv4/ip_unprivileged_port_start", b"777"),
     ];
-    nstests::sysctl::check_per_namespace(
-        nstests::scratch(Kind::Net.into()),
-        mode,
-        Kind::Net.into(),
-        &SYSCTLS,
-        |_| true,
-        |_, _| {},
-    );
+    let inside = |_: &Probe| true;
+    let report = |_: &Probe, _: u8| {};
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    unsafe {
+        nstests::sysctl::check_per_namespace(
+            nstests::scratch(Kind::Net.into()),
+            mode,
+            Kind::Net.into(),
+            &SYSCTLS,
+            inside,
+            report,
+        )
+    };
 }
 
 /// N5: abstract AF_UNIX sockets belong to the network namespace: a listener bound in the
@@ -387,12 +423,12 @@ fn n5_abstract_unix_sockets_per_namespace_pathname_not(#[case] mode: Mode) {
     use std::os::unix::ffi::OsStrExt;
     let path_b = sock_path.as_os_str().as_bytes().to_vec();
     let abs = nstests::unique("nstests-n5-").into_bytes();
-    let out = run_spawn(nstests::scratch(Kind::Net.into()), |p| {
+    let child_body = |p: &Probe| {
         let la = so::bound(&so::Sa::unix(&abs, true), libc::SOCK_STREAM);
         let lp = so::bound(&so::Sa::unix(&path_b, false), libc::SOCK_STREAM);
         p.line_num(b"bind_abstract", la.min(0) as i64);
         p.line_num(b"bind_path", lp.min(0) as i64);
-        let gc = fork_with(kinds_for(mode, Kind::Net.into(), KindSet::EMPTY), || {
+        let gc_body = || {
             if !enter(mode, Kind::Net.into(), p) {
                 return 4;
             }
@@ -401,11 +437,17 @@ fn n5_abstract_unix_sockets_per_namespace_pathname_not(#[case] mode: Mode) {
             let b = so::connected(&so::Sa::unix(&path_b, false), libc::SOCK_STREAM);
             p.line_num(b"path", b.min(0) as i64);
             0
-        });
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let gc = unsafe { fork_with(kinds_for(mode, Kind::Net.into(), KindSet::EMPTY), gc_body) };
         p.line_num(b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
         0
-    })
-    .expect("spawn scratch network namespace");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out =
+        unsafe { run_spawn(nstests::scratch(Kind::Net.into()), child_body) }.expect("spawn scratch network namespace");
     out.assert_ok();
     let t = out.text();
     for key in ["bind_abstract", "bind_path", "gc_exit", "path"] {
@@ -437,7 +479,7 @@ fn wait_gone(name: &[u8]) -> bool {
 #[test]
 fn n6_veth_end_shows_namespace_lifetime() {
     let own = cstr("/proc/self/ns/net");
-    let out = run_spawn(nstests::scratch(Kind::Net.into()), |p| {
+    let child_body = |p: &Probe| {
         let own_fd = raw::open(&own).unwrap_or(-1);
         // Three rounds: held by nothing, by an nsfd, by a socket.
         for (round, name, peer) in [
@@ -453,12 +495,17 @@ fn n6_veth_end_shows_namespace_lifetime() {
             };
             let mut ready = pipe();
             let go = pipe();
-            let b = fork_with(Kind::Net.into(), || {
+            let b_body = || {
                 signal(ready[1]);
                 wait(go[0]);
                 0
-            });
-            if b < 0 || !wait_ready(&mut ready) {
+            };
+            // SAFETY: the grandchild's body makes only raw system calls on memory made before the
+            // fork and closes only its own pipe ends.
+            let b = unsafe { fork_with(Kind::Net.into(), b_body) };
+            // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+            // does not use it again.
+            if b < 0 || !unsafe { wait_ready(&mut ready) } {
                 return 2;
             }
             let mut path = [0u8; 64];
@@ -475,7 +522,9 @@ fn n6_veth_end_shows_namespace_lifetime() {
                 put(b"sock", (sock >= 0) as i64);
             }
             if round != b'f' {
-                nstests::child::close(bfd);
+                // SAFETY: this process owns its copy of `bfd` (a pipe end or fd made for this test)
+                // and does not use it again.
+                unsafe { nstests::child::close(bfd) };
             }
             signal(go[1]);
             put(b"exit", raw::reap(b).unwrap_or(-1) as i64);
@@ -484,13 +533,18 @@ fn n6_veth_end_shows_namespace_lifetime() {
             } else {
                 sleep_ms(200);
                 put(b"survives", (so::ifindex(name) > 0) as i64);
-                nstests::child::close(if round == b'f' { bfd } else { sock });
+                // SAFETY: this process owns its copy of `if round == b'f' { bfd } else { sock }` (a
+                // pipe end or fd made for this test) and does not use it again.
+                unsafe { nstests::child::close(if round == b'f' { bfd } else { sock }) };
                 put(b"gone_after_release", wait_gone(name) as i64);
             }
         }
         0
-    })
-    .expect("spawn scratch network namespace");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out =
+        unsafe { run_spawn(nstests::scratch(Kind::Net.into()), child_body) }.expect("spawn scratch network namespace");
     out.assert_ok();
     let t = out.text();
     for key in ["n_add", "f_add", "s_add", "n_exit", "f_exit", "s_exit", "s_back"] {
@@ -510,7 +564,7 @@ fn n6_veth_end_shows_namespace_lifetime() {
 #[test]
 fn n7_move_device_in_and_back_address_only_where_it_is() {
     let own = cstr("/proc/self/ns/net");
-    let out = run_spawn(nstests::scratch(Kind::Net.into()), |p| {
+    let child_body = |p: &Probe| {
         let own_fd = raw::open(&own).unwrap_or(-1);
         p.line_num(b"add", nl::add_veth(b"n7a", b"n7b", -1));
         let index = so::ifindex(b"n7a");
@@ -518,7 +572,7 @@ fn n7_move_device_in_and_back_address_only_where_it_is() {
         let mut ready = pipe();
         let mut moved = pipe();
         let go = pipe();
-        let b = fork_with(Kind::Net.into(), || {
+        let b_body = || {
             signal(ready[1]);
             if !wait(go[0]) {
                 return 3;
@@ -528,26 +582,38 @@ fn n7_move_device_in_and_back_address_only_where_it_is() {
             p.line_num(b"b_sees_after", so::ifindex(b"n7a"));
             signal(moved[1]);
             0
-        });
-        if b < 0 || !wait_ready(&mut ready) {
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let b = unsafe { fork_with(Kind::Net.into(), b_body) };
+        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+        // does not use it again.
+        if b < 0 || !unsafe { wait_ready(&mut ready) } {
             return 2;
         }
         let mut path = [0u8; 64];
         let bfd = raw::open(proc_path(&mut path, b as i64, b"/ns/net")).unwrap_or(-1);
         p.line_num(b"move", nl::move_link(b"n7a", bfd));
-        nstests::child::close(bfd);
+        // SAFETY: this process owns its copy of `bfd` (a pipe end or fd made for this test) and does
+        // not use it again.
+        unsafe { nstests::child::close(bfd) };
         p.line_num(b"a_sees_away", so::ifindex(b"n7a"));
         let addr = [10, 231, 7, 1];
         p.line_num(b"addr_away", nl::add_addr(index as u32, &addr, 24));
         signal(go[1]);
-        wait_ready(&mut moved);
+        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+        // does not use it again.
+        unsafe { wait_ready(&mut moved) };
         p.line_num(b"b_exit", raw::reap(b).unwrap_or(-1) as i64);
         let back = so::ifindex(b"n7a");
         p.line_num(b"a_sees_back", (back > 0) as i64);
         p.line_num(b"addr_back", nl::add_addr(back as u32, &addr, 24));
         0
-    })
-    .expect("spawn scratch network namespace");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out =
+        unsafe { run_spawn(nstests::scratch(Kind::Net.into()), child_body) }.expect("spawn scratch network namespace");
     out.assert_ok();
     let t = out.text();
     for key in ["add", "move", "b_move_back", "b_exit", "addr_back"] {

@@ -31,11 +31,13 @@ fn err_of<T>(r: Result<T, Errno>) -> i64 {
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn p6_kill_stays_inside_the_namespace(#[case] mode: Mode) {
-    let out = run_spawn(scaffold(Kind::Pid.into()), |p| {
+    let child_body = |p: &Probe| {
         // PID 1 of the scratch namespace: use up a few numbers, so that the sentinel's is
         // not one the processes inside will have
         for _ in 0..8 {
-            match fork() {
+            // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+            // before the fork.
+            match unsafe { fork() } {
                 Ok(0) => raw::exit(0),
                 Ok(pid) => {
                     let _ = raw::reap(pid);
@@ -43,20 +45,28 @@ fn p6_kill_stays_inside_the_namespace(#[case] mode: Mode) {
                 Err(_) => return 1,
             }
         }
-        let sentinel = match fork() {
-            Ok(0) => pause_forever(),
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        let sentinel = match unsafe { fork() } {
+            // SAFETY: in a fork-like child, which never runs past this call.
+            Ok(0) => unsafe { pause_forever() },
             Ok(pid) => pid as i64,
             Err(_) => return 2,
         };
         p.line_num(b"sentinel_pid", sentinel);
-        let inside = match nsfork(mode, Kind::Pid.into()) {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        let inside = match unsafe { nsfork(mode, Kind::Pid.into()) } {
             Ok(0) => {
                 p.line_num(b"inside_pid", getpid());
                 p.line_num(b"kill0_sentinel_errno", err_of(kill(sentinel, 0)));
                 let mut members = [0; 2];
                 for m in &mut members {
-                    *m = match fork() {
-                        Ok(0) => pause_forever(),
+                    // SAFETY: until it exits, the forked process makes only raw system calls on
+                    // memory made before the fork.
+                    *m = match unsafe { fork() } {
+                        // SAFETY: in a fork-like child, which never runs past this call.
+                        Ok(0) => unsafe { pause_forever() },
                         Ok(pid) => pid,
                         Err(_) => raw::exit(3),
                     };
@@ -78,8 +88,10 @@ fn p6_kill_stays_inside_the_namespace(#[case] mode: Mode) {
         let _ = kill(sentinel, libc::SIGKILL);
         p.line_num(b"sentinel", raw::reap(sentinel as libc::pid_t).unwrap_or(-1) as i64);
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(Kind::Pid.into()), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("inside_exit"), 0, "{t}");
@@ -116,16 +128,22 @@ fn p6_kill_stays_inside_the_namespace(#[case] mode: Mode) {
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn p7_init_ignores_signals_from_inside_not_from_parent(#[case] mode: Mode) {
-    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         become_subreaper();
         let [rd, wr] = pipe();
         if rd < 0 {
             return 1;
         }
-        let first = match nsfork(mode, Kind::Pid.into()) {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        let first = match unsafe { nsfork(mode, Kind::Pid.into()) } {
             Ok(0) => {
-                nstests::child::close(rd);
-                match fork() {
+                // SAFETY: this process owns its copy of `rd` (a pipe end or fd made for this test)
+                // and does not use it again.
+                unsafe { nstests::child::close(rd) };
+                // SAFETY: until it exits, the forked process makes only raw system calls on memory
+                // made before the fork.
+                match unsafe { fork() } {
                     Ok(0) => {
                         // SAFETY: getppid has no arguments.
                         let parent = unsafe { libc::getppid() } as i64;
@@ -139,7 +157,8 @@ fn p7_init_ignores_signals_from_inside_not_from_parent(#[case] mode: Mode) {
                 p.line_num(b"self_sigkill_errno", err_of(kill(getpid(), libc::SIGKILL)));
                 p.line_num(b"after_sigkill", getpid());
                 put_i64(wr, readlink_num(c"/proc/self"));
-                pause_forever()
+                // SAFETY: in a fork-like child, which never runs past this call.
+                unsafe { pause_forever() }
             }
             Ok(pid) => pid,
             Err(e) => {
@@ -147,7 +166,9 @@ fn p7_init_ignores_signals_from_inside_not_from_parent(#[case] mode: Mode) {
                 return 2;
             }
         };
-        nstests::child::close(wr);
+        // SAFETY: this process owns its copy of `wr` (a pipe end or fd made for this test) and does
+        // not use it again.
+        unsafe { nstests::child::close(wr) };
         if let Some(outer) = get_i64(rd) {
             match pidfd_open(outer) {
                 Ok(fd) => p.line_num(b"pidfd_kill_errno", err_of(pidfd_kill(fd, libc::SIGKILL))),
@@ -157,8 +178,10 @@ fn p7_init_ignores_signals_from_inside_not_from_parent(#[case] mode: Mode) {
         p.line_num(b"first", raw::reap(first).unwrap_or(-1) as i64);
         reap_all(4);
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     if mode.isolates() {
@@ -223,19 +246,25 @@ fn block_usr() {
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn p8_sender_outside_shows_as_pid_0(#[case] mode: Mode) {
-    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         let [rd, wr] = pipe();
         if rd < 0 {
             return 1;
         }
         p.line_num(b"parent_pid", getpid());
         block_usr();
-        let first = match nsfork(mode, Kind::Pid.into()) {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        let first = match unsafe { nsfork(mode, Kind::Pid.into()) } {
             Ok(0) => {
-                nstests::child::close(rd);
+                // SAFETY: this process owns its copy of `rd` (a pipe end or fd made for this test)
+                // and does not use it again.
+                unsafe { nstests::child::close(rd) };
                 put_i64(wr, readlink_num(c"/proc/self"));
                 p.line_num(b"from_parent", wait_signal(libc::SIGUSR1));
-                match fork() {
+                // SAFETY: until it exits, the forked process makes only raw system calls on memory
+                // made before the fork.
+                match unsafe { fork() } {
                     Ok(0) => {
                         // SAFETY: getppid has no arguments.
                         let _ = kill(unsafe { libc::getppid() } as i64, libc::SIGUSR2);
@@ -256,14 +285,18 @@ fn p8_sender_outside_shows_as_pid_0(#[case] mode: Mode) {
                 return 2;
             }
         };
-        nstests::child::close(wr);
+        // SAFETY: this process owns its copy of `wr` (a pipe end or fd made for this test) and does
+        // not use it again.
+        unsafe { nstests::child::close(wr) };
         match get_i64(rd) {
             Some(outer) => p.line_num(b"kill_errno", err_of(kill(outer, libc::SIGUSR1))),
             None => p.put(b"no pid from inside\n"),
         }
         raw::reap(first).unwrap_or(99)
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("kill_errno"), 0, "{t}");
@@ -294,23 +327,29 @@ fn put_pair(wr: i32, tag: i64, pid: i64) {
 /// One level of P9's chain: a member that waits, the next level (below the last: none), and
 /// this process's own pid reported as `(tag, pid)` on `wr` (tag = 2 × level + role).
 fn p9_level(mode: Mode, level: i64, wr: i32) -> ! {
-    match fork() {
+    // SAFETY: until it exits, the forked process makes only raw system calls on memory made before
+    // the fork.
+    match unsafe { fork() } {
         Ok(0) => {
             put_pair(wr, 2 * level + 1, readlink_num(c"/proc/self"));
-            pause_forever()
+            // SAFETY: in a fork-like child, which never runs past this call.
+            unsafe { pause_forever() }
         }
         Ok(_) => {}
         Err(_) => raw::exit(3),
     }
     if level + 1 < P9_LEVELS {
-        match nsfork(mode, Kind::Pid.into()) {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        match unsafe { nsfork(mode, Kind::Pid.into()) } {
             Ok(0) => p9_level(mode, level + 1, wr),
             Ok(_) => {}
             Err(_) => raw::exit(4),
         }
     }
     put_pair(wr, 2 * level, readlink_num(c"/proc/self"));
-    pause_forever()
+    // SAFETY: in a fork-like child, which never runs past this call.
+    unsafe { pause_forever() }
 }
 
 /// P9: nested teardown. Five nested PID namespaces, each with its init and a member; SIGKILL
@@ -321,17 +360,23 @@ fn p9_level(mode: Mode, level: i64, wr: i32) -> ! {
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn p9_outermost_init_death_ends_every_level(#[case] mode: Mode) {
-    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         // the control's orphans come here, to be killed and reaped
         become_subreaper();
         let [rd, wr] = pipe();
         if rd < 0 {
             return 1;
         }
-        let first = match nsfork(mode, Kind::Pid.into()) {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        let first = match unsafe { nsfork(mode, Kind::Pid.into()) } {
             Ok(0) => {
-                nstests::child::close(rd);
-                nstests::child::close(p.fd());
+                // SAFETY: this process owns its copy of `rd` (a pipe end or fd made for this test)
+                // and does not use it again.
+                unsafe { nstests::child::close(rd) };
+                // SAFETY: this process owns its copy of `p.fd()` (a pipe end or fd made for this
+                // test) and does not use it again.
+                unsafe { nstests::child::close(p.fd()) };
                 p9_level(mode, 0, wr)
             }
             Ok(pid) => pid,
@@ -340,7 +385,9 @@ fn p9_outermost_init_death_ends_every_level(#[case] mode: Mode) {
                 return 2;
             }
         };
-        nstests::child::close(wr);
+        // SAFETY: this process owns its copy of `wr` (a pipe end or fd made for this test) and does
+        // not use it again.
+        unsafe { nstests::child::close(wr) };
         let n = 2 * P9_LEVELS as usize;
         let mut pidfds = [-1; 10];
         for _ in 0..n {
@@ -376,8 +423,10 @@ fn p9_outermost_init_death_ends_every_level(#[case] mode: Mode) {
         let _ = raw::reap(first);
         reap_all(2 * n);
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("kill_errno"), 0, "{t}");
@@ -400,16 +449,24 @@ fn p9_outermost_init_death_ends_every_level(#[case] mode: Mode) {
 #[case::none(Mode::None)]
 #[case::unshare(Mode::Unshare)]
 fn p10_empty_namespace_cannot_be_entered_first_fork_is_pid_1(#[case] mode: Mode) {
-    let out = run_spawn(scaffold(Kind::Pid.into()), |p| {
+    let child_body = |p: &Probe| {
         let ([rd, wr], [go_r, go_w], [done_r, done_w]) = (pipe(), pipe(), pipe());
         if rd < 0 || go_r < 0 || done_r < 0 {
             return 1;
         }
-        let holder = match fork() {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        let holder = match unsafe { fork() } {
             Ok(0) => {
-                nstests::child::close(rd);
-                nstests::child::close(go_w);
-                nstests::child::close(done_w);
+                // SAFETY: this process owns its copy of `rd` (a pipe end or fd made for this test)
+                // and does not use it again.
+                unsafe { nstests::child::close(rd) };
+                // SAFETY: this process owns its copy of `go_w` (a pipe end or fd made for this test)
+                // and does not use it again.
+                unsafe { nstests::child::close(go_w) };
+                // SAFETY: this process owns its copy of `done_w` (a pipe end or fd made for this
+                // test) and does not use it again.
+                unsafe { nstests::child::close(done_w) };
                 if mode == Mode::Unshare {
                     if let Err(e) = raw::unshare(Kind::Pid.into()) {
                         p.line_num(b"unshare_errno", e as i64);
@@ -419,7 +476,9 @@ fn p10_empty_namespace_cannot_be_entered_first_fork_is_pid_1(#[case] mode: Mode)
                 // its pid as the tests' /proc numbers it (not as the scratch namespace does)
                 put_i64(wr, readlink_num(c"/proc/self"));
                 wait(go_r);
-                match fork() {
+                // SAFETY: until it exits, the forked process makes only raw system calls on memory
+                // made before the fork.
+                match unsafe { fork() } {
                     Ok(0) => {
                         p.line_num(b"first_child_pid", getpid());
                         signal(wr);
@@ -436,9 +495,15 @@ fn p10_empty_namespace_cannot_be_entered_first_fork_is_pid_1(#[case] mode: Mode)
             Ok(pid) => pid,
             Err(_) => return 3,
         };
-        nstests::child::close(go_r);
-        nstests::child::close(done_r);
-        nstests::child::close(wr);
+        // SAFETY: this process owns its copy of `go_r` (a pipe end or fd made for this test) and
+        // does not use it again.
+        unsafe { nstests::child::close(go_r) };
+        // SAFETY: this process owns its copy of `done_r` (a pipe end or fd made for this test) and
+        // does not use it again.
+        unsafe { nstests::child::close(done_r) };
+        // SAFETY: this process owns its copy of `wr` (a pipe end or fd made for this test) and does
+        // not use it again.
+        unsafe { nstests::child::close(wr) };
         let Some(outer) = get_i64(rd) else {
             return 4;
         };
@@ -446,7 +511,9 @@ fn p10_empty_namespace_cannot_be_entered_first_fork_is_pid_1(#[case] mode: Mode)
         let path = proc_path(&mut buf, outer, b"/ns/pid_for_children");
         match raw::open(path) {
             Ok(fd) => {
-                nstests::child::close(fd);
+                // SAFETY: this process owns its copy of `fd` (a pipe end or fd made for this test)
+                // and does not use it again.
+                unsafe { nstests::child::close(fd) };
                 p.line_num(b"open_before_errno", 0);
             }
             Err(e) => p.line_num(b"open_before_errno", e as i64),
@@ -466,7 +533,9 @@ fn p10_empty_namespace_cannot_be_entered_first_fork_is_pid_1(#[case] mode: Mode)
             p.line_num(b"setns_errno", e as i64);
             return 7;
         }
-        match fork() {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        match unsafe { fork() } {
             Ok(0) => {
                 p.line_num(b"joined_child_pid", getpid());
                 raw::exit(0)
@@ -478,8 +547,10 @@ fn p10_empty_namespace_cannot_be_entered_first_fork_is_pid_1(#[case] mode: Mode)
         }
         signal(done_w);
         raw::reap(holder).unwrap_or(99)
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(Kind::Pid.into()), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     if mode.isolates() {
@@ -545,7 +616,7 @@ fn clone3_set_tid(tid: libc::pid_t) -> Result<libc::pid_t, Errno> {
 /// caller has dropped every capability. Control: a plain fork gets the next pid, not the one asked.
 #[test]
 fn p10_clone3_set_tid_where_privileged() {
-    let out = run_spawn(scaffold(Kind::Pid.into()), |p: &Probe| {
+    let child_body = |p: &Probe| {
         match clone3_set_tid(700) {
             Ok(pid) => {
                 p.line_num(b"got_pid", pid as i64);
@@ -555,7 +626,9 @@ fn p10_clone3_set_tid_where_privileged() {
             }
             Err(e) => p.line_num(b"set_tid_errno", e as i64),
         }
-        match fork() {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        match unsafe { fork() } {
             Ok(0) => raw::exit(0),
             Ok(pid) => {
                 p.line_num(b"plain_pid", pid as i64);
@@ -563,7 +636,9 @@ fn p10_clone3_set_tid_where_privileged() {
             }
             Err(_) => return 2,
         }
-        match fork() {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        match unsafe { fork() } {
             Ok(0) => {
                 if let Err(e) = drop_capabilities() {
                     p.line_num(b"drop_errno", e as i64);
@@ -575,8 +650,10 @@ fn p10_clone3_set_tid_where_privileged() {
             Ok(pid) => raw::reap(pid).unwrap_or(99),
             Err(_) => 4,
         }
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(Kind::Pid.into()), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("got_pid"), 700, "the pid asked for: {t}");

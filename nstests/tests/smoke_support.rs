@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use nscore::{Kind, KindSet, NsHandle, Spawn};
 use nstests::child::{fork, pause_forever};
-use nstests::{run_in, run_spawn_within, tree, Ended, Mode};
+use nstests::{run_in, run_spawn_within, tree, Ended, Mode, Probe};
 use rstest::rstest;
 
 #[rstest]
@@ -20,7 +20,7 @@ use rstest::rstest;
 fn support_modes_make_a_uts_namespace_or_not(#[case] mode: Mode) {
     let parent = NsHandle::current(Kind::Uts).unwrap().inode().unwrap();
     let path = nstests::cstr("/proc/self/ns/uts");
-    let out = run_in(mode, Kind::Uts.into(), |p| {
+    let child_body = |p: &Probe| {
         let mut st: libc::stat = unsafe_stat();
         // SAFETY: `path` is a valid NUL-terminated string and `st` a valid out-buffer.
         if unsafe { libc::stat(path.as_ptr(), &mut st) } != 0 {
@@ -29,8 +29,10 @@ fn support_modes_make_a_uts_namespace_or_not(#[case] mode: Mode) {
         }
         p.line_num(b"ino", st.st_ino as i64);
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_in(mode, Kind::Uts.into(), child_body) }.unwrap();
     out.assert_ok();
     assert_eq!(
         out.num("ino") as u64 != parent.ino,
@@ -52,14 +54,16 @@ fn unsafe_stat() -> libc::stat {
 #[test]
 fn support_timeout_kills_the_whole_tree() {
     const CHAIN: i64 = 3;
-    let ended = run_spawn_within(Spawn::new(KindSet::EMPTY), Duration::from_secs(3), |p| {
+    let child_body = |p: &Probe| {
         for depth in 0..=CHAIN {
             // SAFETY: getpid(2) has no arguments.
             p.line_num(b"pid", unsafe { libc::getpid() } as i64);
             if depth == CHAIN {
                 break;
             }
-            match fork() {
+            // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+            // before the fork.
+            match unsafe { fork() } {
                 Ok(0) => {
                     // SAFETY: setsid(2) has no arguments.
                     unsafe { libc::setsid() };
@@ -68,9 +72,12 @@ fn support_timeout_kills_the_whole_tree() {
                 Err(_) => return 1,
             }
         }
-        pause_forever()
-    })
-    .unwrap();
+        // SAFETY: in a fork-like child, which never runs past this call.
+        unsafe { pause_forever() }
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let ended = unsafe { run_spawn_within(Spawn::new(KindSet::EMPTY), Duration::from_secs(3), child_body) }.unwrap();
     let (outcome, killed) = match ended {
         Ended::TimedOut { outcome, killed } => (outcome, killed),
         Ended::InTime(o) => panic!("the child hangs and cannot end in time: {o:?}"),

@@ -23,9 +23,13 @@ const BOOT_NS: i64 = 2 * MONO_NS;
 /// `None` does not) and writes [`OFFSETS`], then waits on `go`; its pid as the tests' `/proc`
 /// numbers it is written to `wr`.
 fn offset_holder(mode: Mode, wr: i32, go: [i32; 2], p: &Probe) -> libc::pid_t {
-    match fork() {
+    // SAFETY: until it exits, the forked process makes only raw system calls on memory made before
+    // the fork.
+    match unsafe { fork() } {
         Ok(0) => {
-            nstests::child::close(go[1]);
+            // SAFETY: this process owns its copy of `go[1]` (a pipe end or fd made for this test)
+            // and does not use it again.
+            unsafe { nstests::child::close(go[1]) };
             if mode == Mode::Unshare && !unshare_time(OFFSETS, p) {
                 raw::exit(2);
             }
@@ -55,13 +59,15 @@ fn measure(p: &Probe, keys: [&[u8]; 4]) {
 #[case::none(Mode::None)]
 #[case::unshare(Mode::Unshare)]
 fn t3_setns_into_time_namespace_and_back(#[case] mode: Mode) {
-    let out = run_spawn(scaffold(Kind::Time.into()), |p| {
+    let child_body = |p: &Probe| {
         let ([rd, wr], go) = (pipe(), pipe());
         if rd < 0 || go[0] < 0 {
             return 1;
         }
         let holder = offset_holder(mode, wr, go, p);
-        nstests::child::close(wr);
+        // SAFETY: this process owns its copy of `wr` (a pipe end or fd made for this test) and does
+        // not use it again.
+        unsafe { nstests::child::close(wr) };
         let Some(outer) = get_i64(rd) else {
             return 2;
         };
@@ -101,8 +107,10 @@ fn t3_setns_into_time_namespace_and_back(#[case] mode: Mode) {
         );
         signal(go[1]);
         raw::reap(holder).unwrap_or(99)
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(Kind::Time.into()), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     let (mono, boot) = if mode.isolates() { (MONO_NS, BOOT_NS) } else { (0, 0) };
@@ -159,7 +167,8 @@ fn sleep_until(at: i64, cap_ms: i64) -> i64 {
 
 /// A timerfd on CLOCK_MONOTONIC armed for absolute `at`: whether it fires within `ms`.
 fn timerfd_fires(at: i64, ms: i32) -> i64 {
-    // SAFETY: timerfd_create/settime with valid arguments; the fd is closed below.
+    // SAFETY: timerfd_create/settime with valid arguments; the fd, made here, is closed once
+    // and not used again.
     unsafe {
         let fd = libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC);
         if fd < 0 {
@@ -227,11 +236,11 @@ fn posix_timer_fires(at: i64, ms: i64) -> i64 {
 #[case::unshare(Mode::Unshare)]
 fn t4_absolute_deadlines_use_namespace_time(#[case] mode: Mode) {
     let host_deadline = vdso_ns(libc::CLOCK_MONOTONIC) + 1_000_000_000_000;
-    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         if mode == Mode::Unshare && !unshare_time(OFFSETS, p) {
             return 1;
         }
-        run_child(p, KindSet::EMPTY, || {
+        let gc_body = || {
             p.line_num(b"sleep_host", sleep_until(host_deadline, 200));
             p.line_num(b"timerfd_host", timerfd_fires(host_deadline, 200));
             p.line_num(b"timer_host", posix_timer_fires(host_deadline, 200));
@@ -240,9 +249,14 @@ fn t4_absolute_deadlines_use_namespace_time(#[case] mode: Mode) {
             p.line_num(b"timerfd_own", timerfd_fires(soon(), 10_000));
             p.line_num(b"timer_own", posix_timer_fires(soon(), 10_000));
             0
-        })
-    })
-    .unwrap();
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        unsafe { run_child(p, KindSet::EMPTY, gc_body) }
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("sleep_own"), 0, "{t}");
@@ -268,7 +282,7 @@ fn t4_absolute_deadlines_use_namespace_time(#[case] mode: Mode) {
 #[case::unshare(Mode::Unshare)]
 fn t5_vfork_exec_runs_in_the_unshared_time_namespace(#[case] mode: Mode) {
     let host_up = uptime();
-    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         if mode == Mode::Unshare && !unshare_time(OFFSETS, p) {
             return 1;
         }
@@ -300,8 +314,10 @@ fn t5_vfork_exec_runs_in_the_unshared_time_namespace(#[case] mode: Mode) {
         let code = raw::reap(pid).unwrap_or(99);
         p.line_num(b"cat_exit", code as i64);
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("cat_exit"), 0, "{t}");

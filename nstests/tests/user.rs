@@ -9,8 +9,9 @@ use std::os::fd::AsRawFd;
 use nscore::idmap::{write_gid_map, write_setgroups, write_uid_map};
 use nscore::{raw, IdMap, Kind, KindSet, Setgroups, Spawn};
 use nstests::child::*;
+use nstests::live::Gate;
 use nstests::live::*;
-use nstests::{host_ino, is_root, level, run_spawn, skip, user_level, Mode};
+use nstests::{host_ino, is_root, level, run_spawn, skip, user_level, Mode, Probe};
 use rstest::rstest;
 
 /// The uid in the `Uid:` line of `/proc/<pid>/status` (as the test's user namespace sees it).
@@ -33,7 +34,7 @@ fn u1_unmapped_ids_then_maps(#[case] mode: Mode) {
         Mode::Clone => Spawn::new(Kind::User),
         _ => Spawn::new(KindSet::EMPTY),
     };
-    let mut live = Live::start(spawn, |r, gate| {
+    let child_body = |r: &Probe, gate: Gate| {
         if mode == Mode::Unshare {
             if let Err(e) = raw::unshare(Kind::User.into()) {
                 r.line_num(b"unshare_errno", e as i64);
@@ -59,8 +60,10 @@ fn u1_unmapped_ids_then_maps(#[case] mode: Mode) {
         r.put(b"stage2\n");
         gate.wait();
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let mut live = unsafe { Live::start(spawn, child_body) }.unwrap();
     let text = live.until("stage1");
     let pid = live.child.pid();
     let me = nix::unistd::getuid().as_raw();
@@ -113,7 +116,7 @@ fn u2_rootless_creates_every_kind(#[case] mode: Mode) {
         .iter()
         .map(|k| nstests::cstr(&format!("/proc/self/ns/{}", k.name())))
         .collect();
-    let out = run_spawn(Spawn::new(KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         if is_root() {
             if let Err(e) = drop_to_nobody() {
                 p.line_num(b"drop_errno", e as i64);
@@ -126,7 +129,9 @@ fn u2_rootless_creates_every_kind(#[case] mode: Mode) {
             p.line_num(b"unshare_errno", raw::unshare(kinds).err().map_or(0, |e| e as i64));
         }
         let m = if mode == Mode::None { Mode::Clone } else { mode };
-        match nsfork(m, kinds) {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        match unsafe { nsfork(m, kinds) } {
             Ok(0) => {
                 let mut differ = 0;
                 for (i, path) in paths.iter().enumerate() {
@@ -148,8 +153,10 @@ fn u2_rootless_creates_every_kind(#[case] mode: Mode) {
                 0
             }
         }
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(Spawn::new(KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     if is_root() {
         assert_eq!(out.num("euid"), 65534, "{}", out.text());
@@ -182,15 +189,17 @@ fn u3_setns_into_sibling_user_ns_is_eperm(#[case] mode: Mode) {
     {
         return;
     }
-    // SAFETY: the child only pauses (a raw system call).
-    let target = unsafe { scaffold(KindSet::EMPTY).map_root().run(|| pause_forever()) }.unwrap();
+    // SAFETY: run in the fork-like child below, which never runs past this call.
+    let hold = || unsafe { pause_forever() };
+    // SAFETY: the child only closes its copies of fds and pauses (raw system calls).
+    let target = unsafe { scaffold(KindSet::EMPTY).map_root().run(hold) }.unwrap();
     let ns = target.ns(Kind::User).unwrap();
     let fd = ns.as_raw_fd();
     let spawn = match mode {
         Mode::Clone => Spawn::new(KindSet::EMPTY).map_root(),
         _ => Spawn::new(KindSet::EMPTY),
     };
-    let out = run_spawn(spawn, |p| {
+    let child_body = |p: &Probe| {
         if mode == Mode::Unshare {
             if let Err(e) = raw::unshare(Kind::User.into()) {
                 p.line_num(b"unshare_errno", e as i64);
@@ -202,8 +211,10 @@ fn u3_setns_into_sibling_user_ns_is_eperm(#[case] mode: Mode) {
             raw::setns(fd, Kind::User.into()).err().map_or(0, |e| e as i64),
         );
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(spawn, child_body) }.unwrap();
     drop(target);
     out.assert_ok();
     let want = if mode.isolates() { libc::EPERM as i64 } else { 0 };
@@ -219,7 +230,7 @@ fn u3_setns_into_sibling_user_ns_is_eperm(#[case] mode: Mode) {
 fn u3_nesting_stops_at_kernel_depth() {
     // the scaffold child is one level below us when not root (its mapped user namespace)
     let start = if is_root() { user_level() } else { user_level().below(1) };
-    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         let mut depth = 0i64;
         let refused = loop {
             if depth == level::NESTING_CAP {
@@ -252,8 +263,10 @@ fn u3_nesting_stops_at_kernel_depth() {
         p.line_num(b"depth", depth);
         p.line_num(b"depth_errno", refused);
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("unmapped_errno"), libc::EPERM as i64, "{t}");

@@ -11,7 +11,7 @@ nswall::enter!();
 
 use nscore::{raw, Kind, KindSet, NsHandle, Spawn};
 use nstests::child::*;
-use nstests::live::Live;
+use nstests::live::{Gate, Live};
 use nstests::{cstr, effective_kinds, is_root, ns_id_or_skip, run_spawn, spawn_for, unique, Mode, Probe};
 use rstest::rstest;
 
@@ -61,11 +61,11 @@ fn h1_child_sets_hostname_parent_unchanged(#[case] mode: Mode) {
     let (name_b, dom_b) = (name.clone().into_bytes(), dom.clone().into_bytes());
     let proc_host = cstr("/proc/sys/kernel/hostname");
     let proc_dom = cstr("/proc/sys/kernel/domainname");
-    let out = run_spawn(scratch(&base, &base_dom), |p| {
+    let child_body = |p: &Probe| {
         let go_sib = pipe();
         // made before the ready pipe, so that it holds no copy of its write end: a kid that
         // fails early must show as end of file at once
-        let sib = fork_with(KindSet::EMPTY, || {
+        let sib_body = || {
             if !wait(go_sib[0]) {
                 return 3;
             }
@@ -74,10 +74,13 @@ fn h1_child_sets_hostname_parent_unchanged(#[case] mode: Mode) {
             p.line(b"sib_host", field(&u.nodename));
             p.line(b"sib_dom", field(&u.domainname));
             0
-        });
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let sib = unsafe { fork_with(KindSet::EMPTY, sib_body) };
         let mut kid_ready = pipe();
         let kid_go = pipe();
-        let kid = fork_with(clone_kinds(mode), || {
+        let kid_body = || {
             if !maybe_unshare(mode, p) {
                 return 4;
             }
@@ -97,12 +100,17 @@ fn h1_child_sets_hostname_parent_unchanged(#[case] mode: Mode) {
             // Stay alive while the sibling and the parent look.
             wait(kid_go[0]);
             0
-        });
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let kid = unsafe { fork_with(clone_kinds(mode), kid_body) };
         if sib < 0 || kid < 0 {
             p.errno(b"fork_errno");
             return 2;
         }
-        if !wait_ready(&mut kid_ready) {
+        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+        // does not use it again.
+        if !unsafe { wait_ready(&mut kid_ready) } {
             signal(go_sib[1]);
             let _ = raw::reap(sib);
             p.line_num(b"kid_exit", raw::reap(kid).unwrap_or(-1) as i64);
@@ -117,8 +125,10 @@ fn h1_child_sets_hostname_parent_unchanged(#[case] mode: Mode) {
         signal(kid_go[1]);
         p.line_num(b"kid_exit", raw::reap(kid).unwrap_or(-1) as i64);
         0
-    })
-    .expect("spawn scratch UTS child");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scratch(&base, &base_dom), child_body) }.expect("spawn scratch UTS child");
     out.assert_ok();
     assert_eq!(out.num("kid_exit"), 0, "{}", out.text());
     assert_eq!(out.num("sib_exit"), 0, "{}", out.text());
@@ -157,13 +167,13 @@ fn h2_eight_siblings_each_read_only_their_own_name(#[case] mode: Mode) {
     let host_before = host_names();
     let names: Vec<Vec<u8>> = (0..N).map(|i| unique(&format!("h2s{i}-")).into_bytes()).collect();
     let base = unique("h2b");
-    let out = run_spawn(scratch(&base, "h2"), |p| {
+    let child_body = |p: &Probe| {
         let mut ready = pipe();
         let go = pipe();
         let mut pids = [0 as libc::pid_t; N];
         for (i, pid) in pids.iter_mut().enumerate() {
             let name = &names[i];
-            *pid = fork_with(clone_kinds(mode), || {
+            let pid_body = || {
                 if !maybe_unshare(mode, p) {
                     signal(ready[1]);
                     return 4;
@@ -178,14 +188,19 @@ fn h2_eight_siblings_each_read_only_their_own_name(#[case] mode: Mode) {
                 let own = field(&u.nodename) == name.as_slice();
                 p.line_num(b"own", own as i64);
                 0
-            });
+            };
+            // SAFETY: the grandchild's body makes only raw system calls on memory made before the
+            // fork and closes only its own pipe ends.
+            *pid = unsafe { fork_with(clone_kinds(mode), pid_body) };
             if *pid < 0 {
                 p.errno(b"fork_errno");
                 return 2;
             }
         }
         for _ in 0..N {
-            wait_ready(&mut ready);
+            // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+            // does not use it again.
+            unsafe { wait_ready(&mut ready) };
         }
         for _ in 0..N {
             signal(go[1]);
@@ -198,8 +213,10 @@ fn h2_eight_siblings_each_read_only_their_own_name(#[case] mode: Mode) {
         }
         p.line_num(b"failed", failed);
         0
-    })
-    .expect("spawn scratch UTS child");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scratch(&base, "h2"), child_body) }.expect("spawn scratch UTS child");
     out.assert_ok();
     assert_eq!(out.num("failed"), 0, "{}", out.text());
     let text = out.text();
@@ -222,22 +239,30 @@ fn h3_children_without_newuts_share_the_name() {
     let base = unique("h3b");
     let name = unique("h3n");
     let name_b = name.clone().into_bytes();
-    let out = run_spawn(scratch(&base, "h3"), |p| {
-        let first = fork_with(KindSet::EMPTY, || sethostname(&name_b));
+    let child_body = |p: &Probe| {
+        let first_body = || sethostname(&name_b);
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let first = unsafe { fork_with(KindSet::EMPTY, first_body) };
         p.line_num(b"first_exit", raw::reap(first).unwrap_or(-1) as i64);
-        let second = fork_with(KindSet::EMPTY, || {
+        let second_body = || {
             let mut u = zeroed_utsname();
             uname(&mut u);
             p.line(b"second_host", field(&u.nodename));
             0
-        });
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let second = unsafe { fork_with(KindSet::EMPTY, second_body) };
         p.line_num(b"second_exit", raw::reap(second).unwrap_or(-1) as i64);
         let mut u = zeroed_utsname();
         uname(&mut u);
         p.line(b"parent_host", field(&u.nodename));
         0
-    })
-    .expect("spawn scratch UTS child");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scratch(&base, "h3"), child_body) }.expect("spawn scratch UTS child");
     out.assert_ok();
     assert_eq!(out.num("first_exit"), 0, "{}", out.text());
     assert_eq!(out.num("second_exit"), 0, "{}", out.text());
@@ -256,7 +281,7 @@ fn hold(mode: Mode, kinds: KindSet, name: Option<&str>) -> Live {
     if mode == Mode::Clone && name.is_some() {
         spawn = spawn.hostname(name.unwrap_or(""));
     }
-    let mut held = Live::start(spawn, move |p, gate| {
+    let child_body = move |p: &Probe, gate: Gate| {
         if mode == Mode::Unshare {
             if raw::unshare(unshare_kinds).is_err() {
                 return 90;
@@ -268,8 +293,10 @@ fn hold(mode: Mode, kinds: KindSet, name: Option<&str>) -> Live {
         p.put(b"ready\n");
         gate.wait();
         0
-    })
-    .expect("spawn held child");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let mut held = unsafe { Live::start(spawn, child_body) }.expect("spawn held child");
     let t = held.until("ready");
     assert!(t.contains("ready\n"), "held child ({mode}) did not get ready: {t}");
     held
@@ -288,11 +315,11 @@ fn h4_setns_into_child_uts_sees_its_name_and_back(#[case] mode: Mode) {
     let name = unique("h4n");
     let name_b = name.clone().into_bytes();
     let own = cstr("/proc/self/ns/uts");
-    let out = run_spawn(scratch(&base, "h4"), |p| {
+    let child_body = |p: &Probe| {
         let pfd = raw::open(&own).unwrap_or(-1);
         let mut ready = pipe();
         let go = pipe();
-        let kid = fork_with(clone_kinds(mode), || {
+        let kid_body = || {
             if !maybe_unshare(mode, p) {
                 return 4;
             }
@@ -309,8 +336,13 @@ fn h4_setns_into_child_uts_sees_its_name_and_back(#[case] mode: Mode) {
             uname(&mut u);
             p.line(b"kid_back", field(&u.nodename));
             0
-        });
-        if kid < 0 || !wait_ready(&mut ready) {
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let kid = unsafe { fork_with(clone_kinds(mode), kid_body) };
+        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+        // does not use it again.
+        if kid < 0 || !unsafe { wait_ready(&mut ready) } {
             return 2;
         }
         let mut u = zeroed_utsname();
@@ -328,14 +360,18 @@ fn h4_setns_into_child_uts_sees_its_name_and_back(#[case] mode: Mode) {
             p.line_num(b"setns_errno", e as i64);
             return 1;
         }
-        nstests::child::close(fd);
+        // SAFETY: this process owns its copy of `fd` (a pipe end or fd made for this test) and does
+        // not use it again.
+        unsafe { nstests::child::close(fd) };
         uname(&mut u);
         p.line(b"joined", field(&u.nodename));
         signal(go[1]);
         p.line_num(b"kid_exit", raw::reap(kid).unwrap_or(-1) as i64);
         0
-    })
-    .expect("spawn helper");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scratch(&base, "h4"), child_body) }.expect("spawn helper");
     out.assert_ok();
     assert_eq!(
         out.str("before"),
