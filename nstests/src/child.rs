@@ -6,7 +6,11 @@
 //! `fork` handlers), never by a clone of the tests' own.
 
 use std::ffi::CStr;
-use std::os::fd::RawFd;
+use std::os::fd::{BorrowedFd, IntoRawFd, RawFd};
+
+use rustix::fs::{Mode as FileMode, OFlags};
+use rustix::mount::{MountFlags, MountPropagationFlags};
+use rustix::process::{Pid, Signal};
 
 use nscore::{raw, Errno, Kind, KindSet};
 
@@ -118,25 +122,36 @@ pub fn enter(mode: Mode, kinds: KindSet, p: &Probe) -> bool {
     true
 }
 
+/// The errno of a failed rustix call, as nscore's [`Errno`].
+pub fn errno_of(e: rustix::io::Errno) -> Errno {
+    Errno::from_raw(e.raw_os_error())
+}
+
+/// Borrows a raw fd of the caller's for one call (rustix takes fds as `AsFd`).
+///
+/// # Safety
+/// As for [`BorrowedFd::borrow_raw`]: `fd` is open, and stays open while the borrow lives.
+pub unsafe fn borrow<'a>(fd: RawFd) -> BorrowedFd<'a> {
+    // SAFETY: `fd` is open while the borrow lives (this function's contract).
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
 /// A pipe `[read, write]`, both ends close-on-exec, or `[-1, -1]` on error (then every
-/// [`wait`] on it fails).
+/// [`wait`] on it fails). The caller owns both ends (they are closed with [`close`]).
 pub fn pipe() -> [RawFd; 2] {
-    let mut fds = [-1; 2];
-    // SAFETY: `fds` is a valid two-int out-buffer.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return [-1, -1];
+    match rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) {
+        Ok((r, w)) => [r.into_raw_fd(), w.into_raw_fd()],
+        Err(_) => [-1, -1],
     }
-    fds
 }
 
 /// Sleeps `ms` milliseconds (`nanosleep(2)`, async-signal-safe).
 pub fn sleep_ms(ms: i64) {
-    let ts = libc::timespec {
+    let ts = rustix::time::Timespec {
         tv_sec: ms / 1000,
         tv_nsec: (ms % 1000) * 1_000_000,
     };
-    // SAFETY: `ts` is a valid timespec; a null remainder is allowed.
-    unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
+    let _ = rustix::thread::nanosleep(&ts);
 }
 
 /// Writes one byte: the other side's [`wait`] returns.
@@ -250,43 +265,20 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 /// `mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL)`.
 pub fn make_private() -> Result<(), Errno> {
-    // SAFETY: static NUL-terminated strings and null pointers, as mount(2) allows.
-    let r = unsafe {
-        libc::mount(
-            std::ptr::null(),
-            c"/".as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(Errno::last())
-    }
+    rustix::mount::mount_change(c"/", MountPropagationFlags::REC | MountPropagationFlags::PRIVATE).map_err(errno_of)
 }
 
 /// Mounts a filesystem of `fstype` on `target` (no data).
 pub fn mount_fs(fstype: &CStr, target: &CStr) -> Result<(), Errno> {
-    // SAFETY: NUL-terminated strings owned by the caller, null data.
-    let r = unsafe { libc::mount(fstype.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, std::ptr::null()) };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(Errno::last())
-    }
+    rustix::mount::mount(fstype, target, fstype, MountFlags::empty(), None).map_err(errno_of)
 }
 
-/// Opens `path` with `flags | O_CLOEXEC`.
+/// Opens `path` with `flags | O_CLOEXEC` (libc's `O_*` values); the caller owns the fd.
 pub fn open(path: &CStr, flags: libc::c_int) -> Result<RawFd, Errno> {
-    // SAFETY: `path` is NUL-terminated; no mode is needed without O_CREAT.
-    let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) };
-    if fd < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(fd)
-    }
+    let flags = OFlags::from_bits_retain(flags as u32) | OFlags::CLOEXEC;
+    rustix::fs::open(path, flags, FileMode::empty())
+        .map(IntoRawFd::into_raw_fd)
+        .map_err(errno_of)
 }
 
 /// Writes `data` to `path` in one `write(2)` (as /proc files want): [`raw::write_file`].
@@ -296,12 +288,7 @@ pub fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
 
 /// `stat(2)` of `path`: (st_dev, st_ino), or the errno.
 pub fn stat(path: &CStr) -> Result<(u64, u64), Errno> {
-    // SAFETY: `libc::stat` is plain data; all-zero is valid.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: `path` is NUL-terminated and `st` a valid out-buffer.
-    if unsafe { libc::stat(path.as_ptr(), &mut st) } != 0 {
-        return Err(Errno::last());
-    }
+    let st = rustix::fs::stat(path).map_err(errno_of)?;
     Ok((st.st_dev, st.st_ino))
 }
 
@@ -311,57 +298,39 @@ pub fn ino(path: &CStr) -> i64 {
 }
 
 /// `fstat(2)` of `fd`: its inode, 0 on error.
-pub fn fd_ino(fd: RawFd) -> i64 {
-    // SAFETY: `libc::stat` is plain data; all-zero is valid.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: `st` is a valid out-buffer; a bad fd just fails.
-    if unsafe { libc::fstat(fd, &mut st) } != 0 {
-        return 0;
-    }
-    st.st_ino as i64
+///
+/// # Safety
+/// As for [`borrow`]: `fd` is open during the call.
+pub unsafe fn fd_ino(fd: RawFd) -> i64 {
+    // SAFETY: `fd` is open during the call (this function's contract).
+    let fd = unsafe { borrow(fd) };
+    rustix::fs::fstat(fd).map_or(0, |st| st.st_ino as i64)
 }
 
 /// The number in the target of symlink `path` (`/proc/self` gives the caller's pid as the
 /// mounted proc sees it), or -errno.
 pub fn readlink_num(path: &CStr) -> i64 {
-    let mut buf = [0u8; 64];
-    // SAFETY: `path` is NUL-terminated; `buf` is a valid buffer of its length.
-    let n = unsafe { libc::readlink(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    if n < 0 {
-        return -(Errno::last() as i64);
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 64];
+    match rustix::fs::readlinkat_raw(rustix::fs::CWD, path, &mut buf) {
+        Ok((target, _)) => parse_num(target),
+        Err(e) => -(e.raw_os_error() as i64),
     }
-    parse_num(&buf[..n as usize])
 }
 
 /// Calls `f` with the name of every entry of directory `dir` (`.` and `..` included), by
-/// `getdents64(2)` into a buffer on the stack; or returns the errno.
+/// `getdents64(2)` into a buffer on the stack (rustix's `RawDir`); or returns the errno.
 pub fn for_each_entry(dir: &CStr, mut f: impl FnMut(&[u8])) -> Result<(), Errno> {
-    let fd = open(dir, libc::O_RDONLY | libc::O_DIRECTORY)?;
-    let mut buf = [0u8; 8192];
-    loop {
-        // SAFETY: `buf` is a valid buffer of its length for getdents64(2).
-        let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) };
-        if n < 0 {
-            let e = Errno::last();
-            // SAFETY: `fd` was opened above by this function and is not used again.
-            unsafe { close(fd) };
-            return Err(e);
-        }
-        if n == 0 {
-            break;
-        }
-        let mut off = 0usize;
-        while off < n as usize {
-            // struct linux_dirent64 { u64 d_ino; i64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
-            let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
-            let name = &buf[off + 19..off + reclen];
-            let len = name.iter().position(|&c| c == 0).unwrap_or(name.len());
-            f(&name[..len]);
-            off += reclen;
-        }
+    let fd = rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        FileMode::empty(),
+    )
+    .map_err(errno_of)?;
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 8192];
+    let mut entries = rustix::fs::RawDir::new(&fd, &mut buf);
+    while let Some(entry) = entries.next() {
+        f(entry.map_err(errno_of)?.file_name().to_bytes());
     }
-    // SAFETY: as above.
-    unsafe { close(fd) };
     Ok(())
 }
 
@@ -403,19 +372,11 @@ pub fn count_pids(path: &CStr, want: i64) -> Result<(i64, bool), Errno> {
 /// `setresuid` (which signals every thread and can hang in a clone child), so only the
 /// calling thread (the whole single-threaded child) changes.
 pub fn drop_to_nobody() -> Result<(), Errno> {
-    // SAFETY: raw id-changing system calls with plain integer arguments.
-    unsafe {
-        if libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) != 0 {
-            return Err(Errno::last());
-        }
-        if libc::syscall(libc::SYS_setresgid, 65534, 65534, 65534) != 0 {
-            return Err(Errno::last());
-        }
-        if libc::syscall(libc::SYS_setresuid, 65534, 65534, 65534) != 0 {
-            return Err(Errno::last());
-        }
-    }
-    Ok(())
+    use rustix::process::{Gid, Uid};
+    let (gid, uid) = (Gid::from_raw(65534), Uid::from_raw(65534));
+    rustix::thread::set_thread_groups(&[]).map_err(errno_of)?;
+    rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(errno_of)?;
+    rustix::thread::set_thread_res_uid(uid, uid, uid).map_err(errno_of)
 }
 
 /// `ioctl(fd, NS_GET_PARENT)` / `NS_GET_USERNS`: a new fd, or the errno.
@@ -452,7 +413,8 @@ pub unsafe fn close_others(keep: &[RawFd]) {
             continue;
         }
         if (k as u32) > first {
-            // SAFETY: close_range with plain integer arguments.
+            // SAFETY: close_range(2) (hand-written: neither rustix 1 nor nix 0.30 has it) with
+            // plain integers; the fds it closes are no one's (this function's contract).
             unsafe { libc::syscall(libc::SYS_close_range, first, k as u32 - 1, 0) };
         }
         first = k as u32 + 1;
@@ -470,72 +432,77 @@ pub unsafe fn pause_forever() -> ! {
     // SAFETY: the caller is a fork-like child (contract above), which never runs past here.
     unsafe { close_others(&[]) };
     loop {
-        // SAFETY: pause(2) has no arguments.
-        unsafe { libc::pause() };
+        rustix::event::pause();
     }
 }
 
 /// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphans below the caller come to it.
 pub fn become_subreaper() {
-    // SAFETY: a prctl with plain integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
 }
 
-/// `kill(pid, sig)`: Ok or the errno.
+/// `kill(pid, sig)` (`pid` may be 0 or negative, as kill(2) takes it): Ok or the errno.
 pub fn kill(pid: i64, sig: i32) -> Result<(), Errno> {
-    // SAFETY: kill(2) with plain integers.
-    if unsafe { libc::kill(pid as libc::pid_t, sig) } == 0 {
-        Ok(())
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as libc::pid_t), signal_of(sig)?)
+}
+
+/// `sig` as nix's `Signal`, 0 as `None` (kill(2)'s existence check); EINVAL for others.
+fn signal_of(sig: i32) -> Result<Option<nix::sys::signal::Signal>, Errno> {
+    if sig == 0 {
+        Ok(None)
     } else {
-        Err(Errno::last())
+        nix::sys::signal::Signal::try_from(sig).map(Some)
     }
 }
 
 /// `getpid(2)` as the caller's own PID namespace sees it.
 pub fn getpid() -> i64 {
-    // SAFETY: getpid has no arguments.
-    unsafe { libc::getpid() as i64 }
+    rustix::process::getpid().as_raw_nonzero().get() as i64
 }
 
-/// `pidfd_open(pid, 0)`: a pidfd for `pid` (as the caller's PID namespace numbers it).
+/// `pidfd_open(pid, 0)`: a pidfd for `pid` (as the caller's PID namespace numbers it), which
+/// the caller owns.
 pub fn pidfd_open(pid: i64) -> Result<RawFd, Errno> {
-    // SAFETY: pidfd_open with plain integer arguments.
-    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
-    if r < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(r as RawFd)
-    }
+    let pid = Pid::from_raw(pid as libc::pid_t).ok_or(Errno::EINVAL)?;
+    rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+        .map(IntoRawFd::into_raw_fd)
+        .map_err(errno_of)
 }
 
 /// `pidfd_send_signal(pidfd, sig, NULL, 0)`: Ok or the errno.
-pub fn pidfd_kill(pidfd: RawFd, sig: i32) -> Result<(), Errno> {
-    // SAFETY: plain integers and a null siginfo, as pidfd_send_signal(2) allows.
-    let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd, sig, std::ptr::null::<u8>(), 0) };
-    if r < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(())
-    }
+///
+/// # Safety
+/// As for [`borrow`]: `pidfd` is open during the call.
+pub unsafe fn pidfd_kill(pidfd: RawFd, sig: i32) -> Result<(), Errno> {
+    let sig = Signal::from_named_raw(sig).ok_or(Errno::EINVAL)?;
+    // SAFETY: `pidfd` is open during the call (this function's contract).
+    let pidfd = unsafe { borrow(pidfd) };
+    rustix::process::pidfd_send_signal(pidfd, sig).map_err(errno_of)
 }
 
 /// Whether `fd` is readable within `ms` milliseconds (a pidfd is readable once its process
 /// has exited); `false` on timeout or error.
-pub fn readable_within(fd: RawFd, ms: i32) -> bool {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
+///
+/// # Safety
+/// As for [`borrow`]: `fd` is open during the call.
+pub unsafe fn readable_within(fd: RawFd, ms: i32) -> bool {
+    use rustix::event::{PollFd, PollFlags};
+    // SAFETY: `fd` is open during the call (this function's contract).
+    let fd = unsafe { borrow(fd) };
+    let timeout = rustix::time::Timespec {
+        tv_sec: (ms / 1000) as i64,
+        tv_nsec: (ms % 1000) as i64 * 1_000_000,
     };
-    // SAFETY: one valid pollfd.
-    unsafe { libc::poll(&mut pfd, 1, ms) == 1 }
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    matches!(rustix::event::poll(&mut fds, Some(&timeout)), Ok(1))
 }
 
 /// Reaps every child of the caller (the orphans a subreaper inherited too), at most `cap`.
 pub fn reap_all(cap: usize) {
+    // nix, not rustix: rustix's WaitOptions has no __WALL (clone children of any exit signal)
+    use nix::sys::wait::{waitpid, WaitPidFlag};
     for _ in 0..cap {
-        // SAFETY: waitpid on any child with a null status pointer.
-        if unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::__WALL) } < 0 {
+        if waitpid(None, Some(WaitPidFlag::__WALL)).is_err() {
             break;
         }
     }
@@ -544,21 +511,13 @@ pub fn reap_all(cap: usize) {
 /// Clears the caller's effective, permitted and inheritable capability sets (`capset(2)`,
 /// version 3), keeping its ids: works as root and inside a user namespace alike.
 pub fn drop_capabilities() -> Result<(), Errno> {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    let header = Header {
-        version: 0x2008_0522,
-        pid: 0,
+    use rustix::thread::{CapabilitySet, CapabilitySets};
+    let none = CapabilitySets {
+        effective: CapabilitySet::empty(),
+        permitted: CapabilitySet::empty(),
+        inheritable: CapabilitySet::empty(),
     };
-    let data = [0u32; 6];
-    // SAFETY: a valid header and two zeroed data structs (3 u32 each), as capset(2) wants.
-    if unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) } != 0 {
-        return Err(Errno::last());
-    }
-    Ok(())
+    rustix::thread::set_capabilities(None, none).map_err(errno_of)
 }
 
 /// Runs `f` in a fork-like grandchild in new namespaces of `kinds` (empty: a plain fork),

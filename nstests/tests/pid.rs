@@ -263,7 +263,8 @@ fn p3(mode: Mode, killed: bool) {
         // does not use it again.
         unsafe { nstests::child::close(go_w) };
         p.line_num(b"first_exit", raw::reap(first).unwrap_or(-1) as i64);
-        let ended = orphans.iter().filter(|&&fd| readable_within(fd, 0)).count();
+        // SAFETY: the orphans' pidfds, opened above, stay open until the end of the body.
+        let ended = orphans.iter().filter(|&&fd| unsafe { readable_within(fd, 0) }).count();
         p.line_num(b"orphans_ended", ended as i64);
         match raw::setns(nsfd, Kind::Pid.into()) {
             // SAFETY: until it exits, the forked process makes only raw system calls on memory made
@@ -279,7 +280,8 @@ fn p3(mode: Mode, killed: bool) {
             Err(e) => p.line_num(b"setns_errno", e as i64),
         }
         for fd in orphans {
-            let _ = pidfd_kill(fd, libc::SIGKILL);
+            // SAFETY: as above: a pidfd opened above, still open.
+            let _ = unsafe { pidfd_kill(fd, libc::SIGKILL) };
         }
         reap_all(8);
         0
@@ -468,7 +470,8 @@ fn p5_nesting_stops_at_kernel_depth() {
                         }
                     }
                     p.line_num(b"walk_steps", steps);
-                    p.line_num(b"walk_top_ino", fd_ino(fd));
+                    // SAFETY: `fd`, the top of the walk, is open (closed only below).
+                    p.line_num(b"walk_top_ino", unsafe { fd_ino(fd) });
                     let _ = raw::write_all(go_w, b"x");
                     // SAFETY: this process owns its copy of `go_w` (a pipe end or fd made for this
                     // test) and does not use it again.

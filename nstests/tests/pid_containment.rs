@@ -171,7 +171,8 @@ fn p7_init_ignores_signals_from_inside_not_from_parent(#[case] mode: Mode) {
         unsafe { nstests::child::close(wr) };
         if let Some(outer) = get_i64(rd) {
             match pidfd_open(outer) {
-                Ok(fd) => p.line_num(b"pidfd_kill_errno", err_of(pidfd_kill(fd, libc::SIGKILL))),
+                // SAFETY: `fd` was just opened and is still open.
+                Ok(fd) => p.line_num(b"pidfd_kill_errno", err_of(unsafe { pidfd_kill(fd, libc::SIGKILL) })),
                 Err(e) => p.line_num(b"pidfd_open_errno", e as i64),
             }
         }
@@ -406,19 +407,23 @@ fn p9_outermost_init_death_ends_every_level(#[case] mode: Mode) {
         if pidfds.iter().any(|&fd| fd < 0) {
             return 4;
         }
-        p.line_num(b"kill_errno", err_of(pidfd_kill(pidfds[0], libc::SIGKILL)));
+        // SAFETY: every pidfd was opened above (none is -1) and stays open to the end of the body.
+        p.line_num(b"kill_errno", err_of(unsafe { pidfd_kill(pidfds[0], libc::SIGKILL) }));
         // the outermost init is waited for: in a PID namespace it ends only after every
         // process of the namespace (and of the namespaces below) is gone
-        p.line_num(b"top_ended", readable_within(pidfds[0], 10_000) as i64);
+        // SAFETY: as above.
+        p.line_num(b"top_ended", unsafe { readable_within(pidfds[0], 10_000) } as i64);
         let mut ended = 0;
         for &fd in &pidfds[..n] {
-            if readable_within(fd, 0) {
+            // SAFETY: as above.
+            if unsafe { readable_within(fd, 0) } {
                 ended += 1;
             }
         }
         p.line_num(b"ended", ended);
         for &fd in &pidfds[..n] {
-            let _ = pidfd_kill(fd, libc::SIGKILL);
+            // SAFETY: as above.
+            let _ = unsafe { pidfd_kill(fd, libc::SIGKILL) };
         }
         let _ = raw::reap(first);
         reap_all(2 * n);
