@@ -6,7 +6,7 @@
 //! `fork` handlers), never by a clone of the tests' own.
 
 use std::ffi::CStr;
-use std::os::fd::{BorrowedFd, IntoRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, RawFd};
 
 use rustix::fs::{Mode as FileMode, OFlags};
 use rustix::mount::{MountFlags, MountPropagationFlags};
@@ -125,6 +125,11 @@ pub fn enter(mode: Mode, kinds: KindSet, p: &Probe) -> bool {
 /// The errno of a failed rustix call, as nscore's [`Errno`].
 pub fn errno_of(e: rustix::io::Errno) -> Errno {
     Errno::from_raw(e.raw_os_error())
+}
+
+/// 0 when `r` is `Ok`, else its errno: what a body reports of a rustix call.
+pub fn err_code<T>(r: rustix::io::Result<T>) -> i64 {
+    r.err().map_or(0, |e| e.raw_os_error() as i64)
 }
 
 /// Borrows a raw fd of the caller's for one call (rustix takes fds as `AsFd`).
@@ -379,10 +384,20 @@ pub fn drop_to_nobody() -> Result<(), Errno> {
     rustix::thread::set_thread_res_uid(uid, uid, uid).map_err(errno_of)
 }
 
-/// `ioctl(fd, NS_GET_PARENT)` / `NS_GET_USERNS`: a new fd, or the errno.
-pub fn ns_ioctl_fd(fd: RawFd, request: u64) -> Result<RawFd, Errno> {
-    // SAFETY: the nsfs ioctls NS_GET_PARENT/NS_GET_USERNS take no argument.
-    let r = unsafe { libc::ioctl(fd, request as _) };
+// The nsfs requests the tests make themselves, one typed function each (hand-written: no
+// crate has the nsfs ioctls, and nscore's are behind its allocating API). Each takes its fd as
+// `AsFd`, so it cannot name a closed one, and fixes its request's argument.
+
+/// `_IO(0xb7, 1)`, `_IO(0xb7, 2)`, `_IO(0xb7, 3)`, `_IOR(0xb7, 13, __u64)`.
+const NS_GET_USERNS: libc::c_ulong = 0xb701;
+const NS_GET_PARENT: libc::c_ulong = 0xb702;
+const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+const NS_GET_ID: libc::c_ulong = 0x8008_b70d;
+
+/// An nsfs request that takes no argument: its result, or the errno.
+fn ns_ioctl_no_arg(fd: BorrowedFd<'_>, request: libc::c_ulong) -> Result<libc::c_int, Errno> {
+    // SAFETY: the requests passed here (below) take no argument; `fd` is open (borrowed).
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), request as _) };
     if r < 0 {
         Err(Errno::last())
     } else {
@@ -390,10 +405,32 @@ pub fn ns_ioctl_fd(fd: RawFd, request: u64) -> Result<RawFd, Errno> {
     }
 }
 
-/// `NS_GET_USERNS` (`_IO(0xb7, 1)`).
-pub const NS_GET_USERNS: u64 = 0xb701;
-/// `NS_GET_PARENT` (`_IO(0xb7, 2)`).
-pub const NS_GET_PARENT: u64 = 0xb702;
+/// `ioctl(fd, NS_GET_USERNS)`: an fd (the caller's) of the owning user namespace, or the errno.
+pub fn ns_get_userns(fd: impl AsFd) -> Result<RawFd, Errno> {
+    ns_ioctl_no_arg(fd.as_fd(), NS_GET_USERNS)
+}
+
+/// `ioctl(fd, NS_GET_PARENT)`: an fd (the caller's) of the parent namespace, or the errno.
+pub fn ns_get_parent(fd: impl AsFd) -> Result<RawFd, Errno> {
+    ns_ioctl_no_arg(fd.as_fd(), NS_GET_PARENT)
+}
+
+/// `ioctl(fd, NS_GET_NSTYPE)`: the kind's `CLONE_NEW*` flag, or the errno.
+pub fn ns_get_nstype(fd: impl AsFd) -> Result<libc::c_int, Errno> {
+    ns_ioctl_no_arg(fd.as_fd(), NS_GET_NSTYPE)
+}
+
+/// `ioctl(fd, NS_GET_ID)`: the namespace's 64-bit id (Linux 6.18), or the errno.
+pub fn ns_get_id(fd: impl AsFd) -> Result<u64, Errno> {
+    let mut id: u64 = 0;
+    // SAFETY: NS_GET_ID writes one u64 through its argument, a valid out-buffer; `fd` is open.
+    let r = unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), NS_GET_ID as _, &mut id as *mut u64) };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(id)
+    }
+}
 
 /// Closes every fd from 3 up except those in `keep` (at most 4; `close_range(2)`), so that a
 /// child which lives until the test thread ends it holds no copy of the pipes of tests

@@ -198,9 +198,6 @@ fn a1_listns_by_kind_owner_and_pages() {
     );
 }
 
-/// `NS_GET_ID` (`_IOR(0xb7, 13, __u64)`).
-const NS_GET_ID: u64 = 0x8008_b70d;
-
 /// A1 (unprivileged): a process with no privilege over the test's namespaces (in a user
 /// namespace of its own, with a new network namespace) sees its own network namespace in
 /// `listns`, and not the network namespace of a sibling user namespace. Control: the
@@ -221,8 +218,8 @@ fn a1_listns_unprivileged_sees_its_own_not_a_siblings() {
     let child_body = |p: &Probe| {
         let mut own: u64 = 0;
         if let Ok(fd) = nscore::raw::open(c"/proc/self/ns/net") {
-            // SAFETY: NS_GET_ID writes one u64 into `own`.
-            unsafe { libc::ioctl(fd, NS_GET_ID as _, &mut own as *mut u64) };
+            // SAFETY: `fd` was just opened and is open.
+            own = ns_get_id(unsafe { borrow(fd) }).unwrap_or(0);
             // SAFETY: this process owns its copy of `fd` (a pipe end or fd made for this test) and
             // does not use it again.
             unsafe { nstests::child::close(fd) };

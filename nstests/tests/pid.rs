@@ -455,7 +455,8 @@ fn p5_nesting_stops_at_kernel_depth() {
                     };
                     let mut steps = 0;
                     while steps <= level::NESTING_CAP {
-                        match ns_ioctl_fd(fd, NS_GET_PARENT) {
+                        // SAFETY: `fd` is open (closed only once its parent is found).
+                        match ns_get_parent(unsafe { borrow(fd) }) {
                             Ok(up) => {
                                 // SAFETY: this process owns its copy of `fd` (a pipe end or fd made
                                 // for this test) and does not use it again.

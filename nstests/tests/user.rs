@@ -41,14 +41,12 @@ fn u1_unmapped_ids_then_maps(#[case] mode: Mode) {
                 return 1;
             }
         }
-        // SAFETY: getuid/getgid have no arguments.
-        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        let (uid, gid) = (rustix::process::getuid().as_raw(), rustix::process::getgid().as_raw());
         r.line_num(b"uid1", uid as i64);
         r.line_num(b"gid1", gid as i64);
         r.put(b"stage1\n");
         gate.wait();
-        // SAFETY: as above.
-        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        let (uid, gid) = (rustix::process::getuid().as_raw(), rustix::process::getgid().as_raw());
         r.line_num(b"uid2", uid as i64);
         r.line_num(b"gid2", gid as i64);
         if mode.isolates() {
@@ -123,8 +121,7 @@ fn u2_rootless_creates_every_kind(#[case] mode: Mode) {
                 return 1;
             }
         }
-        // SAFETY: geteuid has no arguments.
-        p.line_num(b"euid", unsafe { libc::geteuid() } as i64);
+        p.line_num(b"euid", rustix::process::geteuid().as_raw() as i64);
         if mode == Mode::None {
             p.line_num(b"unshare_errno", raw::unshare(kinds).err().map_or(0, |e| e as i64));
         }

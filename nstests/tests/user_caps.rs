@@ -67,9 +67,7 @@ fn u4_full_capabilities_inside_none_over_the_parents(#[case] mode: Mode) {
             }
             report_cap_eff(p, b"cap_eff");
             let name = b"u4-child";
-            // SAFETY: a valid buffer of its length.
-            let r = unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) };
-            p.line_num(b"sethostname_errno", if r == 0 { 0 } else { errno() });
+            p.line_num(b"sethostname_errno", err_code(rustix::system::sethostname(name)));
             0
         };
         // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork

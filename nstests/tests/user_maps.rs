@@ -199,9 +199,10 @@ fn u6_many_extents_work_overlapping_are_einval() {
                 // test) and does not use it again.
                 unsafe { nstests::child::close(back_r) };
                 wait(rd);
-                // SAFETY: raw setresuid with plain integers (no glibc thread broadcast).
-                let r = unsafe { libc::syscall(libc::SYS_setresuid, 339, 339, 339) };
-                p.line_num(b"setresuid_errno", if r == 0 { 0 } else { errno() });
+                // the thread's own setresuid(2), not glibc's (which signals every thread)
+                let uid = rustix::process::Uid::from_raw(339);
+                let r = rustix::thread::set_thread_res_uid(uid, uid, uid);
+                p.line_num(b"setresuid_errno", err_code(r));
                 signal(back_w);
                 wait(rd);
                 raw::exit(0)

@@ -15,11 +15,6 @@ use nstests::live::{Gate, Live};
 use nstests::{cstr, effective_kinds, is_root, ns_id_or_skip, run_spawn, spawn_for, unique, Mode, Probe};
 use rstest::rstest;
 
-fn zeroed_utsname() -> libc::utsname {
-    // SAFETY: utsname is plain data; all-zero is a valid value.
-    unsafe { std::mem::zeroed() }
-}
-
 /// The host's (test process's) node and domain name, read without changing anything.
 fn host_names() -> (String, String) {
     let u = nix::sys::utsname::uname().expect("uname");
@@ -69,10 +64,9 @@ fn h1_child_sets_hostname_parent_unchanged(#[case] mode: Mode) {
             if !wait(go_sib[0]) {
                 return 3;
             }
-            let mut u = zeroed_utsname();
-            uname(&mut u);
-            p.line(b"sib_host", field(&u.nodename));
-            p.line(b"sib_dom", field(&u.domainname));
+            let u = rustix::system::uname();
+            p.line(b"sib_host", u.nodename().to_bytes());
+            p.line(b"sib_dom", u.domainname().to_bytes());
             0
         };
         // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
@@ -84,12 +78,11 @@ fn h1_child_sets_hostname_parent_unchanged(#[case] mode: Mode) {
             if !maybe_unshare(mode, p) {
                 return 4;
             }
-            p.line_num(b"kid_sethostname", sethostname(&name_b) as i64);
-            p.line_num(b"kid_setdomainname", setdomainname(&dom_b) as i64);
-            let mut u = zeroed_utsname();
-            uname(&mut u);
-            p.line(b"kid_uname_host", field(&u.nodename));
-            p.line(b"kid_uname_dom", field(&u.domainname));
+            p.line_num(b"kid_sethostname", sethostname(&name_b));
+            p.line_num(b"kid_setdomainname", setdomainname(&dom_b));
+            let u = rustix::system::uname();
+            p.line(b"kid_uname_host", u.nodename().to_bytes());
+            p.line(b"kid_uname_dom", u.domainname().to_bytes());
             let mut buf = [0u8; 128];
             p.line(b"kid_gethostname", gethostname(&mut buf));
             let mut buf = [0u8; 128];
@@ -118,10 +111,9 @@ fn h1_child_sets_hostname_parent_unchanged(#[case] mode: Mode) {
         }
         signal(go_sib[1]);
         p.line_num(b"sib_exit", raw::reap(sib).unwrap_or(-1) as i64);
-        let mut u = zeroed_utsname();
-        uname(&mut u);
-        p.line(b"parent_host", field(&u.nodename));
-        p.line(b"parent_dom", field(&u.domainname));
+        let u = rustix::system::uname();
+        p.line(b"parent_host", u.nodename().to_bytes());
+        p.line(b"parent_dom", u.domainname().to_bytes());
         signal(kid_go[1]);
         p.line_num(b"kid_exit", raw::reap(kid).unwrap_or(-1) as i64);
         0
@@ -183,9 +175,8 @@ fn h2_eight_siblings_each_read_only_their_own_name(#[case] mode: Mode) {
                 if e != 0 || !wait(go[0]) {
                     return 5;
                 }
-                let mut u = zeroed_utsname();
-                uname(&mut u);
-                let own = field(&u.nodename) == name.as_slice();
+                let u = rustix::system::uname();
+                let own = u.nodename().to_bytes() == name.as_slice();
                 p.line_num(b"own", own as i64);
                 0
             };
@@ -240,24 +231,22 @@ fn h3_children_without_newuts_share_the_name() {
     let name = unique("h3n");
     let name_b = name.clone().into_bytes();
     let child_body = |p: &Probe| {
-        let first_body = || sethostname(&name_b);
+        let first_body = || sethostname(&name_b) as i32;
         // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
         // and closes only its own pipe ends.
         let first = unsafe { fork_with(KindSet::EMPTY, first_body) };
         p.line_num(b"first_exit", raw::reap(first).unwrap_or(-1) as i64);
         let second_body = || {
-            let mut u = zeroed_utsname();
-            uname(&mut u);
-            p.line(b"second_host", field(&u.nodename));
+            let u = rustix::system::uname();
+            p.line(b"second_host", u.nodename().to_bytes());
             0
         };
         // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
         // and closes only its own pipe ends.
         let second = unsafe { fork_with(KindSet::EMPTY, second_body) };
         p.line_num(b"second_exit", raw::reap(second).unwrap_or(-1) as i64);
-        let mut u = zeroed_utsname();
-        uname(&mut u);
-        p.line(b"parent_host", field(&u.nodename));
+        let u = rustix::system::uname();
+        p.line(b"parent_host", u.nodename().to_bytes());
         0
     };
     // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
@@ -332,9 +321,8 @@ fn h4_setns_into_child_uts_sees_its_name_and_back(#[case] mode: Mode) {
                 p.line_num(b"kid_setns_back_errno", e as i64);
                 return 6;
             }
-            let mut u = zeroed_utsname();
-            uname(&mut u);
-            p.line(b"kid_back", field(&u.nodename));
+            let u = rustix::system::uname();
+            p.line(b"kid_back", u.nodename().to_bytes());
             0
         };
         // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
@@ -345,9 +333,8 @@ fn h4_setns_into_child_uts_sees_its_name_and_back(#[case] mode: Mode) {
         if kid < 0 || !unsafe { wait_ready(&mut ready) } {
             return 2;
         }
-        let mut u = zeroed_utsname();
-        uname(&mut u);
-        p.line(b"before", field(&u.nodename));
+        let u = rustix::system::uname();
+        p.line(b"before", u.nodename().to_bytes());
         let mut path = [0u8; 64];
         let fd = match raw::open(proc_path(&mut path, kid as i64, b"/ns/uts")) {
             Ok(fd) => fd,
@@ -363,8 +350,8 @@ fn h4_setns_into_child_uts_sees_its_name_and_back(#[case] mode: Mode) {
         // SAFETY: this process owns its copy of `fd` (a pipe end or fd made for this test) and does
         // not use it again.
         unsafe { nstests::child::close(fd) };
-        uname(&mut u);
-        p.line(b"joined", field(&u.nodename));
+        let u = rustix::system::uname();
+        p.line(b"joined", u.nodename().to_bytes());
         signal(go[1]);
         p.line_num(b"kid_exit", raw::reap(kid).unwrap_or(-1) as i64);
         0
@@ -412,20 +399,8 @@ fn h5_identity_differs_no_parent_owner_is_userns(#[case] mode: Mode) {
     held.finish().assert_ok();
 }
 
-/// The bytes of a NUL-terminated C char array.
-fn field(chars: &[libc::c_char]) -> &[u8] {
-    let n = chars.iter().position(|&c| c == 0).unwrap_or(chars.len());
-    // SAFETY: c_char and u8 have the same size and alignment; `n` is in bounds.
-    unsafe { std::slice::from_raw_parts(chars.as_ptr().cast::<u8>(), n) }
-}
-
-/// `uname(2)` into `out` (a zeroed struct on failure).
-fn uname(out: &mut libc::utsname) {
-    // SAFETY: `out` is a valid utsname out-buffer.
-    unsafe { libc::uname(out) };
-}
-
-/// `gethostname(2)` into `buf`; returns the name.
+/// `gethostname(2)` into `buf`; returns the name. Hand-written: the test checks glibc's own
+/// call, which rustix does not have (Linux has no such system call) and nix's allocates.
 fn gethostname(buf: &mut [u8]) -> &[u8] {
     // SAFETY: `buf` is valid for `buf.len()` bytes.
     let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
@@ -437,21 +412,11 @@ fn gethostname(buf: &mut [u8]) -> &[u8] {
 }
 
 /// `sethostname(2)`; returns 0 or the errno.
-fn sethostname(name: &[u8]) -> i32 {
-    // SAFETY: `name` is valid for its length.
-    if unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) } == 0 {
-        0
-    } else {
-        nix::errno::Errno::last_raw()
-    }
+fn sethostname(name: &[u8]) -> i64 {
+    err_code(rustix::system::sethostname(name))
 }
 
 /// `setdomainname(2)`; returns 0 or the errno.
-fn setdomainname(name: &[u8]) -> i32 {
-    // SAFETY: `name` is valid for its length.
-    if unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } == 0 {
-        0
-    } else {
-        nix::errno::Errno::last_raw()
-    }
+fn setdomainname(name: &[u8]) -> i64 {
+    err_code(rustix::system::setdomainname(name))
 }
