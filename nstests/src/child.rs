@@ -278,6 +278,31 @@ pub fn mount_fs(fstype: &CStr, target: &CStr) -> Result<(), Errno> {
     rustix::mount::mount(fstype, target, fstype, MountFlags::empty(), None).map_err(errno_of)
 }
 
+/// A bind mount of `src` on `target`; `recursive` binds every mount below `src` too
+/// (`MS_REC`).
+pub fn bind(src: &CStr, target: &CStr, recursive: bool) -> Result<(), Errno> {
+    if recursive {
+        rustix::mount::mount_bind_recursive(src, target).map_err(errno_of)
+    } else {
+        rustix::mount::mount_bind(src, target).map_err(errno_of)
+    }
+}
+
+/// A propagation change of the mount at `target` (`mount(NULL, target, NULL, flags, NULL)`).
+pub fn set_propagation(target: &CStr, flags: MountPropagationFlags) -> Result<(), Errno> {
+    rustix::mount::mount_change(target, flags).map_err(errno_of)
+}
+
+/// `umount2(target, MNT_DETACH)`.
+pub fn detach(target: &CStr) -> Result<(), Errno> {
+    rustix::mount::unmount(target, rustix::mount::UnmountFlags::DETACH).map_err(errno_of)
+}
+
+/// `mkdir(path, 0755)`.
+pub fn mkdir(path: &CStr) -> Result<(), Errno> {
+    rustix::fs::mkdir(path, FileMode::from_raw_mode(0o755)).map_err(errno_of)
+}
+
 /// Opens `path` with `flags | O_CLOEXEC` (libc's `O_*` values); the caller owns the fd.
 pub fn open(path: &CStr, flags: libc::c_int) -> Result<RawFd, Errno> {
     let flags = OFlags::from_bits_retain(flags as u32) | OFlags::CLOEXEC;

@@ -109,13 +109,7 @@ pub fn mq_open(name: &std::ffi::CStr, flags: libc::c_int) -> libc::c_int {
     }
 }
 
-/// `mount(2)` of a filesystem with no source; 0 or the errno.
+/// [`crate::child::mount_fs`] of `fstype` on `target`; 0 or the errno.
 pub fn mount(fstype: &std::ffi::CStr, target: &std::ffi::CStr) -> i64 {
-    // SAFETY: all strings are NUL-terminated; no data.
-    let r = unsafe { libc::mount(fstype.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, std::ptr::null()) };
-    if r == 0 {
-        0
-    } else {
-        errno()
-    }
+    crate::child::mount_fs(fstype, target).err().map_or(0, |e| e as i64)
 }

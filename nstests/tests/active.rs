@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use nscore::{Errno, Kind, KindSet, NsHandle, Spawn};
 use nstests::child::*;
-use nstests::live::Gate;
 use nstests::live::*;
 use nstests::{is_root, run_spawn, skip, Probe};
 use rstest::rstest;

@@ -6,7 +6,6 @@
 nswall::enter!();
 
 use nscore::{raw, Kind, KindSet, NsHandle, Spawn};
-use nstests::live::Gate;
 use nstests::live::*;
 use nstests::{ns_id_or_skip, skip, Mode, Probe};
 use rstest::rstest;

@@ -5,13 +5,11 @@
 nswall::enter!();
 
 use std::collections::BTreeSet;
-use std::ffi::CStr;
 use std::path::Path;
 
 use nscore::{join, limits, raw, Errno, Error, Kind, KindSet, NsHandle, Op, Spawn};
 use nstests::child::*;
 use nstests::helper::{is_helper, Helper};
-use nstests::live::Gate;
 use nstests::live::*;
 use nstests::{cstr, is_root, require_root, run_spawn, Probe};
 use rstest::rstest;
@@ -29,35 +27,6 @@ fn create_until_ok(kind: Kind, tries: i64) -> i64 {
         sleep_ms(10);
     }
     -(last as i64)
-}
-
-/// `mount(src, target, NULL, MS_BIND, NULL)`.
-fn bind(src: &CStr, target: &CStr) -> Result<(), Errno> {
-    // SAFETY: NUL-terminated strings; null type and data.
-    let r = unsafe {
-        libc::mount(
-            src.as_ptr(),
-            target.as_ptr(),
-            std::ptr::null(),
-            libc::MS_BIND,
-            std::ptr::null(),
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(Errno::last())
-    }
-}
-
-/// `umount2(target, MNT_DETACH)`.
-fn detach(target: &CStr) -> Result<(), Errno> {
-    // SAFETY: NUL-terminated string.
-    if unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) } == 0 {
-        Ok(())
-    } else {
-        Err(Errno::last())
-    }
 }
 
 /// `shmget(key, 4096, flags)`: the id or -errno.
@@ -141,7 +110,7 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
             Holder::Nothing => {}
             Holder::Fd => fd = raw::open(nspath).unwrap_or(-1),
             Holder::BindMount => {
-                if let Err(e) = bind(nspath, &target) {
+                if let Err(e) = bind(nspath, &target, false) {
                     p.line_num(b"bind_errno", e as i64);
                 }
             }
@@ -563,7 +532,7 @@ fn l5_nothing_left_behind(#[case] end: End) {
         r.line_num(b"tmpfs", mount_fs(c"tmpfs", &mnt_c).err().map_or(0, |e| e as i64));
         r.line_num(
             b"bind",
-            bind(c"/proc/self/ns/net", &file_c).err().map_or(0, |e| e as i64),
+            bind(c"/proc/self/ns/net", &file_c, false).err().map_or(0, |e| e as i64),
         );
         r.line_num(b"shm", shmget(key, libc::IPC_CREAT | 0o600));
         let [sync_r, sync_w] = pipe();

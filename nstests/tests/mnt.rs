@@ -9,39 +9,10 @@ use std::ffi::CStr;
 
 use nscore::{raw, Errno, Kind};
 use nstests::child::*;
-use nstests::live::Gate;
 use nstests::live::*;
 use nstests::{cstr, run_spawn, skip, Mode, Probe};
 use rstest::rstest;
-
-/// `mount(NULL, target, NULL, flags, NULL)`: a propagation change.
-fn set_propagation(target: &CStr, flags: libc::c_ulong) -> Result<(), Errno> {
-    // SAFETY: `target` is NUL-terminated; null source, type and data as mount(2) allows.
-    let r = unsafe {
-        libc::mount(
-            std::ptr::null(),
-            target.as_ptr(),
-            std::ptr::null(),
-            flags,
-            std::ptr::null(),
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(Errno::last())
-    }
-}
-
-/// `mkdir(path, 0755)`.
-fn mkdir(path: &CStr) -> Result<(), Errno> {
-    // SAFETY: `path` is NUL-terminated.
-    if unsafe { libc::mkdir(path.as_ptr(), 0o755) } == 0 {
-        Ok(())
-    } else {
-        Err(Errno::last())
-    }
-}
+use rustix::mount::MountPropagationFlags;
 
 /// The st_dev of `path` (0 on error).
 fn dev(path: &CStr) -> u64 {
@@ -56,12 +27,11 @@ fn count_lines(path: &CStr) -> i64 {
     let mut buf = [0u8; 4096];
     let mut n = 0;
     loop {
-        // SAFETY: `buf` is a valid buffer of its length.
-        let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        if r <= 0 {
+        let r = raw::read_full(fd, &mut buf).unwrap_or(0);
+        if r == 0 {
             break;
         }
-        n += buf[..r as usize].iter().filter(|&&c| c == b'\n').count() as i64;
+        n += buf[..r].iter().filter(|&&c| c == b'\n').count() as i64;
     }
     // SAFETY: this process owns its copy of `fd` (a pipe end or fd made for this test) and does not
     // use it again.
@@ -161,9 +131,9 @@ fn m2_propagation_shared_private_slave(#[case] prop: Prop) {
     let sub1 = cstr(dir.path().join("from_child").to_str().unwrap());
     let sub2 = cstr(dir.path().join("from_parent").to_str().unwrap());
     let flag = match prop {
-        Prop::Shared => 0,
-        Prop::Private => libc::MS_PRIVATE,
-        Prop::Slave => libc::MS_SLAVE,
+        Prop::Shared => MountPropagationFlags::empty(),
+        Prop::Private => MountPropagationFlags::PRIVATE,
+        Prop::Slave => MountPropagationFlags::DOWNSTREAM,
     };
     let child_body = |p: &Probe| {
         let ([r, w], [go_r, go_w]) = (pipe(), pipe());
@@ -175,19 +145,19 @@ fn m2_propagation_shared_private_slave(#[case] prop: Prop) {
             p.line_num(b"prep_errno", e as i64);
             return 2;
         }
-        if let Err(e) = set_propagation(&top, libc::MS_SHARED) {
+        if let Err(e) = set_propagation(&top, MountPropagationFlags::SHARED) {
             p.line_num(b"prep_errno", e as i64);
             return 2;
         }
-        if mkdir(&sub1).is_err() || mkdir(&sub2).is_err() {
-            p.line_num(b"prep_errno", Errno::last() as i64);
+        if let Err(e) = mkdir(&sub1).and_then(|()| mkdir(&sub2)) {
+            p.line_num(b"prep_errno", e as i64);
             return 2;
         }
         let (d1, d2) = (dev(&sub1), dev(&sub2));
         // SAFETY: a child body (async-signal-safe).
         match unsafe { raw::fork(Kind::Mnt.into()) } {
             Ok(0) => {
-                if flag != 0 {
+                if !flag.is_empty() {
                     if let Err(e) = set_propagation(&top, flag) {
                         put_i64(w, -(e as i64));
                         raw::exit(1);
@@ -283,25 +253,6 @@ fn m3_mnt_get_info_counts_mounts() {
     assert_eq!(info1.mnt_ns_id, ns.mnt_ns_id().unwrap());
 }
 
-/// `mount(src, target, NULL, MS_BIND | extra, NULL)`: a bind mount.
-fn bind(src: &CStr, target: &CStr, extra: libc::c_ulong) -> Result<(), Errno> {
-    // SAFETY: NUL-terminated paths; null type and data, as a bind mount allows.
-    let r = unsafe {
-        libc::mount(
-            src.as_ptr(),
-            target.as_ptr(),
-            std::ptr::null(),
-            libc::MS_BIND | extra,
-            std::ptr::null(),
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(Errno::last())
-    }
-}
-
 /// M4: an `MS_UNBINDABLE` mount cannot be bind-mounted (EINVAL), and a recursive bind of a
 /// tree that holds it leaves it out (the copy's `sub` is a plain directory of its parent);
 /// a new mount namespace still gets a copy of it (`CL_COPY_UNBINDABLE`: "not copied" holds
@@ -326,20 +277,23 @@ fn m4_unbindable_mount_cannot_be_bound_and_is_pruned_from_rbind() {
         }
         // two trees: u/sub unbindable, k/sub private (the control)
         for (top, sub) in [(&u, &u_sub), (&k, &k_sub)] {
-            if mount_fs(c"tmpfs", top).is_err() || mkdir(sub).is_err() || mount_fs(c"tmpfs", sub).is_err() {
-                p.line_num(b"setup_errno", errno());
+            let setup = mount_fs(c"tmpfs", top)
+                .and_then(|()| mkdir(sub))
+                .and_then(|()| mount_fs(c"tmpfs", sub));
+            if let Err(e) = setup {
+                p.line_num(b"setup_errno", e as i64);
                 return 2;
             }
         }
-        if let Err(e) = set_propagation(&u_sub, libc::MS_UNBINDABLE) {
+        if let Err(e) = set_propagation(&u_sub, MountPropagationFlags::UNBINDABLE) {
             p.line_num(b"unbindable_errno", e as i64);
             return 3;
         }
         let err = |r: Result<(), Errno>| r.err().map_or(0, |e| e as i64);
-        p.line_num(b"bind_unbindable", err(bind(&u_sub, &u_bind, 0)));
-        p.line_num(b"bind_private", err(bind(&k_sub, &k_bind, 0)));
-        p.line_num(b"rbind_u", err(bind(&u, &u_rbind, libc::MS_REC)));
-        p.line_num(b"rbind_k", err(bind(&k, &k_rbind, libc::MS_REC)));
+        p.line_num(b"bind_unbindable", err(bind(&u_sub, &u_bind, false)));
+        p.line_num(b"bind_private", err(bind(&k_sub, &k_bind, false)));
+        p.line_num(b"rbind_u", err(bind(&u, &u_rbind, true)));
+        p.line_num(b"rbind_k", err(bind(&k, &k_rbind, true)));
         // a sub mount is there when its st_dev differs from its parent's
         p.line_num(b"u_sub_in_rbind", (dev(&u_rsub) != dev(&u_rbind)) as i64);
         p.line_num(b"k_sub_in_rbind", (dev(&k_rsub) != dev(&k_rbind)) as i64);

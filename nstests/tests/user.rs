@@ -9,7 +9,6 @@ use std::os::fd::AsRawFd;
 use nscore::idmap::{write_gid_map, write_setgroups, write_uid_map};
 use nscore::{raw, IdMap, Kind, KindSet, Setgroups, Spawn};
 use nstests::child::*;
-use nstests::live::Gate;
 use nstests::live::*;
 use nstests::{host_ino, is_root, level, run_spawn, skip, user_level, Mode, Probe};
 use rstest::rstest;

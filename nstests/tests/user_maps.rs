@@ -10,7 +10,6 @@ nswall::enter!();
 
 use nscore::{raw, Kind};
 use nstests::child::*;
-use nstests::live::Gate;
 use nstests::live::*;
 use nstests::{require_root, run_spawn, Probe};
 
