@@ -522,6 +522,11 @@ pub fn getpid() -> i64 {
     rustix::process::getpid().as_raw_nonzero().get() as i64
 }
 
+/// `getppid(2)` as the caller's own PID namespace sees it: 0 when the parent is outside it.
+pub fn getppid() -> i64 {
+    rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as i64)
+}
+
 /// `pidfd_open(pid, 0)`: a pidfd for `pid` (as the caller's PID namespace numbers it), which
 /// the caller owns.
 pub fn pidfd_open(pid: i64) -> Result<RawFd, Errno> {

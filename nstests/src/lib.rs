@@ -144,6 +144,15 @@ impl Probe {
         self.line_num(key, child::errno());
     }
 
+    /// Makes the probe the caller's standard output (`dup2(fd, 1)`), for a program it
+    /// executes.
+    pub fn to_stdout(&self) -> Result<(), nscore::Errno> {
+        // SAFETY: the probe's fd is the write end that its runner keeps open for the child's
+        // whole life; dup2 neither closes nor keeps it.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd) };
+        rustix::stdio::dup2_stdout(fd).map_err(child::errno_of)
+    }
+
     /// The raw write end, for code that writes itself.
     pub fn fd(&self) -> RawFd {
         self.fd

@@ -59,14 +59,10 @@ fn i8_mqueue_mount_alone_does_not_keep_the_namespace(#[case] hold_nsfd: bool) {
         signal(go[1]);
         p.line_num(b"g_exit", raw::reap(g).unwrap_or(-1) as i64);
         list_dir(p, b"listed", &target);
-        // SAFETY: a NUL-terminated path and a mode, as open(2) with O_CREAT wants.
-        let fd = unsafe { libc::open(new_file.as_ptr(), libc::O_CREAT | libc::O_RDWR | libc::O_CLOEXEC, 0o600) };
-        p.line_num(b"creat_errno", if fd < 0 { errno() } else { 0 });
-        if fd >= 0 {
-            // SAFETY: this process owns its copy of `fd` (a pipe end or fd made for this test) and
-            // does not use it again.
-            unsafe { nstests::child::close(fd) };
-        }
+        let flags = rustix::fs::OFlags::CREATE | rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC;
+        let created = rustix::fs::open(&new_file, flags, rustix::fs::Mode::from_raw_mode(0o600));
+        // (the file, if made, is closed as `created` drops)
+        p.line_num(b"creat_errno", err_code(created));
         if nsfd >= 0 {
             let found_body = || {
                 if raw::setns(nsfd, Kind::Ipc.into()).is_err() {

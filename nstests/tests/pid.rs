@@ -27,10 +27,8 @@ fn p1_first_child_is_pid_1(#[case] mode: Mode) {
         // before the fork.
         match unsafe { nsfork(mode, Kind::Pid.into()) } {
             Ok(0) => {
-                // SAFETY: getpid/getppid have no arguments.
-                let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid()) };
-                p.line_num(b"pid", pid as i64);
-                p.line_num(b"ppid", ppid as i64);
+                p.line_num(b"pid", getpid());
+                p.line_num(b"ppid", getppid());
                 p.line_num(b"outside", readlink_num(c"/proc/self"));
                 raw::exit(0)
             }
@@ -73,8 +71,7 @@ fn p2_proc_inside_shows_only_namespace_processes(#[case] mode: Mode) {
                     p.line_num(b"mount_errno", e as i64);
                     raw::exit(2);
                 }
-                // SAFETY: getpid has no arguments.
-                let me = unsafe { libc::getpid() } as i64;
+                let me = getpid();
                 match count_pids(c"/proc", me) {
                     Ok((n, seen)) => {
                         p.line_num(b"count", n);
@@ -346,8 +343,7 @@ fn p4_setns_pid_changes_pid_for_children_only(#[case] mode: Mode) {
         // before the fork.
         match unsafe { fork() } {
             Ok(0) => {
-                // SAFETY: getpid has no arguments.
-                p.line_num(b"child_pid", unsafe { libc::getpid() } as i64);
+                p.line_num(b"child_pid", getpid());
                 p.line_num(b"child_pid_ino", ino(c"/proc/self/ns/pid"));
                 raw::exit(0)
             }

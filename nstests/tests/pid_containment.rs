@@ -10,6 +10,7 @@
 // and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
 nswall::enter!();
 
+use nix::sys::signal::{SigSet, Signal};
 use nscore::{raw, Errno, Kind, KindSet};
 use nstests::child::*;
 use nstests::live::*;
@@ -145,8 +146,7 @@ fn p7_init_ignores_signals_from_inside_not_from_parent(#[case] mode: Mode) {
                 // made before the fork.
                 match unsafe { fork() } {
                     Ok(0) => {
-                        // SAFETY: getppid has no arguments.
-                        let parent = unsafe { libc::getppid() } as i64;
+                        let parent = getppid();
                         let _ = kill(parent, libc::SIGTERM);
                         raw::exit(0)
                     }
@@ -209,18 +209,16 @@ fn p7_init_ignores_signals_from_inside_not_from_parent(#[case] mode: Mode) {
     }
 }
 
-/// Blocks `sig` and waits for it at most 10 s (`sigtimedwait`); returns `si_pid`, or
-/// -1 - errno.
-fn wait_signal(sig: i32) -> i64 {
-    // SAFETY: sigset_t and siginfo_t are plain data; all-zero is valid; the pointers are to
-    // locals.
+/// Waits for the blocked signal `sig` at most 10 s (`sigtimedwait`); returns `si_pid`, or
+/// -1 - errno. Hand-written: neither rustix nor nix has `sigtimedwait`.
+fn wait_signal(sig: Signal) -> i64 {
+    let mut set = SigSet::empty();
+    set.add(sig);
+    // SAFETY: siginfo_t is plain data, all-zero is valid; the pointers are to locals.
     unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, sig);
         let mut info: libc::siginfo_t = std::mem::zeroed();
         let ts = libc::timespec { tv_sec: 10, tv_nsec: 0 };
-        if libc::sigtimedwait(&set, &mut info, &ts) < 0 {
+        if libc::sigtimedwait(set.as_ref(), &mut info, &ts) < 0 {
             return -1 - errno();
         }
         info.si_pid() as i64
@@ -229,14 +227,10 @@ fn wait_signal(sig: i32) -> i64 {
 
 /// Blocks SIGUSR1 and SIGUSR2 in the caller.
 fn block_usr() {
-    // SAFETY: as in `wait_signal`.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGUSR1);
-        libc::sigaddset(&mut set, libc::SIGUSR2);
-        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGUSR1);
+    set.add(Signal::SIGUSR2);
+    let _ = set.thread_block();
 }
 
 /// P8: siginfo from an ancestor namespace says `si_pid == 0` (the sender has no pid inside);
@@ -262,18 +256,17 @@ fn p8_sender_outside_shows_as_pid_0(#[case] mode: Mode) {
                 // and does not use it again.
                 unsafe { nstests::child::close(rd) };
                 put_i64(wr, readlink_num(c"/proc/self"));
-                p.line_num(b"from_parent", wait_signal(libc::SIGUSR1));
+                p.line_num(b"from_parent", wait_signal(Signal::SIGUSR1));
                 // SAFETY: until it exits, the forked process makes only raw system calls on memory
                 // made before the fork.
                 match unsafe { fork() } {
                     Ok(0) => {
-                        // SAFETY: getppid has no arguments.
-                        let _ = kill(unsafe { libc::getppid() } as i64, libc::SIGUSR2);
+                        let _ = kill(getppid(), libc::SIGUSR2);
                         raw::exit(0)
                     }
                     Ok(m) => {
                         p.line_num(b"member_pid", m as i64);
-                        p.line_num(b"from_member", wait_signal(libc::SIGUSR2));
+                        p.line_num(b"from_member", wait_signal(Signal::SIGUSR2));
                         let _ = raw::reap(m);
                     }
                     Err(_) => raw::exit(3),
@@ -600,7 +593,7 @@ fn clone3_set_tid(tid: libc::pid_t) -> Result<libc::pid_t, Errno> {
         ..CloneArgs::default()
     };
     // SAFETY: a fork-like clone3 (no stack, no CLONE_VM): the child has its own copy of the
-    // address space and calls only _exit.
+    // address space and calls only _exit. Hand-written: no crate has clone3 with `set_tid`.
     let r = unsafe {
         libc::syscall(
             libc::SYS_clone3,

@@ -42,21 +42,21 @@ fn t1_offsets_shift_monotonic_and_boottime_only(#[case] mode: Mode) {
         _ => scaffold(KindSet::EMPTY),
     };
     let (m0, b0, r0) = (
-        vdso_ns(libc::CLOCK_MONOTONIC),
-        vdso_ns(libc::CLOCK_BOOTTIME),
-        vdso_ns(libc::CLOCK_REALTIME),
+        vdso_ns(ClockId::Monotonic),
+        vdso_ns(ClockId::Boottime),
+        vdso_ns(ClockId::Realtime),
     );
     let child_body = |p: &Probe| {
         if mode == Mode::Unshare && !unshare_time(b"monotonic 864000 0\nboottime 1728000 0\n", p) {
             return 1;
         }
         let measure = |p: &nstests::Probe| {
-            p.line_num(b"mono_vdso", vdso_ns(libc::CLOCK_MONOTONIC));
-            p.line_num(b"mono_sys", sys_ns(libc::CLOCK_MONOTONIC));
-            p.line_num(b"boot_vdso", vdso_ns(libc::CLOCK_BOOTTIME));
-            p.line_num(b"boot_sys", sys_ns(libc::CLOCK_BOOTTIME));
-            p.line_num(b"real_vdso", vdso_ns(libc::CLOCK_REALTIME));
-            p.line_num(b"real_sys", sys_ns(libc::CLOCK_REALTIME));
+            p.line_num(b"mono_vdso", vdso_ns(ClockId::Monotonic));
+            p.line_num(b"mono_sys", sys_ns(ClockId::Monotonic));
+            p.line_num(b"boot_vdso", vdso_ns(ClockId::Boottime));
+            p.line_num(b"boot_sys", sys_ns(ClockId::Boottime));
+            p.line_num(b"real_vdso", vdso_ns(ClockId::Realtime));
+            p.line_num(b"real_sys", sys_ns(ClockId::Realtime));
         };
         if mode == Mode::Unshare {
             // the time namespace is for the children: the grandchild measures
@@ -82,9 +82,9 @@ fn t1_offsets_shift_monotonic_and_boottime_only(#[case] mode: Mode) {
     // no lock, no panic) and closes only pipe ends it made.
     let out = unsafe { run_spawn(spawn, child_body) }.unwrap();
     let (m1, b1, r1) = (
-        vdso_ns(libc::CLOCK_MONOTONIC),
-        vdso_ns(libc::CLOCK_BOOTTIME),
-        vdso_ns(libc::CLOCK_REALTIME),
+        vdso_ns(ClockId::Monotonic),
+        vdso_ns(ClockId::Boottime),
+        vdso_ns(ClockId::Realtime),
     );
     out.assert_ok();
     let (off, boff) = if mode.isolates() { (OFF_NS, BOOT_OFF_NS) } else { (0, 0) };
