@@ -1,7 +1,8 @@
 //! rtnetlink by hand, for child bodies: messages built in a fixed buffer, sent and
 //! acknowledged (raw calls, no allocation).
 
-use crate::child::*;
+use std::os::fd::OwnedFd;
+
 use crate::so::timeouts;
 
 /// A request.
@@ -146,45 +147,51 @@ impl Msg {
     }
 }
 
-/// A NETLINK_ROUTE socket with a 5 s receive timeout, or -1.
-pub fn socket() -> libc::c_int {
-    // SAFETY: plain socket call.
-    let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
-    if fd >= 0 {
-        timeouts(fd);
+/// A NETLINK_ROUTE socket with 5 s timeouts.
+pub fn socket() -> crate::so::Sock {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    let fd = rustix::net::socket_with(AddressFamily::NETLINK, SocketType::RAW, SocketFlags::CLOEXEC, None)?;
+    timeouts(&fd);
+    Ok(fd)
+}
+
+/// One `recv(2)` into `buf`: the bytes received (an empty reply is an error), or the errno.
+fn recv(fd: &OwnedFd, buf: &mut [u8]) -> Result<usize, i64> {
+    match rustix::net::recv(fd, &mut *buf, rustix::net::RecvFlags::empty()) {
+        Ok((0, _)) => Err(libc::ENODATA as i64),
+        Ok((n, _)) => Ok(n),
+        Err(e) => Err(e.raw_os_error() as i64),
     }
-    fd
+}
+
+/// Sends `msg` to the kernel: 0 or the errno.
+fn send(fd: &OwnedFd, msg: &[u8]) -> i64 {
+    crate::child::err_code(rustix::net::send(fd, msg, rustix::net::SendFlags::empty()))
 }
 
 /// Sends `msg` and waits for its acknowledgement: 0 or the errno.
 pub fn request(msg: &mut Msg) -> i64 {
-    let fd = socket();
-    if fd < 0 {
-        return errno();
-    }
-    let r = send(fd, msg.finish());
+    let fd = match socket() {
+        Ok(fd) => fd,
+        Err(e) => return e.raw_os_error() as i64,
+    };
+    let r = send(&fd, msg.finish());
     if r != 0 {
-        // SAFETY: `fd` was made by this function and is not used again.
-        unsafe { crate::child::close(fd) };
         return r;
     }
     let mut buf = [0u8; 4096];
-    let result;
-    'outer: loop {
-        // SAFETY: `buf` is valid for its length.
-        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n <= 0 {
-            result = errno();
-            break;
-        }
+    loop {
+        let n = match recv(&fd, &mut buf) {
+            Ok(n) => n,
+            Err(e) => return e,
+        };
         let mut off = 0usize;
-        while off + 16 <= n as usize {
+        while off + 16 <= n {
             let len = u32::from_ne_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]]) as usize;
             let ty = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
-            if ty == NLMSG_ERROR && off + 20 <= n as usize {
+            if ty == NLMSG_ERROR && off + 20 <= n {
                 let e = i32::from_ne_bytes([buf[off + 16], buf[off + 17], buf[off + 18], buf[off + 19]]);
-                result = -e as i64;
-                break 'outer;
+                return -e as i64;
             }
             if len < 16 {
                 break;
@@ -192,27 +199,15 @@ pub fn request(msg: &mut Msg) -> i64 {
             off += (len + 3) & !3;
         }
     }
-    // SAFETY: `fd` was made by this function and is not used again.
-    unsafe { crate::child::close(fd) };
-    result
-}
-
-fn send(fd: libc::c_int, msg: &[u8]) -> i64 {
-    // SAFETY: `msg` is valid for its length; the kernel is the default destination.
-    if unsafe { libc::send(fd, msg.as_ptr().cast(), msg.len(), 0) } < 0 {
-        errno()
-    } else {
-        0
-    }
 }
 
 /// Dumps `ty` (RTM_GETLINK/ADDR/ROUTE) for all families and calls `f(type, payload)` for
 /// every reply message; returns 0 or the errno.
 pub fn dump(ty: u16, mut f: impl FnMut(u16, &[u8])) -> i64 {
-    let fd = socket();
-    if fd < 0 {
-        return errno();
-    }
+    let fd = match socket() {
+        Ok(fd) => fd,
+        Err(e) => return e.raw_os_error() as i64,
+    };
     let mut m = Msg::new(ty, NLM_F_DUMP);
     if ty == RTM_GETLINK {
         m.ifinfo(0, 0, 0);
@@ -220,37 +215,30 @@ pub fn dump(ty: u16, mut f: impl FnMut(u16, &[u8])) -> i64 {
         // ifaddrmsg (8 bytes) or rtmsg (12 bytes), family AF_UNSPEC.
         m.bytes(&[0u8; 12]);
     }
-    let r = send(fd, m.finish());
+    let r = send(&fd, m.finish());
     if r != 0 {
-        // SAFETY: `fd` was made by this function and is not used again.
-        unsafe { crate::child::close(fd) };
         return r;
     }
     let mut buf = [0u8; 32768];
-    let result = 'outer: loop {
-        // SAFETY: `buf` is valid for its length.
-        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n <= 0 {
-            break errno();
-        }
-        let n = n as usize;
+    loop {
+        let n = match recv(&fd, &mut buf) {
+            Ok(n) => n,
+            Err(e) => return e,
+        };
         let mut off = 0usize;
         while off + 16 <= n {
             let len = u32::from_ne_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]]) as usize;
             let mty = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
             if mty == NLMSG_DONE {
-                break 'outer 0;
+                return 0;
             }
             if mty == NLMSG_ERROR || len < 16 || off + len > n {
-                break 'outer -1;
+                return -1;
             }
             f(mty, &buf[off + 16..off + len]);
             off += (len + 3) & !3;
         }
-    };
-    // SAFETY: `fd` was made by this function and is not used again.
-    unsafe { crate::child::close(fd) };
-    result
+    }
 }
 
 /// The value of attribute `ty` among the attributes in `attrs`.

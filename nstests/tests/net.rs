@@ -12,6 +12,8 @@
 // and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
 nswall::enter!();
 
+use std::os::fd::OwnedFd;
+
 use std::ffi::CString;
 
 use nscore::{raw, Kind, KindSet};
@@ -19,6 +21,7 @@ use nstests::child::*;
 use nstests::live::{Gate, Live};
 use nstests::{cstr, effective_kinds, nl, run_spawn, so, spawn_for, Mode, Probe};
 use rstest::rstest;
+use rustix::net::{RecvFlags, SendFlags, SocketType};
 
 /// Lists every link by an rtnetlink dump as `key=name` lines; returns the count or -1.
 fn report_links(p: &Probe, key: &[u8]) -> i64 {
@@ -164,45 +167,32 @@ fn n2_loopback_tcp_udp_and_same_port_in_two_namespaces(#[case] mode: Mode) {
             put(b"lo_up", raw::loopback_up().map_or_else(|e| e as i64, |_| 0));
         }
         let lo = [127, 0, 0, 1];
-        let t = so::bound(&so::Sa::v4(lo, port), libc::SOCK_STREAM);
-        let u = so::bound(&so::Sa::v4(lo, port), libc::SOCK_DGRAM);
-        put(b"tcp_bind", (t.min(0)) as i64);
-        put(b"udp_bind", (u.min(0)) as i64);
-        if t >= 0 {
-            let c = so::connected(&so::Sa::v4(lo, port), libc::SOCK_STREAM);
-            if c >= 0 {
-                // SAFETY: `c` is a connected socket; the message fits its buffer.
-                unsafe { libc::send(c, b"tcp".as_ptr().cast(), 3, 0) };
-                let served = so::serve_tcp_once(t);
-                let mut buf = [0u8; 8];
-                // SAFETY: `buf` is valid for its length.
-                let n = unsafe { libc::recv(c, buf.as_mut_ptr().cast(), 8, 0) };
-                put(b"tcp_echo", (served == 0 && n == 3 && &buf[..3] == b"tcp") as i64);
-                // SAFETY: this process owns its copy of `c` (a pipe end or fd made for this test)
-                // and does not use it again.
-                unsafe { nstests::child::close(c) };
-            } else {
-                put(b"tcp_echo", c as i64);
+        let t = so::bound(&so::Sa::v4(lo, port), SocketType::STREAM);
+        let u = so::bound(&so::Sa::v4(lo, port), SocketType::DGRAM);
+        put(b"tcp_bind", so::code(&t));
+        put(b"udp_bind", so::code(&u));
+        // the client sends, the listener serves (echoes), the client reads the echo back
+        let echoed = |c: &OwnedFd, msg: &[u8], serve: &dyn Fn() -> i64| {
+            let sent = rustix::net::send(c, msg, SendFlags::empty());
+            let served = serve();
+            let mut buf = [0u8; 8];
+            let back = rustix::net::recv(c, &mut buf, RecvFlags::empty());
+            (sent.is_ok() && served == 0 && back.is_ok_and(|(n, _)| &buf[..n] == msg)) as i64
+        };
+        if let Ok(t) = &t {
+            match so::connected(&so::Sa::v4(lo, port), SocketType::STREAM) {
+                Ok(c) => put(b"tcp_echo", echoed(&c, b"tcp", &|| so::serve_tcp_once(t))),
+                Err(e) => put(b"tcp_echo", -(e.raw_os_error() as i64)),
             }
         }
-        if u >= 0 {
-            let c = so::connected(&so::Sa::v4(lo, port), libc::SOCK_DGRAM);
-            if c >= 0 {
-                // SAFETY: `c` is a connected socket.
-                unsafe { libc::send(c, b"udp".as_ptr().cast(), 3, 0) };
-                let served = so::serve_udp_once(u);
-                let mut buf = [0u8; 8];
-                // SAFETY: `buf` is valid for its length.
-                let n = unsafe { libc::recv(c, buf.as_mut_ptr().cast(), 8, 0) };
-                put(b"udp_echo", (served == 0 && n == 3 && &buf[..3] == b"udp") as i64);
-                // SAFETY: this process owns its copy of `c` (a pipe end or fd made for this test)
-                // and does not use it again.
-                unsafe { nstests::child::close(c) };
+        if let Ok(u) = &u {
+            if let Ok(c) = so::connected(&so::Sa::v4(lo, port), SocketType::DGRAM) {
+                put(b"udp_echo", echoed(&c, b"udp", &|| so::serve_udp_once(u)));
             }
         }
         // The host's other listener.
-        let c = so::connected(&so::Sa::v4(lo, other_port), libc::SOCK_STREAM);
-        put(b"host_conn", (c.min(0)) as i64);
+        let c = so::connected(&so::Sa::v4(lo, other_port), SocketType::STREAM);
+        put(b"host_conn", so::code(&c));
         0
     };
     // A first namespace binds the port and holds it while a second one does the same.
@@ -216,13 +206,12 @@ fn n2_loopback_tcp_udp_and_same_port_in_two_namespaces(#[case] mode: Mode) {
             p.put(b"ready\n");
             return 91;
         }
-        let t = so::bound(&so::Sa::v4([127, 0, 0, 1], port), libc::SOCK_STREAM);
+        let t = so::bound(&so::Sa::v4([127, 0, 0, 1], port), SocketType::STREAM);
         p.put(b"ready\n");
         gate.wait();
-        if t >= 0 {
-            0
-        } else {
-            -t
+        match t {
+            Ok(_) => 0,
+            Err(e) => e.raw_os_error(),
         }
     };
     // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
@@ -303,19 +292,23 @@ fn n3_veth_between_two_namespaces() {
             p.line_num(b"b_sees_a_end", (so::ifindex(b"n3a") > 0) as i64);
             let r = configure(b"n3b", IP_B, IP6_B);
             p.line_num(b"b_config", r);
-            let t4 = so::bound(&so::Sa::v4(IP_B, 7000), libc::SOCK_STREAM);
-            let t6 = so::bound(&so::Sa::v6(IP6_B, 7000), libc::SOCK_STREAM);
-            let u4 = so::bound(&so::Sa::v4(IP_B, 7001), libc::SOCK_DGRAM);
-            let u6 = so::bound(&so::Sa::v6(IP6_B, 7001), libc::SOCK_DGRAM);
-            p.line_num(b"b_bind", [t4, t6, u4, u6].iter().filter(|&&f| f < 0).count() as i64);
+            let t4 = so::bound(&so::Sa::v4(IP_B, 7000), SocketType::STREAM);
+            let t6 = so::bound(&so::Sa::v6(IP6_B, 7000), SocketType::STREAM);
+            let u4 = so::bound(&so::Sa::v4(IP_B, 7001), SocketType::DGRAM);
+            let u6 = so::bound(&so::Sa::v6(IP6_B, 7001), SocketType::DGRAM);
+            let failed = [&t4, &t6, &u4, &u6].iter().filter(|s| s.is_err()).count();
+            p.line_num(b"b_bind", failed as i64);
             signal(b_serving[1]);
-            if r != 0 || t4 < 0 || t6 < 0 || u4 < 0 || u6 < 0 {
+            let (Ok(t4), Ok(t6), Ok(u4), Ok(u6)) = (t4, t6, u4, u6) else {
+                return 4;
+            };
+            if r != 0 {
                 return 4;
             }
-            p.line_num(b"b_tcp4", so::serve_tcp_once(t4));
-            p.line_num(b"b_tcp6", so::serve_tcp_once(t6));
-            p.line_num(b"b_udp4", so::serve_udp_once(u4));
-            p.line_num(b"b_udp6", so::serve_udp_once(u6));
+            p.line_num(b"b_tcp4", so::serve_tcp_once(&t4));
+            p.line_num(b"b_tcp6", so::serve_tcp_once(&t6));
+            p.line_num(b"b_udp4", so::serve_udp_once(&u4));
+            p.line_num(b"b_udp6", so::serve_udp_once(&u6));
             0
         };
         // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
@@ -352,8 +345,7 @@ fn n3_veth_between_two_namespaces() {
         // and closes only its own pipe ends.
         let c = unsafe { fork_with(Kind::Net.into(), c_body) };
         p.line_num(b"c_exit", raw::reap(c).unwrap_or(-1) as i64);
-        let st = libc::SOCK_STREAM;
-        let dg = libc::SOCK_DGRAM;
+        let (st, dg) = (SocketType::STREAM, SocketType::DGRAM);
         p.line_num(b"tcp4", so::echo(so::connected(&so::Sa::v4(IP_B, 7000), st), b"t4"));
         p.line_num(b"tcp6", so::echo(so::connected(&so::Sa::v6(IP6_B, 7000), st), b"t6"));
         p.line_num(b"udp4", so::echo(so::connected(&so::Sa::v4(IP_B, 7001), dg), b"u4"));
@@ -424,18 +416,18 @@ fn n5_abstract_unix_sockets_per_namespace_pathname_not(#[case] mode: Mode) {
     let path_b = sock_path.as_os_str().as_bytes().to_vec();
     let abs = nstests::unique("nstests-n5-").into_bytes();
     let child_body = |p: &Probe| {
-        let la = so::bound(&so::Sa::unix(&abs, true), libc::SOCK_STREAM);
-        let lp = so::bound(&so::Sa::unix(&path_b, false), libc::SOCK_STREAM);
-        p.line_num(b"bind_abstract", la.min(0) as i64);
-        p.line_num(b"bind_path", lp.min(0) as i64);
+        let la = so::bound(&so::Sa::unix(&abs, true), SocketType::STREAM);
+        let lp = so::bound(&so::Sa::unix(&path_b, false), SocketType::STREAM);
+        p.line_num(b"bind_abstract", so::code(&la));
+        p.line_num(b"bind_path", so::code(&lp));
         let gc_body = || {
             if !enter(mode, Kind::Net.into(), p) {
                 return 4;
             }
-            let a = so::connected(&so::Sa::unix(&abs, true), libc::SOCK_STREAM);
-            p.line_num(b"abstract", a.min(0) as i64);
-            let b = so::connected(&so::Sa::unix(&path_b, false), libc::SOCK_STREAM);
-            p.line_num(b"path", b.min(0) as i64);
+            let a = so::connected(&so::Sa::unix(&abs, true), SocketType::STREAM);
+            p.line_num(b"abstract", so::code(&a));
+            let b = so::connected(&so::Sa::unix(&path_b, false), SocketType::STREAM);
+            p.line_num(b"path", so::code(&b));
             0
         };
         // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
@@ -511,15 +503,14 @@ fn n6_veth_end_shows_namespace_lifetime() {
             let mut path = [0u8; 64];
             let bfd = raw::open(proc_path(&mut path, b as i64, b"/ns/net")).unwrap_or(-1);
             put(b"add", nl::add_veth(name, peer, bfd));
-            let mut sock = -1;
+            let mut sock = None;
             if round == b's' {
                 // A socket made inside B (join, socket, back).
                 if raw::setns(bfd, Kind::Net.into()).is_ok() {
-                    // SAFETY: plain socket call.
-                    sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+                    sock = so::socket(&so::Sa::v4([0; 4], 0), SocketType::DGRAM).ok();
                     put(b"back", raw::setns(own_fd, Kind::Net.into()).map_or(-1, |_| 0));
                 }
-                put(b"sock", (sock >= 0) as i64);
+                put(b"sock", sock.is_some() as i64);
             }
             if round != b'f' {
                 // SAFETY: this process owns its copy of `bfd` (a pipe end or fd made for this test)
@@ -533,9 +524,13 @@ fn n6_veth_end_shows_namespace_lifetime() {
             } else {
                 sleep_ms(200);
                 put(b"survives", (so::ifindex(name) > 0) as i64);
-                // SAFETY: this process owns its copy of `if round == b'f' { bfd } else { sock }` (a
-                // pipe end or fd made for this test) and does not use it again.
-                unsafe { nstests::child::close(if round == b'f' { bfd } else { sock }) };
+                // release what holds the namespace: the nsfd, or the socket made there
+                if round == b'f' {
+                    // SAFETY: this process owns `bfd` (opened above) and does not use it again.
+                    unsafe { nstests::child::close(bfd) };
+                } else {
+                    drop(sock);
+                }
                 put(b"gone_after_release", wait_gone(name) as i64);
             }
         }
