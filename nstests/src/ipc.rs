@@ -1,4 +1,8 @@
 //! System V and POSIX IPC calls for child bodies (raw system calls, no allocation).
+//!
+//! Hand-written: rustix has neither System V IPC nor message queues, nix has no System V
+//! IPC, and its `mq_open` is glibc's, which wants a leading `/` that the raw call here does
+//! not.
 
 use crate::child::errno;
 

@@ -18,6 +18,7 @@ use nstests::child::*;
 use nstests::live::*;
 use nstests::{is_root, run_spawn, skip, Probe};
 use rstest::rstest;
+use rustix::net::{AddressFamily, SocketType};
 
 /// `struct ns_id_req` of `listns(2)`.
 #[repr(C)]
@@ -35,7 +36,8 @@ struct NsIdReq {
 const SYS_LISTNS: libc::c_long = 470;
 
 /// One `listns(2)` call: ids after `after` of kinds `ns_type` (0: all) owned by the user
-/// namespace of id `owner` (0: any), into `buf`.
+/// namespace of id `owner` (0: any), into `buf`. Hand-written: the call is new (Linux 6.19)
+/// and no crate has it yet.
 fn listns(ns_type: u32, owner: u64, after: u64, buf: &mut [u64]) -> Result<usize, Errno> {
     let req = NsIdReq {
         size: std::mem::size_of::<NsIdReq>() as u32,
@@ -263,9 +265,9 @@ enum Held {
 /// `sock=<fd>` and waits at its gate.
 fn socket_holder() -> (Live, i64) {
     let child_body = |p: &Probe, gate: Gate| {
-        // SAFETY: socket(2) with plain integers.
-        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
-        p.line_num(b"sock", fd as i64);
+        // held (open) until the body returns
+        let sock = rustix::net::socket(AddressFamily::INET, SocketType::DGRAM, None);
+        p.line_num(b"sock", sock.as_ref().map_or(-1, |fd| fd.as_raw_fd() as i64));
         p.put(b"ready\n");
         gate.wait();
         0
@@ -317,11 +319,9 @@ fn a2_held_namespace_stays_listed_until_released(#[case] held: Held) {
             drop(h);
         }
         Held::Socket => {
-            // SAFETY: pidfd_getfd with the child's pidfd and the fd number it reported.
-            let r = unsafe { libc::syscall(libc::SYS_pidfd_getfd, live.child.pidfd().as_raw_fd(), sock, 0) };
-            assert!(r >= 0, "pidfd_getfd: {}", Errno::last());
-            // SAFETY: a new fd of ours.
-            socket = Some(unsafe { OwnedFd::from_raw_fd(r as i32) });
+            let flags = rustix::process::PidfdGetfdFlags::empty();
+            let r = rustix::process::pidfd_getfd(live.child.pidfd(), sock as i32, flags);
+            socket = Some(r.unwrap_or_else(|e| panic!("pidfd_getfd: {e}")));
             drop(h);
         }
     }
@@ -381,6 +381,8 @@ struct Handle {
 }
 
 /// `name_to_handle_at(fd, "", AT_EMPTY_PATH)`: the handle of the namespace behind `fd`.
+/// Hand-written, as is `open_by_handle_at` below: neither rustix nor nix has the file handle
+/// calls.
 fn handle_of(fd: libc::c_int) -> Result<Handle, Errno> {
     let mut h = Handle {
         bytes: 64,

@@ -366,8 +366,8 @@ fn i5_ipc_sysctls_and_sysvipc_listing_per_namespace(#[case] mode: Mode) {
         let listing = nstests::read_small(&sysvipc, &mut big);
         p.line_num(&[prefix, b'l'], contains(listing, &kdec) as i64);
     };
-    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
-    // no lock, no panic) and closes only pipe ends it made.
+    // SAFETY: `make_segment` and `report_listing` make only raw system calls on memory made
+    // before the spawn (no allocation, no lock, no panic) and close only the file they open.
     let out = unsafe {
         nstests::sysctl::check_per_namespace(
             scratch(KindSet::EMPTY),

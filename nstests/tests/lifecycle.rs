@@ -31,10 +31,9 @@ fn create_until_ok(kind: Kind, tries: i64) -> i64 {
 
 /// `shmget(key, 4096, flags)`: the id or -errno.
 fn shmget(key: i32, flags: i32) -> i64 {
-    // SAFETY: shmget with plain integer arguments.
-    let r = unsafe { libc::shmget(key, 4096, flags) };
+    let r = nstests::ipc::shmget(key, 4096, flags);
     if r < 0 {
-        -(Errno::last() as i64)
+        -errno()
     } else {
         r as i64
     }

@@ -388,8 +388,7 @@ fn n4_net_sysctls_per_namespace(#[case] mode: Mode) {
     ];
     let inside = |_: &Probe| true;
     let report = |_: &Probe, _: u8| {};
-    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
-    // no lock, no panic) and closes only pipe ends it made.
+    // SAFETY: `inside` and `report` do nothing.
     unsafe {
         nstests::sysctl::check_per_namespace(
             nstests::scratch(Kind::Net.into()),
