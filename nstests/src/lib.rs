@@ -105,7 +105,11 @@ pub struct Probe {
 
 impl Probe {
     /// A probe writing to `fd` (the write end of a pipe the reader holds the other end of).
-    pub fn new(fd: RawFd) -> Probe {
+    ///
+    /// # Safety
+    /// `fd` stays open as long as the probe (or a copy of it) is used: [`Probe::to_stdout`]
+    /// borrows it as an fd.
+    pub unsafe fn new(fd: RawFd) -> Probe {
         Probe { fd }
     }
 
@@ -147,8 +151,8 @@ impl Probe {
     /// Makes the probe the caller's standard output (`dup2(fd, 1)`), for a program it
     /// executes.
     pub fn to_stdout(&self) -> Result<(), nscore::Errno> {
-        // SAFETY: the probe's fd is the write end that its runner keeps open for the child's
-        // whole life; dup2 neither closes nor keeps it.
+        // SAFETY: the probe's fd stays open while the probe is used (`Probe::new`'s contract);
+        // dup2 neither closes nor keeps it.
         let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd) };
         rustix::stdio::dup2_stdout(fd).map_err(child::errno_of)
     }
@@ -334,7 +338,9 @@ where
     let (rd, wr): (OwnedFd, OwnedFd) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(std::io::Error::from)
         .expect("pipe2");
-    let probe = Probe::new(wr.as_raw_fd());
+    // SAFETY: `wr` stays open in the child for its whole life (the parent's copy is dropped
+    // only after the spawn), and the probe is not used outside it.
+    let probe = unsafe { Probe::new(wr.as_raw_fd()) };
     // SAFETY: `body` is async-signal-safe and closes only its own fds, by this function's
     // contract; the wrapper only passes it the probe, a copy of plain data made before.
     let mut child = unsafe { spawn.run(move || body(&probe)) }?;

@@ -62,7 +62,9 @@ impl Live {
     {
         let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe2");
         let (grd, gwr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe2");
-        let probe = Probe::new(wr.as_raw_fd());
+        // SAFETY: `wr` stays open in the child for its whole life (the parent's copy is dropped
+        // only after the spawn), and the probe is not used outside it.
+        let probe = unsafe { Probe::new(wr.as_raw_fd()) };
         let gate = Gate { fd: grd.as_raw_fd() };
         let gate_w = gwr.as_raw_fd();
         let child_body = move || {

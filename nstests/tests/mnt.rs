@@ -71,12 +71,12 @@ fn m1_tmpfs_inside_is_invisible_outside(#[case] mode: Mode) {
             }
             Ok(child) => {
                 // the child's ends: a child that fails early shows as end of file at once
-                // SAFETY: this process owns its copy of `w` (a pipe end or fd made for this test)
-                // and does not use it again.
-                unsafe { close(w) };
-                // SAFETY: this process owns its copy of `go_r` (a pipe end or fd made for this test)
-                // and does not use it again.
-                unsafe { close(go_r) };
+                // SAFETY: this process owns its copies of `w` and `go_r` (pipe ends or fds made for
+                // this test) and does not use them again.
+                unsafe {
+                    close(w);
+                    close(go_r);
+                }
                 let (mount_errno, inside) = (get_i64(r), get_i64(r));
                 let outside = dev(&target) != before;
                 let _ = raw::write_all(go_w, b"x");

@@ -164,15 +164,13 @@ fn p3(mode: Mode, killed: bool) {
         let first = match unsafe { nsfork(mode, Kind::Pid.into()) } {
             Ok(0) => {
                 // "init" (or the control's first process)
-                // SAFETY: this process owns its copy of `go_w` (a pipe end or fd made for this test)
-                // and does not use it again.
-                unsafe { nstests::child::close(go_w) };
-                // SAFETY: this process owns its copy of `b_r` (a pipe end or fd made for this test)
-                // and does not use it again.
-                unsafe { nstests::child::close(b_r) };
-                // SAFETY: this process owns its copy of `p.fd()` (a pipe end or fd made for this
-                // test) and does not use it again.
-                unsafe { nstests::child::close(p.fd()) };
+                // SAFETY: this process owns its copies of `go_w`, `b_r` and `p.fd()` (pipe ends or
+                // fds made for this test) and does not use them again.
+                unsafe {
+                    nstests::child::close(go_w);
+                    nstests::child::close(b_r);
+                    nstests::child::close(p.fd());
+                }
                 put_i64(b_w, readlink_num(c"/proc/self"));
                 // a process that makes the two orphans and exits
                 // SAFETY: until it exits, the forked process makes only raw system calls on memory
@@ -221,12 +219,12 @@ fn p3(mode: Mode, killed: bool) {
                 return 1;
             }
         };
-        // SAFETY: this process owns its copy of `b_w` (a pipe end or fd made for this test) and does
-        // not use it again.
-        unsafe { nstests::child::close(b_w) };
-        // SAFETY: this process owns its copy of `go_r` (a pipe end or fd made for this test) and
-        // does not use it again.
-        unsafe { nstests::child::close(go_r) };
+        // SAFETY: this process owns its copies of `b_w` and `go_r` (pipe ends or fds made for this
+        // test) and does not use them again.
+        unsafe {
+            nstests::child::close(b_w);
+            nstests::child::close(go_r);
+        }
         let Some(init) = get_i64(b_r) else {
             p.put(b"no pid from init\n");
             return 2;
@@ -419,24 +417,24 @@ fn p5_nesting_stops_at_kernel_depth() {
                     // a chain whose namespaces were not made must still die with its top
                     let _ = raw::set_death_signal(libc::SIGKILL);
                     if depth == 0 {
-                        // SAFETY: this process owns its copy of `go_w` (a pipe end or fd made for
-                        // this test) and does not use it again.
-                        unsafe { nstests::child::close(go_w) };
-                        // SAFETY: this process owns its copy of `r_r` (a pipe end or fd made for
-                        // this test) and does not use it again.
-                        unsafe { nstests::child::close(r_r) };
+                        // SAFETY: this process owns its copies of `go_w` and `r_r` (pipe ends or fds
+                        // made for this test) and does not use them again.
+                        unsafe {
+                            nstests::child::close(go_w);
+                            nstests::child::close(r_r);
+                        }
                     }
                     depth += 1;
                 }
                 Ok(child) if depth > 0 => raw::exit(raw::reap(child).unwrap_or(99)),
                 Ok(child) => {
                     // the top: walk up from the deepest namespace
-                    // SAFETY: this process owns its copy of `r_w` (a pipe end or fd made for this
-                    // test) and does not use it again.
-                    unsafe { nstests::child::close(r_w) };
-                    // SAFETY: this process owns its copy of `go_r` (a pipe end or fd made for this
-                    // test) and does not use it again.
-                    unsafe { nstests::child::close(go_r) };
+                    // SAFETY: this process owns its copies of `r_w` and `go_r` (pipe ends or fds
+                    // made for this test) and does not use them again.
+                    unsafe {
+                        nstests::child::close(r_w);
+                        nstests::child::close(go_r);
+                    }
                     let Some(deep) = get_i64(r_r) else {
                         p.put(b"no pid from the deepest\n");
                         return 2;

@@ -365,12 +365,12 @@ fn p9_outermost_init_death_ends_every_level(#[case] mode: Mode) {
         // before the fork.
         let first = match unsafe { nsfork(mode, Kind::Pid.into()) } {
             Ok(0) => {
-                // SAFETY: this process owns its copy of `rd` (a pipe end or fd made for this test)
-                // and does not use it again.
-                unsafe { nstests::child::close(rd) };
-                // SAFETY: this process owns its copy of `p.fd()` (a pipe end or fd made for this
-                // test) and does not use it again.
-                unsafe { nstests::child::close(p.fd()) };
+                // SAFETY: this process owns its copies of `rd` and `p.fd()` (pipe ends or fds made
+                // for this test) and does not use them again.
+                unsafe {
+                    nstests::child::close(rd);
+                    nstests::child::close(p.fd());
+                }
                 p9_level(mode, 0, wr)
             }
             Ok(pid) => pid,
@@ -456,15 +456,13 @@ fn p10_empty_namespace_cannot_be_entered_first_fork_is_pid_1(#[case] mode: Mode)
         // before the fork.
         let holder = match unsafe { fork() } {
             Ok(0) => {
-                // SAFETY: this process owns its copy of `rd` (a pipe end or fd made for this test)
-                // and does not use it again.
-                unsafe { nstests::child::close(rd) };
-                // SAFETY: this process owns its copy of `go_w` (a pipe end or fd made for this test)
-                // and does not use it again.
-                unsafe { nstests::child::close(go_w) };
-                // SAFETY: this process owns its copy of `done_w` (a pipe end or fd made for this
-                // test) and does not use it again.
-                unsafe { nstests::child::close(done_w) };
+                // SAFETY: this process owns its copies of `rd`, `go_w` and `done_w` (pipe ends or
+                // fds made for this test) and does not use them again.
+                unsafe {
+                    nstests::child::close(rd);
+                    nstests::child::close(go_w);
+                    nstests::child::close(done_w);
+                }
                 if mode == Mode::Unshare {
                     if let Err(e) = raw::unshare(Kind::Pid.into()) {
                         p.line_num(b"unshare_errno", e as i64);
@@ -493,15 +491,13 @@ fn p10_empty_namespace_cannot_be_entered_first_fork_is_pid_1(#[case] mode: Mode)
             Ok(pid) => pid,
             Err(_) => return 3,
         };
-        // SAFETY: this process owns its copy of `go_r` (a pipe end or fd made for this test) and
-        // does not use it again.
-        unsafe { nstests::child::close(go_r) };
-        // SAFETY: this process owns its copy of `done_r` (a pipe end or fd made for this test) and
-        // does not use it again.
-        unsafe { nstests::child::close(done_r) };
-        // SAFETY: this process owns its copy of `wr` (a pipe end or fd made for this test) and does
-        // not use it again.
-        unsafe { nstests::child::close(wr) };
+        // SAFETY: this process owns its copies of `go_r`, `done_r` and `wr` (pipe ends or fds made
+        // for this test) and does not use them again.
+        unsafe {
+            nstests::child::close(go_r);
+            nstests::child::close(done_r);
+            nstests::child::close(wr);
+        }
         let Some(outer) = get_i64(rd) else {
             return 4;
         };

@@ -191,12 +191,12 @@ fn u6_many_extents_work_overlapping_are_einval() {
         // SAFETY: a child body: only async-signal-safe code runs in the new process.
         let c = match unsafe { raw::fork(Kind::User.into()) } {
             Ok(0) => {
-                // SAFETY: this process owns its copy of `wr` (a pipe end or fd made for this test)
-                // and does not use it again.
-                unsafe { nstests::child::close(wr) };
-                // SAFETY: this process owns its copy of `back_r` (a pipe end or fd made for this
-                // test) and does not use it again.
-                unsafe { nstests::child::close(back_r) };
+                // SAFETY: this process owns its copies of `wr` and `back_r` (pipe ends or fds made
+                // for this test) and does not use them again.
+                unsafe {
+                    nstests::child::close(wr);
+                    nstests::child::close(back_r);
+                }
                 wait(rd);
                 // the thread's own setresuid(2), not glibc's (which signals every thread)
                 let uid = rustix::process::Uid::from_raw(339);
