@@ -127,6 +127,11 @@ pub fn errno_of(e: rustix::io::Errno) -> Errno {
     Errno::from_raw(e.raw_os_error())
 }
 
+/// 0 when `r` is `Ok`, else its errno: what a body reports of an nscore or nix call.
+pub fn err_of<T>(r: Result<T, Errno>) -> i64 {
+    r.err().map_or(0, |e| e as i64)
+}
+
 /// 0 when `r` is `Ok`, else its errno: what a body reports of a rustix call.
 pub fn err_code<T>(r: rustix::io::Result<T>) -> i64 {
     r.err().map_or(0, |e| e.raw_os_error() as i64)
@@ -301,14 +306,6 @@ pub fn detach(target: &CStr) -> Result<(), Errno> {
 /// `mkdir(path, 0755)`.
 pub fn mkdir(path: &CStr) -> Result<(), Errno> {
     rustix::fs::mkdir(path, FileMode::from_raw_mode(0o755)).map_err(errno_of)
-}
-
-/// Opens `path` with `flags | O_CLOEXEC` (libc's `O_*` values); the caller owns the fd.
-pub fn open(path: &CStr, flags: libc::c_int) -> Result<RawFd, Errno> {
-    let flags = OFlags::from_bits_retain(flags as u32) | OFlags::CLOEXEC;
-    rustix::fs::open(path, flags, FileMode::empty())
-        .map(IntoRawFd::into_raw_fd)
-        .map_err(errno_of)
 }
 
 /// Writes `data` to `path` in one `write(2)` (as /proc files want): [`raw::write_file`].

@@ -115,5 +115,5 @@ pub fn mq_open(name: &std::ffi::CStr, flags: libc::c_int) -> libc::c_int {
 
 /// [`crate::child::mount_fs`] of `fstype` on `target`; 0 or the errno.
 pub fn mount(fstype: &std::ffi::CStr, target: &std::ffi::CStr) -> i64 {
-    crate::child::mount_fs(fstype, target).err().map_or(0, |e| e as i64)
+    crate::child::err_of(crate::child::mount_fs(fstype, target))
 }

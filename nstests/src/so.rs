@@ -144,7 +144,7 @@ pub fn set_addr_ioctl(name: &[u8], ip: [u8; 4]) -> i64 {
     // struct sockaddr_in: family, port, address
     r.data[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
     r.data[4..8].copy_from_slice(&ip);
-    ioctl(0x8916, &mut r).err().map_or(0, |e| e as i64)
+    crate::child::err_of(ioctl(0x8916, &mut r))
 }
 
 /// The index of interface `name` in the caller's network namespace, or minus the errno.

@@ -124,10 +124,7 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
             return 0;
         }
         // still alive: the limit is taken, and the segment is found by joining
-        p.line_num(
-            b"create_while_held",
-            raw::clone_exit(Kind::Ipc.into(), None).err().map_or(0, |e| e as i64),
-        );
+        p.line_num(b"create_while_held", err_of(raw::clone_exit(Kind::Ipc.into(), None)));
         // SAFETY: until it exits, the forked process makes only raw system calls on memory made
         // before the fork.
         match unsafe { fork() } {
@@ -154,7 +151,7 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
             unsafe { nstests::child::close(fd) };
         }
         if holder == Holder::BindMount {
-            p.line_num(b"detach_errno", detach(&target).err().map_or(0, |e| e as i64));
+            p.line_num(b"detach_errno", err_of(detach(&target)));
         }
         p.line_num(b"create_after_release", create_until_ok(Kind::Ipc, 300));
         0
@@ -283,10 +280,7 @@ fn l3_unprivileged_creation_is_eperm() {
         if root {
             for k in &kinds {
                 p.line(b"priv", k.name().as_bytes());
-                p.line_num(
-                    b"priv_errno",
-                    raw::clone_exit((*k).into(), None).err().map_or(0, |e| e as i64),
-                );
+                p.line_num(b"priv_errno", err_of(raw::clone_exit((*k).into(), None)));
             }
             if let Err(e) = drop_to_nobody() {
                 p.line_num(b"drop_errno", e as i64);
@@ -295,7 +289,7 @@ fn l3_unprivileged_creation_is_eperm() {
         }
         for k in &kinds {
             p.put(k.name().as_bytes());
-            p.line_num(b"_errno", raw::unshare((*k).into()).err().map_or(0, |e| e as i64));
+            p.line_num(b"_errno", err_of(raw::unshare((*k).into())));
         }
         helper.exec(p)
     };
@@ -354,21 +348,20 @@ fn l4_setns_and_ioctl_errors_are_clear() {
         .collect();
     let helper = Helper::new("helper_l4", &[]);
     let child_body = |p: &Probe| {
-        let err = |r: Result<(), Errno>| r.err().map_or(0, |e| e as i64);
-        p.line_num(b"ebadf", err(raw::setns(1_000_000, KindSet::EMPTY)));
+        p.line_num(b"ebadf", err_of(raw::setns(1_000_000, KindSet::EMPTY)));
         let Ok(null) = raw::open(c"/dev/null") else {
             return 1;
         };
-        p.line_num(b"not_ns", err(raw::setns(null, KindSet::EMPTY)));
+        p.line_num(b"not_ns", err_of(raw::setns(null, KindSet::EMPTY)));
         // SAFETY: `null` was just opened and is open.
         let userns = ns_get_userns(unsafe { borrow(null) });
-        p.line_num(b"ioctl", userns.err().map_or(0, |e| e as i64));
+        p.line_num(b"ioctl", err_of(userns));
         let mut fds = [-1; 8];
         for (i, path) in paths.iter().enumerate() {
             fds[i] = raw::open(path).unwrap_or(-1);
             let other = Kind::ALL[(i + 1) % 8];
             p.put(Kind::ALL[i].name().as_bytes());
-            p.line_num(b"_wrong_kind", err(raw::setns(fds[i], other.into())));
+            p.line_num(b"_wrong_kind", err_of(raw::setns(fds[i], other.into())));
         }
         if root {
             if let Err(e) = drop_to_nobody() {
@@ -378,7 +371,7 @@ fn l4_setns_and_ioctl_errors_are_clear() {
         }
         for (i, k) in Kind::ALL.iter().enumerate() {
             p.put(k.name().as_bytes());
-            p.line_num(b"_unprivileged", err(raw::setns(fds[i], (*k).into())));
+            p.line_num(b"_unprivileged", err_of(raw::setns(fds[i], (*k).into())));
         }
         helper.exec(p)
     };
@@ -528,11 +521,8 @@ fn l5_nothing_left_behind(#[case] end: End) {
     let spawn = Spawn::new(Kind::Pid | Kind::Mnt | Kind::Ipc | Kind::Net | Kind::Uts).loopback_up(true);
     let child_body = |r: &Probe, gate: Gate| {
         r.line_num(b"pid", readlink_num(c"/proc/self"));
-        r.line_num(b"tmpfs", mount_fs(c"tmpfs", &mnt_c).err().map_or(0, |e| e as i64));
-        r.line_num(
-            b"bind",
-            bind(c"/proc/self/ns/net", &file_c, false).err().map_or(0, |e| e as i64),
-        );
+        r.line_num(b"tmpfs", err_of(mount_fs(c"tmpfs", &mnt_c)));
+        r.line_num(b"bind", err_of(bind(c"/proc/self/ns/net", &file_c, false)));
         r.line_num(b"shm", shmget(key, libc::IPC_CREAT | 0o600));
         let [sync_r, sync_w] = pipe();
         if sync_r < 0 {

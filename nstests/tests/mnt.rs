@@ -7,7 +7,7 @@ nswall::enter!();
 
 use std::ffi::CStr;
 
-use nscore::{raw, Errno, Kind};
+use nscore::{raw, Kind};
 use nstests::child::*;
 use nstests::live::*;
 use nstests::{cstr, run_spawn, skip, Mode, Probe};
@@ -63,7 +63,7 @@ fn m1_tmpfs_inside_is_invisible_outside(#[case] mode: Mode) {
                         p.line_num(b"private_errno", e as i64);
                     }
                 }
-                let e = mount_fs(c"tmpfs", &target).err().map_or(0, |e| e as i64);
+                let e = err_of(mount_fs(c"tmpfs", &target));
                 put_i64(w, e);
                 put_i64(w, (dev(&target) != before) as i64);
                 wait(go_r);
@@ -163,14 +163,14 @@ fn m2_propagation_shared_private_slave(#[case] prop: Prop) {
                         raw::exit(1);
                     }
                 }
-                put_i64(w, mount_fs(c"tmpfs", &sub1).err().map_or(0, |e| e as i64));
+                put_i64(w, err_of(mount_fs(c"tmpfs", &sub1)));
                 wait(go_r);
                 put_i64(w, (dev(&sub2) != d2) as i64);
                 raw::exit(0)
             }
             Ok(child) => {
                 let child_mount = get_i64(r).unwrap_or(-1);
-                let parent_mount = mount_fs(c"tmpfs", &sub2).err().map_or(0, |e| e as i64);
+                let parent_mount = err_of(mount_fs(c"tmpfs", &sub2));
                 let child_to_parent = (dev(&sub1) != d1) as i64;
                 let _ = raw::write_all(go_w, b"x");
                 let parent_to_child = get_i64(r).unwrap_or(-1);
@@ -216,10 +216,7 @@ fn m3_mnt_get_info_counts_mounts() {
         r.line_num(b"lines1", count_lines(c"/proc/self/mountinfo"));
         r.put(b"stage1\n");
         gate.wait();
-        r.line_num(
-            b"mount_errno",
-            mount_fs(c"tmpfs", &target).err().map_or(0, |e| e as i64),
-        );
+        r.line_num(b"mount_errno", err_of(mount_fs(c"tmpfs", &target)));
         r.line_num(b"lines2", count_lines(c"/proc/self/mountinfo"));
         r.put(b"stage2\n");
         gate.wait();
@@ -289,11 +286,10 @@ fn m4_unbindable_mount_cannot_be_bound_and_is_pruned_from_rbind() {
             p.line_num(b"unbindable_errno", e as i64);
             return 3;
         }
-        let err = |r: Result<(), Errno>| r.err().map_or(0, |e| e as i64);
-        p.line_num(b"bind_unbindable", err(bind(&u_sub, &u_bind, false)));
-        p.line_num(b"bind_private", err(bind(&k_sub, &k_bind, false)));
-        p.line_num(b"rbind_u", err(bind(&u, &u_rbind, true)));
-        p.line_num(b"rbind_k", err(bind(&k, &k_rbind, true)));
+        p.line_num(b"bind_unbindable", err_of(bind(&u_sub, &u_bind, false)));
+        p.line_num(b"bind_private", err_of(bind(&k_sub, &k_bind, false)));
+        p.line_num(b"rbind_u", err_of(bind(&u, &u_rbind, true)));
+        p.line_num(b"rbind_k", err_of(bind(&k, &k_rbind, true)));
         // a sub mount is there when its st_dev differs from its parent's
         p.line_num(b"u_sub_in_rbind", (dev(&u_rsub) != dev(&u_rbind)) as i64);
         p.line_num(b"k_sub_in_rbind", (dev(&k_rsub) != dev(&k_rbind)) as i64);

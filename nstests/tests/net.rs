@@ -164,7 +164,7 @@ fn n2_loopback_tcp_udp_and_same_port_in_two_namespaces(#[case] mode: Mode) {
             p.line_num(&key[..2 + what.len()], v);
         };
         if mode.isolates() {
-            put(b"lo_up", raw::loopback_up().map_or_else(|e| e as i64, |_| 0));
+            put(b"lo_up", err_of(raw::loopback_up()));
         }
         let lo = [127, 0, 0, 1];
         let t = so::bound(&so::Sa::v4(lo, port), SocketType::STREAM);

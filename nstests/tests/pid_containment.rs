@@ -17,11 +17,6 @@ use nstests::live::*;
 use nstests::{run_spawn, Mode, Probe};
 use rstest::rstest;
 
-/// The errno of a result, 0 for success.
-fn err_of<T>(r: Result<T, Errno>) -> i64 {
-    r.err().map_or(0, |e| e as i64)
-}
-
 /// P6: signals stay inside. From the first process of a new PID namespace, `kill(p, 0)` of a
 /// pid that exists only outside (a sentinel, a sibling of the namespace) is ESRCH, and
 /// `kill(-1, SIGTERM)` ends the namespace's other processes while the sentinel survives.

@@ -158,9 +158,7 @@ fn t2_offsets_after_entry_and_bad_lines_are_refused() {
             (b"good_before", b"monotonic 1 0\n"),
         ];
         for (key, line) in cases {
-            let e = write_file(c"/proc/self/timens_offsets", line)
-                .err()
-                .map_or(0, |e| e as i64);
+            let e = err_of(write_file(c"/proc/self/timens_offsets", line));
             p.line_num(key, e);
         }
         // what stuck: only the good line (the refused two-line write left boottime alone)
@@ -180,9 +178,7 @@ fn t2_offsets_after_entry_and_bad_lines_are_refused() {
                 return 1;
             }
         }
-        let e = write_file(c"/proc/self/timens_offsets", b"monotonic 2 0\n")
-            .err()
-            .map_or(0, |e| e as i64);
+        let e = err_of(write_file(c"/proc/self/timens_offsets", b"monotonic 2 0\n"));
         p.line_num(b"after_entry", e);
         0
     };

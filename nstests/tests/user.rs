@@ -49,9 +49,7 @@ fn u1_unmapped_ids_then_maps(#[case] mode: Mode) {
         r.line_num(b"uid2", uid as i64);
         r.line_num(b"gid2", gid as i64);
         if mode.isolates() {
-            let e = write_file(c"/proc/self/setgroups", b"allow\n")
-                .err()
-                .map_or(0, |e| e as i64);
+            let e = err_of(write_file(c"/proc/self/setgroups", b"allow\n"));
             r.line_num(b"allow_errno", e);
         }
         r.put(b"stage2\n");
@@ -122,7 +120,7 @@ fn u2_rootless_creates_every_kind(#[case] mode: Mode) {
         }
         p.line_num(b"euid", rustix::process::geteuid().as_raw() as i64);
         if mode == Mode::None {
-            p.line_num(b"unshare_errno", raw::unshare(kinds).err().map_or(0, |e| e as i64));
+            p.line_num(b"unshare_errno", err_of(raw::unshare(kinds)));
         }
         let m = if mode == Mode::None { Mode::Clone } else { mode };
         // SAFETY: until it exits, the forked process makes only raw system calls on memory made
@@ -202,10 +200,7 @@ fn u3_setns_into_sibling_user_ns_is_eperm(#[case] mode: Mode) {
                 return 1;
             }
         }
-        p.line_num(
-            b"setns_errno",
-            raw::setns(fd, Kind::User.into()).err().map_or(0, |e| e as i64),
-        );
+        p.line_num(b"setns_errno", err_of(raw::setns(fd, Kind::User.into())));
         0
     };
     // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
@@ -238,10 +233,7 @@ fn u3_nesting_stops_at_kernel_depth() {
             depth += 1;
             if depth == 1 {
                 // an unmapped caller may not nest: EPERM
-                p.line_num(
-                    b"unmapped_errno",
-                    raw::unshare(Kind::User.into()).err().map_or(0, |e| e as i64),
-                );
+                p.line_num(b"unmapped_errno", err_of(raw::unshare(Kind::User.into())));
             }
             let steps: [(&std::ffi::CStr, &[u8]); 3] = [
                 (c"/proc/self/setgroups", b"deny\n"),

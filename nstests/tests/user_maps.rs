@@ -43,9 +43,7 @@ fn reader(p: &Probe, go: i32, done: i32, other: i64, tags: [&[u8]; 2]) -> libc::
 /// Writes `map` to `/proc/<pid>/uid_map`; reports `<key>=errno` (0 for success).
 fn write_map(p: &Probe, key: &[u8], pid: i64, map: &[u8]) {
     let mut path = [0u8; 64];
-    let e = write_file(proc_path(&mut path, pid, b"/uid_map"), map)
-        .err()
-        .map_or(0, |e| e as i64);
+    let e = err_of(write_file(proc_path(&mut path, pid, b"/uid_map"), map));
     p.line_num(key, e);
 }
 
