@@ -32,11 +32,13 @@ use nscore::{raw, Kind, KindSet, Spawn};
 
 pub mod child;
 pub mod clock;
+pub mod fs;
 pub mod helper;
 pub mod ipc;
 pub mod level;
 pub mod live;
 pub mod nl;
+pub mod nsfs;
 pub mod so;
 pub mod sysctl;
 pub mod tree;
