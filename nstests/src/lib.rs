@@ -11,7 +11,8 @@
 //! forked child ([`run_spawn`], [`run_in`], [`live::Live::start`], [`child::fork_with`], ...)
 //! or forks for the caller's own code ([`child::fork`], [`child::nsfork`]) is an `unsafe fn`,
 //! as `nix::unistd::fork` and std's `pre_exec` are, and so is every one that closes a raw fd
-//! ([`child::close`], as `rustix::io::close`). A test calls them in an `unsafe` block whose
+//! ([`child::close`], as `rustix::io::close`) or borrows one for rustix ([`child::borrow`], as
+//! `BorrowedFd::borrow_raw`). A test calls them in an `unsafe` block whose
 //! `// SAFETY:` comment says why the body keeps to that; the body is a closure defined before
 //! the block, so that its own unsafe operations keep their own `unsafe` blocks and comments.
 //!
