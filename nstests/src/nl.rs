@@ -169,19 +169,20 @@ fn send(fd: &OwnedFd, msg: &[u8]) -> i64 {
     crate::child::err_code(rustix::net::send(fd, msg, rustix::net::SendFlags::empty()))
 }
 
-/// Sends `msg` and waits for its acknowledgement: 0 or the errno.
-pub fn request(msg: &mut Msg) -> i64 {
+/// Sends `msg` on a new netlink socket and walks the messages of the replies into `buf`:
+/// calls `each(type, len, rest)` for every message (`rest` starts at its header and runs to the
+/// end of what was received) until it returns a result. The errno when the exchange fails.
+fn exchange(msg: &[u8], buf: &mut [u8], mut each: impl FnMut(u16, usize, &[u8]) -> Option<i64>) -> i64 {
     let fd = match socket() {
         Ok(fd) => fd,
         Err(e) => return e.raw_os_error() as i64,
     };
-    let r = send(&fd, msg.finish());
+    let r = send(&fd, msg);
     if r != 0 {
         return r;
     }
-    let mut buf = [0u8; 4096];
     loop {
-        let n = match recv(&fd, &mut buf) {
+        let n = match recv(&fd, buf) {
             Ok(n) => n,
             Err(e) => return e,
         };
@@ -189,9 +190,8 @@ pub fn request(msg: &mut Msg) -> i64 {
         while off + 16 <= n {
             let len = u32::from_ne_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]]) as usize;
             let ty = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
-            if ty == NLMSG_ERROR && off + 20 <= n {
-                let e = i32::from_ne_bytes([buf[off + 16], buf[off + 17], buf[off + 18], buf[off + 19]]);
-                return -e as i64;
+            if let Some(r) = each(ty, len, &buf[off..n]) {
+                return r;
             }
             if len < 16 {
                 break;
@@ -201,13 +201,17 @@ pub fn request(msg: &mut Msg) -> i64 {
     }
 }
 
+/// Sends `msg` and waits for its acknowledgement: 0 or the errno.
+pub fn request(msg: &mut Msg) -> i64 {
+    let mut buf = [0u8; 4096];
+    exchange(msg.finish(), &mut buf, |ty, _, m| {
+        (ty == NLMSG_ERROR && m.len() >= 20).then(|| -(i32::from_ne_bytes([m[16], m[17], m[18], m[19]]) as i64))
+    })
+}
+
 /// Dumps `ty` (RTM_GETLINK/ADDR/ROUTE) for all families and calls `f(type, payload)` for
 /// every reply message; returns 0 or the errno.
 pub fn dump(ty: u16, mut f: impl FnMut(u16, &[u8])) -> i64 {
-    let fd = match socket() {
-        Ok(fd) => fd,
-        Err(e) => return e.raw_os_error() as i64,
-    };
     let mut m = Msg::new(ty, NLM_F_DUMP);
     if ty == RTM_GETLINK {
         m.ifinfo(0, 0, 0);
@@ -215,30 +219,17 @@ pub fn dump(ty: u16, mut f: impl FnMut(u16, &[u8])) -> i64 {
         // ifaddrmsg (8 bytes) or rtmsg (12 bytes), family AF_UNSPEC.
         m.bytes(&[0u8; 12]);
     }
-    let r = send(&fd, m.finish());
-    if r != 0 {
-        return r;
-    }
     let mut buf = [0u8; 32768];
-    loop {
-        let n = match recv(&fd, &mut buf) {
-            Ok(n) => n,
-            Err(e) => return e,
-        };
-        let mut off = 0usize;
-        while off + 16 <= n {
-            let len = u32::from_ne_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]]) as usize;
-            let mty = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
-            if mty == NLMSG_DONE {
-                return 0;
-            }
-            if mty == NLMSG_ERROR || len < 16 || off + len > n {
-                return -1;
-            }
-            f(mty, &buf[off + 16..off + len]);
-            off += (len + 3) & !3;
+    exchange(m.finish(), &mut buf, |mty, len, rest| {
+        if mty == NLMSG_DONE {
+            Some(0)
+        } else if mty == NLMSG_ERROR || len < 16 || len > rest.len() {
+            Some(-1)
+        } else {
+            f(mty, &rest[16..len]);
+            None
         }
-    }
+    })
 }
 
 /// The value of attribute `ty` among the attributes in `attrs`.
