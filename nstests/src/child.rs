@@ -3,20 +3,29 @@
 //! Everything here is async-signal-safe, for use in a child body after `clone` in the
 //! multithreaded test harness: raw system calls on buffers the caller owns, no allocation, no
 //! locks. Grandchildren are made by nscore's fork-like [`raw::fork`] (one `clone3(2)`, no glibc
-//! `fork` handlers), never by a clone of the tests' own.
+//! `fork` handlers), never by a clone of the tests' own. Files and mounts ([`crate::fs`]) and
+//! the nsfs requests ([`crate::nsfs`]) are re-exported here.
 
 use std::ffi::CStr;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, IntoRawFd, RawFd};
+
+use rustix::process::{Pid, Signal};
 
 use nscore::{raw, Errno, Kind, KindSet};
 
 use crate::{Mode, Probe};
 
+pub use crate::fs::*;
+pub use crate::nsfs::*;
+
 /// Closes a pipe end that the child body made itself ([`pipe`]) or that its test made for it
-/// before the spawn, and that nothing else holds.
-pub fn close(fd: RawFd) {
-    // SAFETY: the suite's rule (crate docs): a body closes only the pipe ends it owns, which no
-    // OwnedFd or File holds.
+/// before the spawn.
+///
+/// # Safety
+/// As for [`raw::close`]: the calling process owns `fd` (no `OwnedFd`, `File` or other part of
+/// it holds it) and does not use it again.
+pub unsafe fn close(fd: RawFd) {
+    // SAFETY: the caller owns `fd` and does not use it again (this function's contract).
     unsafe { raw::close(fd) }
 }
 
@@ -24,10 +33,13 @@ pub fn close(fd: RawFd) {
 /// [`raw::fork`]. The grandchild gets `SIGKILL` when its parent dies, runs `f` and exits with
 /// its result. Returns the pid in the caller, or -1.
 ///
-/// Contract (as [`raw::fork`]'s safety section says): called from a child body, and `f` keeps
-/// to async-signal-safe code, as every body of the suite does (crate docs).
-pub fn fork_with(kinds: KindSet, f: impl FnOnce() -> i32) -> libc::pid_t {
-    // SAFETY: the suite's rule: child bodies, and so `f`, are async-signal-safe.
+/// # Safety
+/// As for [`raw::fork`]: when the caller is multithreaded, `f` must only do async-signal-safe
+/// work (system calls on memory made before the fork; no allocation, no lock, no panic), and
+/// it must close only fds the grandchild owns.
+pub unsafe fn fork_with(kinds: KindSet, f: impl FnOnce() -> i32) -> libc::pid_t {
+    // SAFETY: `f`, the only code the grandchild runs before it exits, is async-signal-safe by
+    // this function's contract; setting the death signal is one raw prctl(2).
     match unsafe { raw::fork(kinds) } {
         Ok(0) => {
             let _ = raw::set_death_signal(libc::SIGKILL);
@@ -40,8 +52,13 @@ pub fn fork_with(kinds: KindSet, f: impl FnOnce() -> i32) -> libc::pid_t {
 
 /// A plain fork-like child ([`raw::fork`] with no new namespace): 0 in the child, its pid in
 /// the caller.
-pub fn fork() -> Result<libc::pid_t, Errno> {
-    // SAFETY: the suite's rule: the code that runs in the child is async-signal-safe.
+///
+/// # Safety
+/// As for [`raw::fork`]: when the caller is multithreaded, the child must run only
+/// async-signal-safe code until it calls [`raw::exit`] or `execve`.
+pub unsafe fn fork() -> Result<libc::pid_t, Errno> {
+    // SAFETY: what the child runs is the caller's to keep async-signal-safe (this function's
+    // contract).
     unsafe { raw::fork(KindSet::EMPTY) }
 }
 
@@ -51,14 +68,21 @@ pub fn fork() -> Result<libc::pid_t, Errno> {
 /// forks once more; that middle process waits and exits with the grandchild's code.
 ///
 /// Returns 0 in the process inside, the pid of the first child in the caller.
-pub fn nsfork(mode: Mode, kinds: KindSet) -> Result<libc::pid_t, Errno> {
+///
+/// # Safety
+/// As for [`fork`]: when the caller is multithreaded, the process inside must run only
+/// async-signal-safe code until it calls [`raw::exit`] or `execve`.
+pub unsafe fn nsfork(mode: Mode, kinds: KindSet) -> Result<libc::pid_t, Errno> {
     match mode {
-        Mode::None => fork(),
-        // SAFETY: the suite's rule: the code that runs in the child is async-signal-safe.
-        // No pool in a child (it would allocate): `Pool` clones here as `Clone` does.
+        // SAFETY: the child's code is the caller's to keep async-signal-safe (contract above).
+        Mode::None => unsafe { fork() },
+        // SAFETY: as above. No pool in a child (it would allocate): `Pool` clones here as
+        // `Clone` does.
         Mode::Clone | Mode::Pool => unsafe { raw::fork(kinds) },
         Mode::Unshare => {
-            let pid = fork()?;
+            // SAFETY: the child makes only raw unshare(2) and fork calls, then runs the
+            // caller's code, async-signal-safe by the contract above.
+            let pid = unsafe { fork() }?;
             if pid > 0 {
                 return Ok(pid);
             }
@@ -66,7 +90,8 @@ pub fn nsfork(mode: Mode, kinds: KindSet) -> Result<libc::pid_t, Errno> {
                 raw::exit(100 + e as i32 % 100);
             }
             if kinds.contains(Kind::Pid) || kinds.contains(Kind::Time) {
-                match fork() {
+                // SAFETY: as above; the middle process only reaps and exits.
+                match unsafe { fork() } {
                     Ok(0) => return Ok(0),
                     Ok(g) => raw::exit(raw::reap(g).unwrap_or(99)),
                     Err(_) => raw::exit(98),
@@ -100,25 +125,46 @@ pub fn enter(mode: Mode, kinds: KindSet, p: &Probe) -> bool {
     true
 }
 
+/// The errno of a failed rustix call, as nscore's [`Errno`].
+pub fn errno_of(e: rustix::io::Errno) -> Errno {
+    Errno::from_raw(e.raw_os_error())
+}
+
+/// 0 when `r` is `Ok`, else its errno: what a body reports of an nscore or nix call.
+pub fn err_of<T>(r: Result<T, Errno>) -> i64 {
+    r.err().map_or(0, |e| e as i64)
+}
+
+/// 0 when `r` is `Ok`, else its errno: what a body reports of a rustix call.
+pub fn err_code<T>(r: rustix::io::Result<T>) -> i64 {
+    r.err().map_or(0, |e| e.raw_os_error() as i64)
+}
+
+/// Borrows a raw fd of the caller's for one call (rustix takes fds as `AsFd`).
+///
+/// # Safety
+/// As for [`BorrowedFd::borrow_raw`]: `fd` is open, and stays open while the borrow lives.
+pub unsafe fn borrow<'a>(fd: RawFd) -> BorrowedFd<'a> {
+    // SAFETY: `fd` is open while the borrow lives (this function's contract).
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
 /// A pipe `[read, write]`, both ends close-on-exec, or `[-1, -1]` on error (then every
-/// [`wait`] on it fails).
+/// [`wait`] on it fails). The caller owns both ends (they are closed with [`close`]).
 pub fn pipe() -> [RawFd; 2] {
-    let mut fds = [-1; 2];
-    // SAFETY: `fds` is a valid two-int out-buffer.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return [-1, -1];
+    match rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) {
+        Ok((r, w)) => [r.into_raw_fd(), w.into_raw_fd()],
+        Err(_) => [-1, -1],
     }
-    fds
 }
 
 /// Sleeps `ms` milliseconds (`nanosleep(2)`, async-signal-safe).
 pub fn sleep_ms(ms: i64) {
-    let ts = libc::timespec {
+    let ts = rustix::time::Timespec {
         tv_sec: ms / 1000,
         tv_nsec: (ms % 1000) * 1_000_000,
     };
-    // SAFETY: `ts` is a valid timespec; a null remainder is allowed.
-    unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
+    let _ = rustix::thread::nanosleep(&ts);
 }
 
 /// Writes one byte: the other side's [`wait`] returns.
@@ -134,9 +180,14 @@ pub fn wait(fd: RawFd) -> bool {
 
 /// In the parent: closes its copy of the write end of `pipe` (so that a child's death shows
 /// as end of file) and waits for one byte.
-pub fn wait_ready(pipe: &mut [RawFd; 2]) -> bool {
+///
+/// # Safety
+/// As for [`close`]: the calling process owns `pipe[1]` (made by [`pipe`]) and does not use
+/// it again (it is set to -1).
+pub unsafe fn wait_ready(pipe: &mut [RawFd; 2]) -> bool {
     if pipe[1] >= 0 {
-        close(pipe[1]);
+        // SAFETY: the caller owns `pipe[1]` (contract above); it is forgotten just below.
+        unsafe { close(pipe[1]) };
         pipe[1] = -1;
     }
     wait(pipe[0])
@@ -225,194 +276,26 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// `mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL)`.
-pub fn make_private() -> Result<(), Errno> {
-    // SAFETY: static NUL-terminated strings and null pointers, as mount(2) allows.
-    let r = unsafe {
-        libc::mount(
-            std::ptr::null(),
-            c"/".as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(Errno::last())
-    }
-}
-
-/// Mounts a filesystem of `fstype` on `target` (no data).
-pub fn mount_fs(fstype: &CStr, target: &CStr) -> Result<(), Errno> {
-    // SAFETY: NUL-terminated strings owned by the caller, null data.
-    let r = unsafe { libc::mount(fstype.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, std::ptr::null()) };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(Errno::last())
-    }
-}
-
-/// Opens `path` with `flags | O_CLOEXEC`.
-pub fn open(path: &CStr, flags: libc::c_int) -> Result<RawFd, Errno> {
-    // SAFETY: `path` is NUL-terminated; no mode is needed without O_CREAT.
-    let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) };
-    if fd < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(fd)
-    }
-}
-
-/// Writes `data` to `path` in one `write(2)` (as /proc files want): [`raw::write_file`].
-pub fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
-    raw::write_file(path, data)
-}
-
-/// `stat(2)` of `path`: (st_dev, st_ino), or the errno.
-pub fn stat(path: &CStr) -> Result<(u64, u64), Errno> {
-    // SAFETY: `libc::stat` is plain data; all-zero is valid.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: `path` is NUL-terminated and `st` a valid out-buffer.
-    if unsafe { libc::stat(path.as_ptr(), &mut st) } != 0 {
-        return Err(Errno::last());
-    }
-    Ok((st.st_dev, st.st_ino))
-}
-
-/// The inode of `path` (0 on error).
-pub fn ino(path: &CStr) -> i64 {
-    stat(path).map(|s| s.1 as i64).unwrap_or(0)
-}
-
-/// `fstat(2)` of `fd`: its inode, 0 on error.
-pub fn fd_ino(fd: RawFd) -> i64 {
-    // SAFETY: `libc::stat` is plain data; all-zero is valid.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: `st` is a valid out-buffer; a bad fd just fails.
-    if unsafe { libc::fstat(fd, &mut st) } != 0 {
-        return 0;
-    }
-    st.st_ino as i64
-}
-
-/// The number in the target of symlink `path` (`/proc/self` gives the caller's pid as the
-/// mounted proc sees it), or -errno.
-pub fn readlink_num(path: &CStr) -> i64 {
-    let mut buf = [0u8; 64];
-    // SAFETY: `path` is NUL-terminated; `buf` is a valid buffer of its length.
-    let n = unsafe { libc::readlink(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    if n < 0 {
-        return -(Errno::last() as i64);
-    }
-    parse_num(&buf[..n as usize])
-}
-
-/// Calls `f` with the name of every entry of directory `dir` (`.` and `..` included), by
-/// `getdents64(2)` into a buffer on the stack; or returns the errno.
-pub fn for_each_entry(dir: &CStr, mut f: impl FnMut(&[u8])) -> Result<(), Errno> {
-    let fd = open(dir, libc::O_RDONLY | libc::O_DIRECTORY)?;
-    let mut buf = [0u8; 8192];
-    loop {
-        // SAFETY: `buf` is a valid buffer of its length for getdents64(2).
-        let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) };
-        if n < 0 {
-            let e = Errno::last();
-            close(fd);
-            return Err(e);
-        }
-        if n == 0 {
-            break;
-        }
-        let mut off = 0usize;
-        while off < n as usize {
-            // struct linux_dirent64 { u64 d_ino; i64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
-            let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
-            let name = &buf[off + 19..off + reclen];
-            let len = name.iter().position(|&c| c == 0).unwrap_or(name.len());
-            f(&name[..len]);
-            off += reclen;
-        }
-    }
-    close(fd);
-    Ok(())
-}
-
-/// Reports every entry of directory `dir` but `.` and `..` as `key=name` lines; returns the
-/// count, or -1.
-pub fn list_dir(p: &Probe, key: &[u8], dir: &CStr) -> i64 {
-    let mut count = 0;
-    let r = for_each_entry(dir, |name| {
-        if name != b"." && name != b".." {
-            p.line(key, name);
-            count += 1;
-        }
-    });
-    if r.is_err() {
-        -1
-    } else {
-        count
-    }
-}
-
-/// Counts the entries of directory `path` whose names are all digits (the pids in a `/proc`),
-/// and whether one of them is `want`; or the errno.
-pub fn count_pids(path: &CStr, want: i64) -> Result<(i64, bool), Errno> {
-    let mut count = 0;
-    let mut seen = false;
-    for_each_entry(path, |name| {
-        if !name.is_empty() && name.iter().all(u8::is_ascii_digit) {
-            count += 1;
-            if parse_num(name) == want {
-                seen = true;
-            }
-        }
-    })?;
-    Ok((count, seen))
-}
-
 /// Drops every privilege: no supplementary groups, gid and uid 65534 (nobody) for real,
 /// effective and saved ids, which clears all capabilities. Raw system calls, not glibc's
 /// `setresuid` (which signals every thread and can hang in a clone child), so only the
 /// calling thread (the whole single-threaded child) changes.
 pub fn drop_to_nobody() -> Result<(), Errno> {
-    // SAFETY: raw id-changing system calls with plain integer arguments.
-    unsafe {
-        if libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) != 0 {
-            return Err(Errno::last());
-        }
-        if libc::syscall(libc::SYS_setresgid, 65534, 65534, 65534) != 0 {
-            return Err(Errno::last());
-        }
-        if libc::syscall(libc::SYS_setresuid, 65534, 65534, 65534) != 0 {
-            return Err(Errno::last());
-        }
-    }
-    Ok(())
+    use rustix::process::{Gid, Uid};
+    let (gid, uid) = (Gid::from_raw(65534), Uid::from_raw(65534));
+    rustix::thread::set_thread_groups(&[]).map_err(errno_of)?;
+    rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(errno_of)?;
+    rustix::thread::set_thread_res_uid(uid, uid, uid).map_err(errno_of)
 }
-
-/// `ioctl(fd, NS_GET_PARENT)` / `NS_GET_USERNS`: a new fd, or the errno.
-pub fn ns_ioctl_fd(fd: RawFd, request: u64) -> Result<RawFd, Errno> {
-    // SAFETY: the nsfs ioctls NS_GET_PARENT/NS_GET_USERNS take no argument.
-    let r = unsafe { libc::ioctl(fd, request as _) };
-    if r < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(r)
-    }
-}
-
-/// `NS_GET_USERNS` (`_IO(0xb7, 1)`).
-pub const NS_GET_USERNS: u64 = 0xb701;
-/// `NS_GET_PARENT` (`_IO(0xb7, 2)`).
-pub const NS_GET_PARENT: u64 = 0xb702;
 
 /// Closes every fd from 3 up except those in `keep` (at most 4; `close_range(2)`), so that a
 /// child which lives until the test thread ends it holds no copy of the pipes of tests
 /// running in parallel (a copied write end would keep their readers from seeing end of file).
-pub fn close_others(keep: &[RawFd]) {
+///
+/// # Safety
+/// Only in a fork-like child, whose copies of the parent's fds are its own: nothing in the
+/// calling process may use an fd it closes (any but 0, 1, 2 and `keep`) again.
+pub unsafe fn close_others(keep: &[RawFd]) {
     let mut keep_sorted = [RawFd::MAX; 4];
     let n = keep.len().min(4);
     keep_sorted[..n].copy_from_slice(&keep[..n]);
@@ -423,7 +306,8 @@ pub fn close_others(keep: &[RawFd]) {
             continue;
         }
         if (k as u32) > first {
-            // SAFETY: close_range with plain integer arguments.
+            // SAFETY: close_range(2) (hand-written: neither rustix 1 nor nix 0.30 has it) with
+            // plain integers; the fds it closes are no one's (this function's contract).
             unsafe { libc::syscall(libc::SYS_close_range, first, k as u32 - 1, 0) };
         }
         first = k as u32 + 1;
@@ -433,81 +317,90 @@ pub fn close_others(keep: &[RawFd]) {
 }
 
 /// Closes every fd but 0, 1 and 2, then blocks until a signal ends the process.
-pub fn pause_forever() -> ! {
-    close_others(&[]);
+///
+/// # Safety
+/// As for [`close_others`]: only in a fork-like child (it never returns, so its own code uses
+/// no fd again; no other thread may).
+pub unsafe fn pause_forever() -> ! {
+    // SAFETY: the caller is a fork-like child (contract above), which never runs past here.
+    unsafe { close_others(&[]) };
     loop {
-        // SAFETY: pause(2) has no arguments.
-        unsafe { libc::pause() };
+        rustix::event::pause();
     }
-}
-
-/// Takes ownership of a raw fd returned by a helper above.
-pub fn owned(fd: RawFd) -> OwnedFd {
-    // SAFETY: the caller passes an fd it owns and does not close otherwise.
-    unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
 /// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphans below the caller come to it.
 pub fn become_subreaper() {
-    // SAFETY: a prctl with plain integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
 }
 
-/// `kill(pid, sig)`: Ok or the errno.
+/// `kill(pid, sig)` (`pid` may be 0 or negative, as kill(2) takes it): Ok or the errno.
 pub fn kill(pid: i64, sig: i32) -> Result<(), Errno> {
-    // SAFETY: kill(2) with plain integers.
-    if unsafe { libc::kill(pid as libc::pid_t, sig) } == 0 {
-        Ok(())
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as libc::pid_t), signal_of(sig)?)
+}
+
+/// `sig` as nix's `Signal`, 0 as `None` (kill(2)'s existence check); EINVAL for others.
+fn signal_of(sig: i32) -> Result<Option<nix::sys::signal::Signal>, Errno> {
+    if sig == 0 {
+        Ok(None)
     } else {
-        Err(Errno::last())
+        nix::sys::signal::Signal::try_from(sig).map(Some)
     }
 }
 
 /// `getpid(2)` as the caller's own PID namespace sees it.
 pub fn getpid() -> i64 {
-    // SAFETY: getpid has no arguments.
-    unsafe { libc::getpid() as i64 }
+    rustix::process::getpid().as_raw_nonzero().get() as i64
 }
 
-/// `pidfd_open(pid, 0)`: a pidfd for `pid` (as the caller's PID namespace numbers it).
+/// `getppid(2)` as the caller's own PID namespace sees it: 0 when the parent is outside it.
+pub fn getppid() -> i64 {
+    rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as i64)
+}
+
+/// `pidfd_open(pid, 0)`: a pidfd for `pid` (as the caller's PID namespace numbers it), which
+/// the caller owns.
 pub fn pidfd_open(pid: i64) -> Result<RawFd, Errno> {
-    // SAFETY: pidfd_open with plain integer arguments.
-    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
-    if r < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(r as RawFd)
-    }
+    let pid = Pid::from_raw(pid as libc::pid_t).ok_or(Errno::EINVAL)?;
+    rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+        .map(IntoRawFd::into_raw_fd)
+        .map_err(errno_of)
 }
 
 /// `pidfd_send_signal(pidfd, sig, NULL, 0)`: Ok or the errno.
-pub fn pidfd_kill(pidfd: RawFd, sig: i32) -> Result<(), Errno> {
-    // SAFETY: plain integers and a null siginfo, as pidfd_send_signal(2) allows.
-    let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd, sig, std::ptr::null::<u8>(), 0) };
-    if r < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(())
-    }
+///
+/// # Safety
+/// As for [`borrow`]: `pidfd` is open during the call.
+pub unsafe fn pidfd_kill(pidfd: RawFd, sig: i32) -> Result<(), Errno> {
+    let sig = Signal::from_named_raw(sig).ok_or(Errno::EINVAL)?;
+    // SAFETY: `pidfd` is open during the call (this function's contract).
+    let pidfd = unsafe { borrow(pidfd) };
+    rustix::process::pidfd_send_signal(pidfd, sig).map_err(errno_of)
 }
 
 /// Whether `fd` is readable within `ms` milliseconds (a pidfd is readable once its process
 /// has exited); `false` on timeout or error.
-pub fn readable_within(fd: RawFd, ms: i32) -> bool {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
+///
+/// # Safety
+/// As for [`borrow`]: `fd` is open during the call.
+pub unsafe fn readable_within(fd: RawFd, ms: i32) -> bool {
+    use rustix::event::{PollFd, PollFlags};
+    // SAFETY: `fd` is open during the call (this function's contract).
+    let fd = unsafe { borrow(fd) };
+    let timeout = rustix::time::Timespec {
+        tv_sec: (ms / 1000) as i64,
+        tv_nsec: (ms % 1000) as i64 * 1_000_000,
     };
-    // SAFETY: one valid pollfd.
-    unsafe { libc::poll(&mut pfd, 1, ms) == 1 }
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    matches!(rustix::event::poll(&mut fds, Some(&timeout)), Ok(1))
 }
 
 /// Reaps every child of the caller (the orphans a subreaper inherited too), at most `cap`.
 pub fn reap_all(cap: usize) {
+    // nix, not rustix: rustix's WaitOptions has no __WALL (clone children of any exit signal)
+    use nix::sys::wait::{waitpid, WaitPidFlag};
     for _ in 0..cap {
-        // SAFETY: waitpid on any child with a null status pointer.
-        if unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::__WALL) } < 0 {
+        if waitpid(None, Some(WaitPidFlag::__WALL)).is_err() {
             break;
         }
     }
@@ -516,28 +409,25 @@ pub fn reap_all(cap: usize) {
 /// Clears the caller's effective, permitted and inheritable capability sets (`capset(2)`,
 /// version 3), keeping its ids: works as root and inside a user namespace alike.
 pub fn drop_capabilities() -> Result<(), Errno> {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    let header = Header {
-        version: 0x2008_0522,
-        pid: 0,
+    use rustix::thread::{CapabilitySet, CapabilitySets};
+    let none = CapabilitySets {
+        effective: CapabilitySet::empty(),
+        permitted: CapabilitySet::empty(),
+        inheritable: CapabilitySet::empty(),
     };
-    let data = [0u32; 6];
-    // SAFETY: a valid header and two zeroed data structs (3 u32 each), as capset(2) wants.
-    if unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) } != 0 {
-        return Err(Errno::last());
-    }
-    Ok(())
+    rustix::thread::set_capabilities(None, none).map_err(errno_of)
 }
 
 /// Runs `f` in a fork-like grandchild in new namespaces of `kinds` (empty: a plain fork),
 /// waits for it and returns its exit code (128 + signal); when the fork fails, reports
 /// `fork_errno` and returns 1.
-pub fn run_child(p: &Probe, kinds: KindSet, f: impl FnOnce() -> i32) -> i32 {
-    // SAFETY: the suite's rule: child bodies, and so `f`, are async-signal-safe.
+///
+/// # Safety
+/// As for [`fork_with`]: when the caller is multithreaded, `f` must be async-signal-safe and
+/// close only fds the grandchild owns.
+pub unsafe fn run_child(p: &Probe, kinds: KindSet, f: impl FnOnce() -> i32) -> i32 {
+    // SAFETY: `f`, the only code the grandchild runs before it exits, is async-signal-safe by
+    // this function's contract.
     match unsafe { raw::fork(kinds) } {
         Ok(0) => raw::exit(f()),
         Ok(c) => raw::reap(c).unwrap_or(99),

@@ -61,12 +61,11 @@ impl Helper {
     /// In the child: makes the probe the standard output and executes the helper; returns
     /// (with `exec_errno` reported) only if that fails. Async-signal-safe.
     pub fn exec(&self, p: &Probe) -> i32 {
-        // SAFETY: dup2 of open fds; execve with NUL-terminated strings and null-terminated
-        // pointer arrays that live in `self`, prepared before the clone.
-        unsafe {
-            libc::dup2(p.fd(), 1);
-            libc::execve(self.exe.as_ptr(), self.argv.as_ptr(), self.envp.as_ptr());
-        }
+        let _ = p.to_stdout();
+        // SAFETY: execve with NUL-terminated strings and null-terminated pointer arrays that
+        // live in `self`, prepared before the clone (hand-written: rustix's `execve` takes the
+        // same raw arrays and is as unsafe).
+        unsafe { libc::execve(self.exe.as_ptr(), self.argv.as_ptr(), self.envp.as_ptr()) };
         p.line_num(b"exec_errno", crate::child::errno());
         127
     }

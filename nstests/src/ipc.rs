@@ -1,4 +1,8 @@
 //! System V and POSIX IPC calls for child bodies (raw system calls, no allocation).
+//!
+//! Hand-written: rustix has neither System V IPC nor message queues, nix has no System V
+//! IPC, and its `mq_open` is glibc's, which wants a leading `/` that the raw call here does
+//! not.
 
 use crate::child::errno;
 
@@ -109,13 +113,7 @@ pub fn mq_open(name: &std::ffi::CStr, flags: libc::c_int) -> libc::c_int {
     }
 }
 
-/// `mount(2)` of a filesystem with no source; 0 or the errno.
+/// [`crate::child::mount_fs`] of `fstype` on `target`; 0 or the errno.
 pub fn mount(fstype: &std::ffi::CStr, target: &std::ffi::CStr) -> i64 {
-    // SAFETY: all strings are NUL-terminated; no data.
-    let r = unsafe { libc::mount(fstype.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, std::ptr::null()) };
-    if r == 0 {
-        0
-    } else {
-        errno()
-    }
+    crate::child::err_of(crate::child::mount_fs(fstype, target))
 }

@@ -7,6 +7,15 @@
 //! allocation, no locks, no `println!`. It reports what it saw through a [`Probe`] (a pipe
 //! whose write end it holds) and its exit code.
 //!
+//! The compiler cannot check that, so every function here that runs a caller's closure in a
+//! forked child ([`run_spawn`], [`run_in`], [`live::Live::start`], [`child::fork_with`], ...)
+//! or forks for the caller's own code ([`child::fork`], [`child::nsfork`]) is an `unsafe fn`,
+//! as `nix::unistd::fork` and std's `pre_exec` are, and so is every one that closes a raw fd
+//! ([`child::close`], as `rustix::io::close`) or borrows one for rustix ([`child::borrow`], as
+//! `BorrowedFd::borrow_raw`). A test calls them in an `unsafe` block whose
+//! `// SAFETY:` comment says why the body keeps to that; the body is a closure defined before
+//! the block, so that its own unsafe operations keep their own `unsafe` blocks and comments.
+//!
 //! As root, every test runs. As a normal user, [`Mode::Clone`] and [`Mode::Unshare`] add a user
 //! namespace (rootless), and a test that still cannot run prints one `SKIPPED` line saying why.
 
@@ -24,11 +33,13 @@ use nscore::{raw, Kind, KindSet, Spawn};
 
 pub mod child;
 pub mod clock;
+pub mod fs;
 pub mod helper;
 pub mod ipc;
 pub mod level;
 pub mod live;
 pub mod nl;
+pub mod nsfs;
 pub mod so;
 pub mod sysctl;
 pub mod tree;
@@ -103,7 +114,11 @@ pub struct Probe {
 
 impl Probe {
     /// A probe writing to `fd` (the write end of a pipe the reader holds the other end of).
-    pub fn new(fd: RawFd) -> Probe {
+    ///
+    /// # Safety
+    /// `fd` stays open as long as the probe (or a copy of it) is used: [`Probe::to_stdout`]
+    /// borrows it as an fd.
+    pub unsafe fn new(fd: RawFd) -> Probe {
         Probe { fd }
     }
 
@@ -140,6 +155,15 @@ impl Probe {
     /// Writes `key=<errno of the last failed libc call>\n` (0 when none).
     pub fn errno(&self, key: &[u8]) {
         self.line_num(key, child::errno());
+    }
+
+    /// Makes the probe the caller's standard output (`dup2(fd, 1)`), for a program it
+    /// executes.
+    pub fn to_stdout(&self) -> Result<(), nscore::Errno> {
+        // SAFETY: the probe's fd stays open while the probe is used (`Probe::new`'s contract);
+        // dup2 neither closes nor keeps it.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd) };
+        rustix::stdio::dup2_stdout(fd).map_err(child::errno_of)
     }
 
     /// The raw write end, for code that writes itself.
@@ -265,12 +289,15 @@ pub fn scratch(kinds: KindSet) -> Spawn {
 ///
 /// In `Unshare` mode the child first calls `unshare(2)` with `kinds` (and a user namespace
 /// when rootless); if that fails it reports `unshare_errno=<errno>` and exits 90.
-pub fn run_in<F>(mode: Mode, kinds: KindSet, mut body: F) -> nscore::Result<Outcome>
+///
+/// # Safety
+/// As for [`run_spawn`]: `body` runs in a fork-like child of the multithreaded test process.
+pub unsafe fn run_in<F>(mode: Mode, kinds: KindSet, mut body: F) -> nscore::Result<Outcome>
 where
     F: FnMut(&Probe) -> i32,
 {
     let unshare_kinds = effective_kinds(mode, kinds);
-    run_spawn(spawn_for(mode, kinds), move |p| {
+    let child = move |p: &Probe| {
         if mode == Mode::Unshare && !unshare_kinds.is_empty() {
             if let Err(e) = raw::unshare(unshare_kinds) {
                 p.line_num(b"unshare_errno", e as i64);
@@ -278,17 +305,27 @@ where
             }
         }
         body(p)
-    })
+    };
+    // SAFETY: the wrapper adds only a raw unshare(2) and a write to the probe; `body` is
+    // async-signal-safe by this function's own contract.
+    unsafe { run_spawn(spawn_for(mode, kinds), child) }
 }
 
 /// Runs `body` in a child made by `spawn`, with a probe, a timeout ([`CHILD_TIMEOUT`]) and
 /// the child reaped whatever happens. A child still running at the timeout is killed with
 /// every process below it ([`tree::kill_tree`]) and the test fails saying so.
-pub fn run_spawn<F>(spawn: Spawn, body: F) -> nscore::Result<Outcome>
+///
+/// # Safety
+/// As for [`Spawn::run`] (and `std`'s `pre_exec`): `body` runs in a fork-like copy of one
+/// thread of the multithreaded test process, so it must only do async-signal-safe work until
+/// it returns: system calls on memory made before the spawn, no allocation, no lock, no
+/// `println!`, no panic; and it must close only fds it owns (pipe ends made for it).
+pub unsafe fn run_spawn<F>(spawn: Spawn, body: F) -> nscore::Result<Outcome>
 where
     F: FnMut(&Probe) -> i32,
 {
-    match run_spawn_within(spawn, CHILD_TIMEOUT, body)? {
+    // SAFETY: `body` is async-signal-safe by this function's own contract.
+    match unsafe { run_spawn_within(spawn, CHILD_TIMEOUT, body) }? {
         Ended::InTime(o) => Ok(o),
         Ended::TimedOut { outcome, killed } => panic!(
             "child {} did not finish within {CHILD_TIMEOUT:?}; killed it and the {} processes below it; \
@@ -316,15 +353,21 @@ pub enum Ended {
 
 /// [`run_spawn`] with a timeout of the caller's, returning (instead of failing) when the child
 /// did not finish in time; the child and every process below it are killed then.
-pub fn run_spawn_within<F>(spawn: Spawn, timeout: Duration, mut body: F) -> nscore::Result<Ended>
+///
+/// # Safety
+/// As for [`run_spawn`]: `body` must be async-signal-safe and close only fds it owns.
+pub unsafe fn run_spawn_within<F>(spawn: Spawn, timeout: Duration, mut body: F) -> nscore::Result<Ended>
 where
     F: FnMut(&Probe) -> i32,
 {
     let (rd, wr): (OwnedFd, OwnedFd) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(std::io::Error::from)
         .expect("pipe2");
-    let probe = Probe::new(wr.as_raw_fd());
-    // SAFETY: the suite's rule (crate docs): every body is async-signal-safe.
+    // SAFETY: `wr` stays open in the child for its whole life (the parent's copy is dropped
+    // only after the spawn), and the probe is not used outside it.
+    let probe = unsafe { Probe::new(wr.as_raw_fd()) };
+    // SAFETY: `body` is async-signal-safe and closes only its own fds, by this function's
+    // contract; the wrapper only passes it the probe, a copy of plain data made before.
     let mut child = unsafe { spawn.run(move || body(&probe)) }?;
     drop(wr);
     let exited = Arc::new(AtomicBool::new(false));
@@ -389,11 +432,15 @@ fn read_until_drained(rd: &OwnedFd, exited: &AtomicBool) -> Vec<u8> {
 
 /// Like [`run_in`], but prints a `SKIPPED` line and returns `None` when the namespaces cannot
 /// be made for lack of privilege (never as root: as root every error is a failure).
-pub fn run_or_skip<F>(test: &str, mode: Mode, kinds: KindSet, body: F) -> Option<Outcome>
+///
+/// # Safety
+/// As for [`run_spawn`]: `body` runs in a fork-like child of the multithreaded test process.
+pub unsafe fn run_or_skip<F>(test: &str, mode: Mode, kinds: KindSet, body: F) -> Option<Outcome>
 where
     F: FnMut(&Probe) -> i32,
 {
-    match run_in(mode, kinds, body) {
+    // SAFETY: `body` is async-signal-safe by this function's own contract.
+    match unsafe { run_in(mode, kinds, body) } {
         Ok(o) => {
             if !is_root() && o.status.code() == Some(90) {
                 if let Some(e) = o.get("unshare_errno") {
@@ -426,7 +473,8 @@ pub fn read_small<'a>(path: &CStr, buf: &'a mut [u8]) -> &'a [u8] {
         return &[];
     };
     let n = raw::read_full(fd, buf).unwrap_or(0);
-    child::close(fd);
+    // SAFETY: `fd` was opened just above and is not used again.
+    unsafe { raw::close(fd) };
     let mut n = n;
     while n > 0 && buf[n - 1] == b'\n' {
         n -= 1;

@@ -50,25 +50,36 @@ impl Gate {
 
 impl Live {
     /// Spawns `body` in a child of `spawn`.
-    pub fn start<F>(spawn: Spawn, mut body: F) -> nscore::Result<Live>
+    ///
+    /// # Safety
+    /// As for [`crate::run_spawn`]: `body` runs in a fork-like copy of one thread of the
+    /// multithreaded test process, so it must only do async-signal-safe work (system calls on
+    /// memory made before the spawn; no allocation, no lock, no panic) and close only fds it
+    /// owns.
+    pub unsafe fn start<F>(spawn: Spawn, mut body: F) -> nscore::Result<Live>
     where
         F: FnMut(&Probe, Gate) -> i32,
     {
         let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe2");
         let (grd, gwr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe2");
-        let probe = Probe::new(wr.as_raw_fd());
+        // SAFETY: `wr` stays open in the child for its whole life (the parent's copy is dropped
+        // only after the spawn), and the probe is not used outside it.
+        let probe = unsafe { Probe::new(wr.as_raw_fd()) };
         let gate = Gate { fd: grd.as_raw_fd() };
         let gate_w = gwr.as_raw_fd();
-        // SAFETY: the suite's rule (crate docs): every body is async-signal-safe; the gate's
-        // write end closed here is the child's own copy.
-        let child = unsafe {
-            spawn.run(move || {
-                // the child's copy of the gate's write end would keep the gate from closing
+        let child_body = move || {
+            // SAFETY: in the child, its own copy of the gate's write end (which would keep
+            // the gate from closing) and of every other fd but the probe's and the gate's are
+            // its own, and nothing in it uses them again.
+            unsafe {
                 crate::child::close(gate_w);
                 close_others(&[probe.fd(), gate.fd]);
-                body(&probe, gate)
-            })
-        }?;
+            }
+            body(&probe, gate)
+        };
+        // SAFETY: the wrapper makes only raw close(2) calls; `body` is async-signal-safe and
+        // closes only its own fds, by this function's contract.
+        let child = unsafe { spawn.run(child_body) }?;
         drop(wr);
         drop(grd);
         Ok(Live {

@@ -1,7 +1,8 @@
 //! rtnetlink by hand, for child bodies: messages built in a fixed buffer, sent and
 //! acknowledged (raw calls, no allocation).
 
-use crate::child::*;
+use std::os::fd::OwnedFd;
+
 use crate::so::timeouts;
 
 /// A request.
@@ -146,44 +147,51 @@ impl Msg {
     }
 }
 
-/// A NETLINK_ROUTE socket with a 5 s receive timeout, or -1.
-pub fn socket() -> libc::c_int {
-    // SAFETY: plain socket call.
-    let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
-    if fd >= 0 {
-        timeouts(fd);
-    }
-    fd
+/// A NETLINK_ROUTE socket with 5 s timeouts.
+pub fn socket() -> crate::so::Sock {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    let fd = rustix::net::socket_with(AddressFamily::NETLINK, SocketType::RAW, SocketFlags::CLOEXEC, None)?;
+    timeouts(&fd);
+    Ok(fd)
 }
 
-/// Sends `msg` and waits for its acknowledgement: 0 or the errno.
-pub fn request(msg: &mut Msg) -> i64 {
-    let fd = socket();
-    if fd < 0 {
-        return errno();
+/// One `recv(2)` into `buf`: the bytes received (an empty reply is an error), or the errno.
+fn recv(fd: &OwnedFd, buf: &mut [u8]) -> Result<usize, i64> {
+    match rustix::net::recv(fd, &mut *buf, rustix::net::RecvFlags::empty()) {
+        Ok((0, _)) => Err(libc::ENODATA as i64),
+        Ok((n, _)) => Ok(n),
+        Err(e) => Err(e.raw_os_error() as i64),
     }
-    let r = send(fd, msg.finish());
+}
+
+/// Sends `msg` to the kernel: 0 or the errno.
+fn send(fd: &OwnedFd, msg: &[u8]) -> i64 {
+    crate::child::err_code(rustix::net::send(fd, msg, rustix::net::SendFlags::empty()))
+}
+
+/// Sends `msg` on a new netlink socket and walks the messages of the replies into `buf`:
+/// calls `each(type, len, rest)` for every message (`rest` starts at its header and runs to the
+/// end of what was received) until it returns a result. The errno when the exchange fails.
+fn exchange(msg: &[u8], buf: &mut [u8], mut each: impl FnMut(u16, usize, &[u8]) -> Option<i64>) -> i64 {
+    let fd = match socket() {
+        Ok(fd) => fd,
+        Err(e) => return e.raw_os_error() as i64,
+    };
+    let r = send(&fd, msg);
     if r != 0 {
-        crate::child::close(fd);
         return r;
     }
-    let mut buf = [0u8; 4096];
-    let result;
-    'outer: loop {
-        // SAFETY: `buf` is valid for its length.
-        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n <= 0 {
-            result = errno();
-            break;
-        }
+    loop {
+        let n = match recv(&fd, buf) {
+            Ok(n) => n,
+            Err(e) => return e,
+        };
         let mut off = 0usize;
-        while off + 16 <= n as usize {
+        while off + 16 <= n {
             let len = u32::from_ne_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]]) as usize;
             let ty = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
-            if ty == NLMSG_ERROR && off + 20 <= n as usize {
-                let e = i32::from_ne_bytes([buf[off + 16], buf[off + 17], buf[off + 18], buf[off + 19]]);
-                result = -e as i64;
-                break 'outer;
+            if let Some(r) = each(ty, len, &buf[off..n]) {
+                return r;
             }
             if len < 16 {
                 break;
@@ -191,26 +199,19 @@ pub fn request(msg: &mut Msg) -> i64 {
             off += (len + 3) & !3;
         }
     }
-    crate::child::close(fd);
-    result
 }
 
-fn send(fd: libc::c_int, msg: &[u8]) -> i64 {
-    // SAFETY: `msg` is valid for its length; the kernel is the default destination.
-    if unsafe { libc::send(fd, msg.as_ptr().cast(), msg.len(), 0) } < 0 {
-        errno()
-    } else {
-        0
-    }
+/// Sends `msg` and waits for its acknowledgement: 0 or the errno.
+pub fn request(msg: &mut Msg) -> i64 {
+    let mut buf = [0u8; 4096];
+    exchange(msg.finish(), &mut buf, |ty, _, m| {
+        (ty == NLMSG_ERROR && m.len() >= 20).then(|| -(i32::from_ne_bytes([m[16], m[17], m[18], m[19]]) as i64))
+    })
 }
 
 /// Dumps `ty` (RTM_GETLINK/ADDR/ROUTE) for all families and calls `f(type, payload)` for
 /// every reply message; returns 0 or the errno.
 pub fn dump(ty: u16, mut f: impl FnMut(u16, &[u8])) -> i64 {
-    let fd = socket();
-    if fd < 0 {
-        return errno();
-    }
     let mut m = Msg::new(ty, NLM_F_DUMP);
     if ty == RTM_GETLINK {
         m.ifinfo(0, 0, 0);
@@ -218,35 +219,17 @@ pub fn dump(ty: u16, mut f: impl FnMut(u16, &[u8])) -> i64 {
         // ifaddrmsg (8 bytes) or rtmsg (12 bytes), family AF_UNSPEC.
         m.bytes(&[0u8; 12]);
     }
-    let r = send(fd, m.finish());
-    if r != 0 {
-        crate::child::close(fd);
-        return r;
-    }
     let mut buf = [0u8; 32768];
-    let result = 'outer: loop {
-        // SAFETY: `buf` is valid for its length.
-        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n <= 0 {
-            break errno();
+    exchange(m.finish(), &mut buf, |mty, len, rest| {
+        if mty == NLMSG_DONE {
+            Some(0)
+        } else if mty == NLMSG_ERROR || len < 16 || len > rest.len() {
+            Some(-1)
+        } else {
+            f(mty, &rest[16..len]);
+            None
         }
-        let n = n as usize;
-        let mut off = 0usize;
-        while off + 16 <= n {
-            let len = u32::from_ne_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]]) as usize;
-            let mty = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
-            if mty == NLMSG_DONE {
-                break 'outer 0;
-            }
-            if mty == NLMSG_ERROR || len < 16 || off + len > n {
-                break 'outer -1;
-            }
-            f(mty, &buf[off + 16..off + len]);
-            off += (len + 3) & !3;
-        }
-    };
-    crate::child::close(fd);
-    result
+    })
 }
 
 /// The value of attribute `ty` among the attributes in `attrs`.

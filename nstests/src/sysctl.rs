@@ -31,12 +31,17 @@ pub fn read(path: &str) -> String {
 /// `false` fails the check), reports the values it reads (`c<i>=value` lines) and calls
 /// `report(p, b'c')`, then waits while the scratch child reports the values it reads
 /// (`p<i>=value`) and calls `report(p, b'p')`. `inside` and `report` run in the children:
-/// they must be async-signal-safe.
+/// they must be async-signal-safe (see Safety).
 ///
 /// Asserts that the grandchild exited with 0, that it sees the values it wrote, that the
 /// scratch child sees other values when `mode` isolates and the same ones in the `none`
 /// control, and that the host's values are the same after the check as before.
-pub fn check_per_namespace<I, R>(
+///
+/// # Safety
+/// As for [`crate::run_spawn`]: `inside` and `report` run in fork-like children of the
+/// multithreaded test process, so they must only do async-signal-safe work (system calls on
+/// memory made before the spawn; no allocation, no lock, no panic) and close only fds they own.
+pub unsafe fn check_per_namespace<I, R>(
     scratch: Spawn,
     mode: Mode,
     kinds: KindSet,
@@ -55,7 +60,7 @@ where
     );
     let host_before: Vec<String> = sysctls.iter().map(|(f, _)| read(f)).collect();
     let paths: Vec<CString> = sysctls.iter().map(|(f, _)| cstr(f)).collect();
-    let out = run_spawn(scratch, |p| {
+    let child_body = |p: &Probe| {
         let mut ready = pipe();
         let go = pipe();
         let read_all = |prefix: u8| {
@@ -65,7 +70,7 @@ where
             }
             report(p, prefix);
         };
-        let gc = fork_with(kinds_for(mode, kinds, KindSet::EMPTY), || {
+        let gc_body = || {
             if !enter(mode, kinds, p) {
                 return 4;
             }
@@ -82,18 +87,26 @@ where
             signal(ready[1]);
             wait(go[0]);
             0
-        });
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let gc = unsafe { fork_with(kinds_for(mode, kinds, KindSet::EMPTY), gc_body) };
         if gc < 0 {
             return 2;
         }
-        if wait_ready(&mut ready) {
+        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+        // does not use it again.
+        if unsafe { wait_ready(&mut ready) } {
             read_all(b'p');
             signal(go[1]);
         }
         p.line_num(b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
         0
-    })
-    .expect("spawn the scratch child");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made; `inside` and `report` are
+    // async-signal-safe by this function's contract.
+    let out = unsafe { run_spawn(scratch, child_body) }.expect("spawn the scratch child");
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("gc_exit"), 0, "mode {mode}\n{t}");

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use nscore::{Errno, Kind, KindSet, NsHandle, Spawn};
 use nstests::child::*;
 use nstests::live::*;
-use nstests::{is_root, run_spawn, skip};
+use nstests::{is_root, run_spawn, skip, Probe};
 use rstest::rstest;
+use rustix::net::{AddressFamily, SocketType};
 
 /// `struct ns_id_req` of `listns(2)`.
 #[repr(C)]
@@ -35,7 +36,8 @@ struct NsIdReq {
 const SYS_LISTNS: libc::c_long = 470;
 
 /// One `listns(2)` call: ids after `after` of kinds `ns_type` (0: all) owned by the user
-/// namespace of id `owner` (0: any), into `buf`.
+/// namespace of id `owner` (0: any), into `buf`. Hand-written: the call is new (Linux 6.19)
+/// and no crate has it yet.
 fn listns(ns_type: u32, owner: u64, after: u64, buf: &mut [u64]) -> Result<usize, Errno> {
     let req = NsIdReq {
         size: std::mem::size_of::<NsIdReq>() as u32,
@@ -115,12 +117,14 @@ fn holder(kinds: KindSet) -> Live {
 
 /// A child of `spawn` that says it is ready and waits at its gate.
 fn waiting(spawn: Spawn) -> Live {
-    let mut live = Live::start(spawn, |p, gate| {
+    let child_body = |p: &Probe, gate: Gate| {
         p.put(b"ready\n");
         gate.wait();
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let mut live = unsafe { Live::start(spawn, child_body) }.unwrap();
     live.until("ready");
     live
 }
@@ -166,10 +170,14 @@ fn a1_listns_by_kind_owner_and_pages() {
     live.finish().assert_ok();
 
     // pages over a few hundred: 220 UTS namespaces held by the processes of a scratch child
-    let mut many = Live::start(scaffold(KindSet::EMPTY), |p, gate| {
+    let child_body = |p: &Probe, gate: Gate| {
         for _ in 0..220 {
             // each holder dies with this process (its death signal)
-            if fork_with(Kind::Uts.into(), || pause_forever()) < 0 {
+            // SAFETY: in a fork-like child, which never runs past this call.
+            let gc_body = || unsafe { pause_forever() };
+            // SAFETY: the grandchild's body makes only raw system calls on memory made before the
+            // fork and closes only its own pipe ends.
+            if unsafe { fork_with(Kind::Uts.into(), gc_body) } < 0 {
                 p.line_num(b"fork_errno", errno());
                 return 1;
             }
@@ -177,8 +185,10 @@ fn a1_listns_by_kind_owner_and_pages() {
         p.put(b"ready\n");
         gate.wait();
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let mut many = unsafe { Live::start(scaffold(KindSet::EMPTY), child_body) }.unwrap();
     many.until("ready");
     let ids = list_paged(Kind::Uts.clone_flag() as u32, 0, 7);
     many.finish().assert_ok();
@@ -188,9 +198,6 @@ fn a1_listns_by_kind_owner_and_pages() {
         "strictly increasing, no duplicates: {ids:?}"
     );
 }
-
-/// `NS_GET_ID` (`_IOR(0xb7, 13, __u64)`).
-const NS_GET_ID: u64 = 0x8008_b70d;
 
 /// A1 (unprivileged): a process with no privilege over the test's namespaces (in a user
 /// namespace of its own, with a new network namespace) sees its own network namespace in
@@ -209,12 +216,14 @@ fn a1_listns_unprivileged_sees_its_own_not_a_siblings() {
             "control: root sees the sibling's"
         );
     }
-    let out = run_spawn(Spawn::new(Kind::User | Kind::Net).map_root(), |p| {
+    let child_body = |p: &Probe| {
         let mut own: u64 = 0;
         if let Ok(fd) = nscore::raw::open(c"/proc/self/ns/net") {
-            // SAFETY: NS_GET_ID writes one u64 into `own`.
-            unsafe { libc::ioctl(fd, NS_GET_ID as _, &mut own as *mut u64) };
-            nstests::child::close(fd);
+            // SAFETY: `fd` was just opened and is open.
+            own = ns_get_id(unsafe { borrow(fd) }).unwrap_or(0);
+            // SAFETY: this process owns its copy of `fd` (a pipe end or fd made for this test) and
+            // does not use it again.
+            unsafe { nstests::child::close(fd) };
         }
         p.line_num(b"own", own as i64);
         let mut buf = [0u64; 256];
@@ -227,8 +236,10 @@ fn a1_listns_unprivileged_sees_its_own_not_a_siblings() {
             Err(e) => p.line_num(b"listns_errno", e as i64),
         }
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(Spawn::new(Kind::User | Kind::Net).map_root(), child_body) }.unwrap();
     sibling.finish().assert_ok();
     out.assert_ok();
     let t = out.text();
@@ -253,15 +264,17 @@ enum Held {
 /// A child in a new network namespace (as root) that makes a UDP socket, reports its fd as
 /// `sock=<fd>` and waits at its gate.
 fn socket_holder() -> (Live, i64) {
-    let mut live = Live::start(Spawn::new(Kind::Net), |p, gate| {
-        // SAFETY: socket(2) with plain integers.
-        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
-        p.line_num(b"sock", fd as i64);
+    let child_body = |p: &Probe, gate: Gate| {
+        // held (open) until the body returns
+        let sock = rustix::net::socket(AddressFamily::INET, SocketType::DGRAM, None);
+        p.line_num(b"sock", sock.as_ref().map_or(-1, |fd| fd.as_raw_fd() as i64));
         p.put(b"ready\n");
         gate.wait();
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let mut live = unsafe { Live::start(Spawn::new(Kind::Net), child_body) }.unwrap();
     let text = live.until("ready");
     let fd = text
         .lines()
@@ -306,11 +319,9 @@ fn a2_held_namespace_stays_listed_until_released(#[case] held: Held) {
             drop(h);
         }
         Held::Socket => {
-            // SAFETY: pidfd_getfd with the child's pidfd and the fd number it reported.
-            let r = unsafe { libc::syscall(libc::SYS_pidfd_getfd, live.child.pidfd().as_raw_fd(), sock, 0) };
-            assert!(r >= 0, "pidfd_getfd: {}", Errno::last());
-            // SAFETY: a new fd of ours.
-            socket = Some(unsafe { OwnedFd::from_raw_fd(r as i32) });
+            let flags = rustix::process::PidfdGetfdFlags::empty();
+            let r = rustix::process::pidfd_getfd(live.child.pidfd(), sock as i32, flags);
+            socket = Some(r.unwrap_or_else(|e| panic!("pidfd_getfd: {e}")));
             drop(h);
         }
     }
@@ -370,6 +381,8 @@ struct Handle {
 }
 
 /// `name_to_handle_at(fd, "", AT_EMPTY_PATH)`: the handle of the namespace behind `fd`.
+/// Hand-written, as is `open_by_handle_at` below: neither rustix nor nix has the file handle
+/// calls.
 fn handle_of(fd: libc::c_int) -> Result<Handle, Errno> {
     let mut h = Handle {
         bytes: 64,
@@ -486,17 +499,21 @@ fn a3_nsfs_handle_refused_across_user_namespaces(#[case] sibling: bool) {
     } else {
         Spawn::new(KindSet::EMPTY)
     };
-    let out = run_spawn(spawn, |p| {
+    let child_body = |p: &Probe| {
         match open_handle(&h) {
             Ok(fd) => {
                 p.line_num(b"open_errno", 0);
-                nstests::child::close(fd);
+                // SAFETY: this process owns its copy of `fd` (a pipe end or fd made for this test)
+                // and does not use it again.
+                unsafe { nstests::child::close(fd) };
             }
             Err(e) => p.line_num(b"open_errno", e as i64),
         }
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(spawn, child_body) }.unwrap();
     target.finish().assert_ok();
     out.assert_ok();
     let t = out.text();

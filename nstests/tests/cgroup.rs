@@ -7,7 +7,7 @@ nswall::enter!();
 
 use nscore::{raw, Kind, KindSet, NsHandle, Spawn};
 use nstests::live::*;
-use nstests::{ns_id_or_skip, skip, Mode};
+use nstests::{ns_id_or_skip, skip, Mode, Probe};
 use rstest::rstest;
 
 fn spawn_for(mode: Mode) -> Spawn {
@@ -20,7 +20,7 @@ fn spawn_for(mode: Mode) -> Spawn {
 /// Starts a child for `mode` that reports its own `/proc/self/cgroup` between `cg<<` and
 /// `>>` lines, then waits at the gate.
 fn start(mode: Mode) -> Live {
-    Live::start(spawn_for(mode), move |r, gate| {
+    let child_body = move |r: &Probe, gate: Gate| {
         if mode == Mode::Unshare {
             if let Err(e) = raw::unshare(Kind::Cgroup.into()) {
                 r.line_num(b"unshare_errno", e as i64);
@@ -35,8 +35,10 @@ fn start(mode: Mode) -> Live {
         r.put(b"ready\n");
         gate.wait();
         0
-    })
-    .unwrap()
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    unsafe { Live::start(spawn_for(mode), child_body) }.unwrap()
 }
 
 /// `(hierarchy, path)` pairs of a `/proc/[pid]/cgroup` text.

@@ -11,40 +11,38 @@ nswall::enter!();
 use std::os::fd::AsRawFd;
 
 use nscore::{Kind, KindSet, NsHandle, Spawn};
-use nstests::live::Live;
+use nstests::child::ns_get_nstype;
+use nstests::live::{Gate, Live};
 use nstests::{ns_id_or_skip, Mode, Probe};
 use rstest::rstest;
 
 /// `SO_NETNS_COOKIE` (Linux 5.14): the id of the network namespace a socket was made in.
 const SO_NETNS_COOKIE: libc::c_int = 71;
 
-/// `NS_GET_NSTYPE` (`_IO(0xb7, 3)`): the kind's `CLONE_NEW*` flag.
-const NS_GET_NSTYPE: u64 = 0xb703;
-
 /// The `SO_NETNS_COOKIE` of a new UDP socket in the caller's network namespace, or -errno.
 fn netns_cookie() -> i64 {
-    // SAFETY: socket/getsockopt/close with a valid out-buffer of its size.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        if fd < 0 {
-            return -nstests::child::errno();
-        }
-        let mut cookie: u64 = 0;
-        let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
-        let r = libc::getsockopt(
-            fd,
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    let fd = match rustix::net::socket_with(AddressFamily::INET, SocketType::DGRAM, SocketFlags::CLOEXEC, None) {
+        Ok(fd) => fd,
+        Err(e) => return -(e.raw_os_error() as i64),
+    };
+    let mut cookie: u64 = 0;
+    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+    // SAFETY: getsockopt(2) of SO_NETNS_COOKIE (hand-written: neither rustix 1 nor nix 0.30 has
+    // it) into a valid out-buffer of its size; `fd` is the socket just made.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
             libc::SOL_SOCKET,
             SO_NETNS_COOKIE,
             (&mut cookie as *mut u64).cast(),
             &mut len,
-        );
-        let e = nstests::child::errno();
-        libc::close(fd);
-        if r != 0 {
-            -e
-        } else {
-            cookie as i64
-        }
+        )
+    };
+    if r != 0 {
+        -nstests::child::errno()
+    } else {
+        cookie as i64
     }
 }
 
@@ -55,13 +53,15 @@ fn start(mode: Mode) -> Live {
         Mode::None => Spawn::new(KindSet::EMPTY),
         _ => Spawn::new(KindSet::ALL).map_root(),
     };
-    Live::start(spawn, |p: &Probe, gate| {
+    let child_body = |p: &Probe, gate: Gate| {
         p.line_num(b"cookie", netns_cookie());
         p.put(b"ready\n");
         gate.wait();
         0
-    })
-    .unwrap()
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    unsafe { Live::start(spawn, child_body) }.unwrap()
 }
 
 /// D1: `NS_GET_ID` of every kind is nonzero, the same through two handles, differs from the
@@ -130,9 +130,8 @@ fn d3_ns_get_nstype_of_every_entry_matches() {
             let want = kind_of_entry(&name);
             let h = NsHandle::open(ent.path()).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(h.kind(), want, "/proc/{pid}/ns/{name} through nscore");
-            // SAFETY: NS_GET_NSTYPE takes no argument; the fd is open.
-            let flag = unsafe { libc::ioctl(h.as_raw_fd(), NS_GET_NSTYPE as _) };
-            assert_eq!(flag, want.clone_flag(), "/proc/{pid}/ns/{name}: raw NS_GET_NSTYPE");
+            let flag = ns_get_nstype(&h);
+            assert_eq!(flag, Ok(want.clone_flag()), "/proc/{pid}/ns/{name}: raw NS_GET_NSTYPE");
             seen.push(name);
         }
         for name in ["pid_for_children", "time_for_children"] {
@@ -142,7 +141,5 @@ fn d3_ns_get_nstype_of_every_entry_matches() {
     }
     live.finish().assert_ok();
     let f = std::fs::File::open("/proc/self/stat").unwrap();
-    // SAFETY: as above, on a file that is not a namespace.
-    let r = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_NSTYPE as _) };
-    assert_eq!((r, nstests::child::errno()), (-1, libc::ENOTTY as i64), "control");
+    assert_eq!(ns_get_nstype(&f), Err(nscore::Errno::ENOTTY), "control");
 }

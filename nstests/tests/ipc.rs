@@ -42,13 +42,13 @@ const KEY: libc::key_t = 0x4e53_4931;
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn i1_sysv_objects_of_parent_not_found_in_child(#[case] mode: Mode) {
-    let out = run_spawn(scratch(KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         let c = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
         if ipc::shmget(KEY, 4096, c) < 0 || ipc::msgget(KEY, c) < 0 || ipc::semget(KEY, 1, c) < 0 {
             p.line_num(b"create_errno", errno());
             return 2;
         }
-        let gc = fork_with(kinds_for(mode, KindSet::EMPTY), || {
+        let gc_body = || {
             if !enter(mode, p) {
                 return 4;
             }
@@ -60,11 +60,16 @@ fn i1_sysv_objects_of_parent_not_found_in_child(#[case] mode: Mode) {
                 p.line_num(key, if r < 0 { errno() } else { 0 });
             }
             0
-        });
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let gc = unsafe { fork_with(kinds_for(mode, KindSet::EMPTY), gc_body) };
         p.line_num(b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
         0
-    })
-    .expect("spawn scratch IPC child");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scratch(KindSet::EMPTY), child_body) }.expect("spawn scratch IPC child");
     out.assert_ok();
     assert_eq!(out.num("gc_exit"), 0, "{}", out.text());
     let want = if mode.isolates() { libc::ENOENT as i64 } else { 0 };
@@ -80,7 +85,7 @@ fn i1_sysv_objects_of_parent_not_found_in_child(#[case] mode: Mode) {
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn i2_siblings_same_key_do_not_share(#[case] mode: Mode) {
-    let out = run_spawn(scratch(KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         let mut a_ready = pipe();
         let mut b_ready = pipe();
         let go = pipe();
@@ -129,12 +134,20 @@ fn i2_siblings_same_key_do_not_share(#[case] mode: Mode) {
                 0
             }
         };
-        let a = fork_with(kinds_for(mode, KindSet::EMPTY), sibling(b'a', true, a_ready[1]));
-        if a < 0 || !wait_ready(&mut a_ready) {
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let a = unsafe { fork_with(kinds_for(mode, KindSet::EMPTY), sibling(b'a', true, a_ready[1])) };
+        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+        // does not use it again.
+        if a < 0 || !unsafe { wait_ready(&mut a_ready) } {
             return 2;
         }
-        let b = fork_with(kinds_for(mode, KindSet::EMPTY), sibling(b'b', false, b_ready[1]));
-        if b < 0 || !wait_ready(&mut b_ready) {
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let b = unsafe { fork_with(kinds_for(mode, KindSet::EMPTY), sibling(b'b', false, b_ready[1])) };
+        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+        // does not use it again.
+        if b < 0 || !unsafe { wait_ready(&mut b_ready) } {
             return 3;
         }
         signal(go[1]);
@@ -142,8 +155,10 @@ fn i2_siblings_same_key_do_not_share(#[case] mode: Mode) {
         p.line_num(b"a_exit", raw::reap(a).unwrap_or(-1) as i64);
         p.line_num(b"b_exit", raw::reap(b).unwrap_or(-1) as i64);
         0
-    })
-    .expect("spawn scratch IPC child");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scratch(KindSet::EMPTY), child_body) }.expect("spawn scratch IPC child");
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("a_exit"), 0, "{t}");
@@ -175,12 +190,12 @@ fn i2_siblings_same_key_do_not_share(#[case] mode: Mode) {
 #[case::unshare(Mode::Unshare)]
 fn i3_posix_mqueue_of_parent_not_found_in_child(#[case] mode: Mode) {
     let q = cstr("q");
-    let out = run_spawn(scratch(KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         if ipc::mq_open(&q, libc::O_CREAT | libc::O_EXCL | libc::O_RDWR) < 0 {
             p.line_num(b"create_errno", errno());
             return 2;
         }
-        let gc = fork_with(kinds_for(mode, KindSet::EMPTY), || {
+        let gc_body = || {
             if !enter(mode, p) {
                 return 4;
             }
@@ -189,11 +204,16 @@ fn i3_posix_mqueue_of_parent_not_found_in_child(#[case] mode: Mode) {
             let r = ipc::mq_open(&q, libc::O_CREAT | libc::O_EXCL | libc::O_RDWR);
             p.line_num(b"excl", if r < 0 { errno() } else { 0 });
             0
-        });
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let gc = unsafe { fork_with(kinds_for(mode, KindSet::EMPTY), gc_body) };
         p.line_num(b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
         0
-    })
-    .expect("spawn scratch IPC child");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scratch(KindSet::EMPTY), child_body) }.expect("spawn scratch IPC child");
     out.assert_ok();
     assert_eq!(out.num("gc_exit"), 0, "{}", out.text());
     if mode.isolates() {
@@ -221,7 +241,7 @@ fn i4_mqueue_mount_lists_own_queues_and_keeps_ns_alive(#[case] mode: Mode) {
     let (c1, c2, c3) = (path_c(d1.path()), path_c(d2.path()), path_c(d3.path()));
     let mqfs = cstr("mqueue");
     let (qp, qc, qk) = (cstr("i4parent"), cstr("i4child"), cstr("i4keep"));
-    let out = run_spawn(scratch(Kind::Mnt.into()), |p| {
+    let child_body = |p: &Probe| {
         let rw = libc::O_CREAT | libc::O_RDWR;
         if ipc::mq_open(&qp, rw) < 0 {
             p.line_num(b"create_errno", errno());
@@ -229,7 +249,7 @@ fn i4_mqueue_mount_lists_own_queues_and_keeps_ns_alive(#[case] mode: Mode) {
         }
         p.line_num(b"mount1", ipc::mount(&mqfs, &c1));
         // A grandchild in a new mount namespace (always) and, unless `none`, a new IPC one.
-        let gc = fork_with(kinds_for(mode, Kind::Mnt.into()), || {
+        let gc_body = || {
             if !enter(mode, p) {
                 return 4;
             }
@@ -240,14 +260,17 @@ fn i4_mqueue_mount_lists_own_queues_and_keeps_ns_alive(#[case] mode: Mode) {
             p.line_num(b"mount2", ipc::mount(&mqfs, &c2));
             list_dir(p, b"gc_sees", &c2);
             0
-        });
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let gc = unsafe { fork_with(kinds_for(mode, Kind::Mnt.into()), gc_body) };
         p.line_num(b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
         list_dir(p, b"parent_sees", &c1);
         // Lifetime: a grandchild in a new IPC namespace (same mount namespace) makes a queue
         // and mounts its mqueue; the parent holds an nsfd too; then the grandchild exits.
         let mut ready = pipe();
         let go = pipe();
-        let gk = fork_with(Kind::Ipc.into(), || {
+        let gk_body = || {
             if ipc::mq_open(&qk, rw) < 0 {
                 p.line_num(b"create_errno", errno());
                 signal(ready[1]);
@@ -257,8 +280,13 @@ fn i4_mqueue_mount_lists_own_queues_and_keeps_ns_alive(#[case] mode: Mode) {
             signal(ready[1]);
             wait(go[0]);
             0
-        });
-        if gk < 0 || !wait_ready(&mut ready) {
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let gk = unsafe { fork_with(Kind::Ipc.into(), gk_body) };
+        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+        // does not use it again.
+        if gk < 0 || !unsafe { wait_ready(&mut ready) } {
             return 6;
         }
         let mut path = [0u8; 64];
@@ -268,16 +296,21 @@ fn i4_mqueue_mount_lists_own_queues_and_keeps_ns_alive(#[case] mode: Mode) {
         // The mount still shows the dead grandchild's queue.
         list_dir(p, b"kept_by_mount", &c3);
         // And the nsfd still joins a namespace that has it.
-        let gj = fork_with(KindSet::EMPTY, || {
+        let gj_body = || {
             if raw::setns(nsfd, Kind::Ipc.into()).is_err() {
                 return 7;
             }
             (ipc::mq_open(&qk, libc::O_RDWR) < 0) as i32
-        });
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let gj = unsafe { fork_with(KindSet::EMPTY, gj_body) };
         p.line_num(b"kept_by_nsfd", raw::reap(gj).unwrap_or(-1) as i64);
         0
-    })
-    .expect("spawn scratch IPC+mount child");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scratch(Kind::Mnt.into()), child_body) }.expect("spawn scratch IPC+mount child");
     out.assert_ok();
     let t = out.text();
     for key in ["mount1", "mount2", "mount3", "gc_exit", "gk_exit", "kept_by_nsfd"] {
@@ -333,14 +366,18 @@ fn i5_ipc_sysctls_and_sysvipc_listing_per_namespace(#[case] mode: Mode) {
         let listing = nstests::read_small(&sysvipc, &mut big);
         p.line_num(&[prefix, b'l'], contains(listing, &kdec) as i64);
     };
-    let out = nstests::sysctl::check_per_namespace(
-        scratch(KindSet::EMPTY),
-        mode,
-        Kind::Ipc.into(),
-        &SYSCTLS,
-        make_segment,
-        report_listing,
-    );
+    // SAFETY: `make_segment` and `report_listing` make only raw system calls on memory made
+    // before the spawn (no allocation, no lock, no panic) and close only the file they open.
+    let out = unsafe {
+        nstests::sysctl::check_per_namespace(
+            scratch(KindSet::EMPTY),
+            mode,
+            Kind::Ipc.into(),
+            &SYSCTLS,
+            make_segment,
+            report_listing,
+        )
+    };
     let t = out.text();
     assert_eq!(out.num("cl"), 1, "the child lists its segment\n{t}");
     assert_eq!(out.num("pl"), !mode.isolates() as i64, "parent's listing\n{t}");
@@ -354,10 +391,10 @@ fn i5_ipc_sysctls_and_sysvipc_listing_per_namespace(#[case] mode: Mode) {
 #[test]
 fn i6_objects_live_with_the_namespace_joined_by_held_fd() {
     let q = cstr("i6q");
-    let out = run_spawn(scratch(KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         let mut ready = pipe();
         let go = pipe();
-        let maker = fork_with(Kind::Ipc.into(), || {
+        let maker_body = || {
             let c = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
             let o = libc::O_CREAT | libc::O_EXCL | libc::O_RDWR;
             if ipc::shmget(KEY, 4096, c) < 0 || ipc::mq_open(&q, o) < 0 {
@@ -367,8 +404,13 @@ fn i6_objects_live_with_the_namespace_joined_by_held_fd() {
             signal(ready[1]);
             wait(go[0]);
             0
-        });
-        if maker < 0 || !wait_ready(&mut ready) {
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let maker = unsafe { fork_with(Kind::Ipc.into(), maker_body) };
+        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+        // does not use it again.
+        if maker < 0 || !unsafe { wait_ready(&mut ready) } {
             return 2;
         }
         let mut path = [0u8; 64];
@@ -377,23 +419,30 @@ fn i6_objects_live_with_the_namespace_joined_by_held_fd() {
         p.line_num(b"maker_exit", raw::reap(maker).unwrap_or(-1) as i64);
         // The maker is gone; the nsfd holds the namespace.
         let joiner = |p: &Probe, tag: &[u8]| {
-            let j = fork_with(KindSet::EMPTY, || {
+            let j_body = || {
                 if raw::setns(nsfd, Kind::Ipc.into()).is_err() {
                     return 7;
                 }
                 let shm = (ipc::shmget(KEY, 0, 0) >= 0) as i32;
                 let mq = (ipc::mq_open(&q, libc::O_RDWR) >= 0) as i32;
                 shm + 2 * mq
-            });
+            };
+            // SAFETY: the grandchild's body makes only raw system calls on memory made before the
+            // fork and closes only its own pipe ends.
+            let j = unsafe { fork_with(KindSet::EMPTY, j_body) };
             p.line_num(tag, raw::reap(j).unwrap_or(-1) as i64);
         };
         joiner(p, b"found");
         // Control: the scratch namespace itself does not have them.
         p.line_num(b"own_shm", (ipc::shmget(KEY, 0, 0) >= 0) as i64);
-        close(nsfd);
+        // SAFETY: this process owns its copy of `nsfd` (a pipe end or fd made for this test) and
+        // does not use it again.
+        unsafe { close(nsfd) };
         0
-    })
-    .expect("spawn scratch IPC child");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scratch(KindSet::EMPTY), child_body) }.expect("spawn scratch IPC child");
     out.assert_ok();
     assert_eq!(out.num("maker_exit"), 0, "{}", out.text());
     assert_eq!(out.num("found"), 3, "shm and mqueue found by joining\n{}", out.text());
@@ -408,7 +457,7 @@ fn i6_objects_live_with_the_namespace_joined_by_held_fd() {
 #[case::unshare(Mode::Unshare)]
 fn i7_shmat_parent_segment_only_after_setns(#[case] mode: Mode) {
     let own = cstr("/proc/self/ns/ipc");
-    let out = run_spawn(scratch(KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         let id = ipc::shmget(libc::IPC_PRIVATE, 4096, libc::IPC_CREAT | 0o600);
         let mem = if id < 0 { std::ptr::null_mut() } else { ipc::shmat(id) };
         if mem.is_null() {
@@ -417,7 +466,7 @@ fn i7_shmat_parent_segment_only_after_setns(#[case] mode: Mode) {
         // SAFETY: `mem` is an attached 4096-byte segment.
         unsafe { *mem = 0x5a };
         let nsfd = raw::open(&own).unwrap_or(-1);
-        let gc = fork_with(kinds_for(mode, KindSet::EMPTY), || {
+        let gc_body = || {
             if !enter(mode, p) {
                 return 4;
             }
@@ -430,11 +479,16 @@ fn i7_shmat_parent_segment_only_after_setns(#[case] mode: Mode) {
             let after = ipc::shmat_peek(id);
             p.line_num(b"after", after);
             0
-        });
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let gc = unsafe { fork_with(kinds_for(mode, KindSet::EMPTY), gc_body) };
         p.line_num(b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
         0
-    })
-    .expect("spawn scratch IPC child");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scratch(KindSet::EMPTY), child_body) }.expect("spawn scratch IPC child");
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("gc_exit"), 0, "{t}");

@@ -9,7 +9,7 @@ nswall::enter!();
 
 use nscore::{raw, Kind, KindSet};
 use nstests::child::*;
-use nstests::{cstr, ipc, run_spawn, scratch};
+use nstests::{cstr, ipc, run_spawn, scratch, Probe};
 use rstest::rstest;
 
 /// I8: a grandchild in a new IPC namespace makes a queue, mounts its mqueue filesystem on a
@@ -27,10 +27,12 @@ fn i8_mqueue_mount_alone_does_not_keep_the_namespace(#[case] hold_nsfd: bool) {
     let target = cstr(dir.path().to_str().unwrap());
     let new_file = cstr(&format!("{}/i8new", dir.path().display()));
     let (queue, new_queue) = (cstr("i8queue"), cstr("i8new"));
-    let out = run_spawn(scratch(Kind::Mnt.into()), |p| {
+    let child_body = |p: &Probe| {
         let (mut ready, go) = (pipe(), pipe());
-        let g = fork_with(Kind::Ipc.into(), || {
-            nstests::child::close(go[1]);
+        let g_body = || {
+            // SAFETY: this process owns its copy of `go[1]` (a pipe end or fd made for this test)
+            // and does not use it again.
+            unsafe { nstests::child::close(go[1]) };
             if ipc::mq_open(&queue, libc::O_CREAT | libc::O_RDWR) < 0 {
                 p.line_num(b"mq_open_errno", errno());
                 return 2;
@@ -39,8 +41,13 @@ fn i8_mqueue_mount_alone_does_not_keep_the_namespace(#[case] hold_nsfd: bool) {
             signal(ready[1]);
             wait(go[0]);
             0
-        });
-        if g < 0 || !wait_ready(&mut ready) {
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let g = unsafe { fork_with(Kind::Ipc.into(), g_body) };
+        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+        // does not use it again.
+        if g < 0 || !unsafe { wait_ready(&mut ready) } {
             return 1;
         }
         let mut path = [0u8; 64];
@@ -52,24 +59,27 @@ fn i8_mqueue_mount_alone_does_not_keep_the_namespace(#[case] hold_nsfd: bool) {
         signal(go[1]);
         p.line_num(b"g_exit", raw::reap(g).unwrap_or(-1) as i64);
         list_dir(p, b"listed", &target);
-        // SAFETY: a NUL-terminated path and a mode, as open(2) with O_CREAT wants.
-        let fd = unsafe { libc::open(new_file.as_ptr(), libc::O_CREAT | libc::O_RDWR | libc::O_CLOEXEC, 0o600) };
-        p.line_num(b"creat_errno", if fd < 0 { errno() } else { 0 });
-        if fd >= 0 {
-            nstests::child::close(fd);
-        }
+        let flags = rustix::fs::OFlags::CREATE | rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC;
+        let created = rustix::fs::open(&new_file, flags, rustix::fs::Mode::from_raw_mode(0o600));
+        // (the file, if made, is closed as `created` drops)
+        p.line_num(b"creat_errno", err_code(created));
         if nsfd >= 0 {
-            let found = fork_with(KindSet::EMPTY, || {
+            let found_body = || {
                 if raw::setns(nsfd, Kind::Ipc.into()).is_err() {
                     return 2;
                 }
                 (ipc::mq_open(&new_queue, libc::O_RDWR) < 0) as i32
-            });
+            };
+            // SAFETY: the grandchild's body makes only raw system calls on memory made before the
+            // fork and closes only its own pipe ends.
+            let found = unsafe { fork_with(KindSet::EMPTY, found_body) };
             p.line_num(b"found_by_join", raw::reap(found).unwrap_or(-1) as i64);
         }
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scratch(Kind::Mnt.into()), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("mount"), 0, "{t}");

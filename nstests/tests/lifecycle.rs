@@ -5,7 +5,6 @@
 nswall::enter!();
 
 use std::collections::BTreeSet;
-use std::ffi::CStr;
 use std::path::Path;
 
 use nscore::{join, limits, raw, Errno, Error, Kind, KindSet, NsHandle, Op, Spawn};
@@ -30,41 +29,11 @@ fn create_until_ok(kind: Kind, tries: i64) -> i64 {
     -(last as i64)
 }
 
-/// `mount(src, target, NULL, MS_BIND, NULL)`.
-fn bind(src: &CStr, target: &CStr) -> Result<(), Errno> {
-    // SAFETY: NUL-terminated strings; null type and data.
-    let r = unsafe {
-        libc::mount(
-            src.as_ptr(),
-            target.as_ptr(),
-            std::ptr::null(),
-            libc::MS_BIND,
-            std::ptr::null(),
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(Errno::last())
-    }
-}
-
-/// `umount2(target, MNT_DETACH)`.
-fn detach(target: &CStr) -> Result<(), Errno> {
-    // SAFETY: NUL-terminated string.
-    if unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) } == 0 {
-        Ok(())
-    } else {
-        Err(Errno::last())
-    }
-}
-
 /// `shmget(key, 4096, flags)`: the id or -errno.
 fn shmget(key: i32, flags: i32) -> i64 {
-    // SAFETY: shmget with plain integer arguments.
-    let r = unsafe { libc::shmget(key, 4096, flags) };
+    let r = nstests::ipc::shmget(key, 4096, flags);
     if r < 0 {
-        -(Errno::last() as i64)
+        -errno()
     } else {
         r as i64
     }
@@ -103,7 +72,7 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
     let limit = cstr(Kind::Ipc.limit_file());
     let key = ipc_key(holder as i32);
     let spawn = Spawn::new(Kind::User | Kind::Mnt).map_root();
-    let out = run_spawn(spawn, |p| {
+    let child_body = |p: &Probe| {
         if let Err(e) = write_file(&limit, b"1\n") {
             p.line_num(b"limit_errno", e as i64);
             return 1;
@@ -112,7 +81,9 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
         if r < 0 || go_r < 0 {
             return 1;
         }
-        let first = match fork() {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        let first = match unsafe { fork() } {
             Ok(0) => {
                 if let Err(e) = raw::unshare(Kind::Ipc.into()) {
                     put_i64(w, -(e as i64));
@@ -138,7 +109,7 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
             Holder::Nothing => {}
             Holder::Fd => fd = raw::open(nspath).unwrap_or(-1),
             Holder::BindMount => {
-                if let Err(e) = bind(nspath, &target) {
+                if let Err(e) = bind(nspath, &target, false) {
                     p.line_num(b"bind_errno", e as i64);
                 }
             }
@@ -153,11 +124,10 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
             return 0;
         }
         // still alive: the limit is taken, and the segment is found by joining
-        p.line_num(
-            b"create_while_held",
-            raw::clone_exit(Kind::Ipc.into(), None).err().map_or(0, |e| e as i64),
-        );
-        match fork() {
+        p.line_num(b"create_while_held", err_of(raw::clone_exit(Kind::Ipc.into(), None)));
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        match unsafe { fork() } {
             Ok(0) => {
                 let jfd = if fd >= 0 { fd } else { raw::open(&target).unwrap_or(-1) };
                 if let Err(e) = raw::setns(jfd, Kind::Ipc.into()) {
@@ -176,15 +146,19 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
         }
         // release the last holder: then it ends
         if fd >= 0 {
-            nstests::child::close(fd);
+            // SAFETY: this process owns its copy of `fd` (a pipe end or fd made for this test) and
+            // does not use it again.
+            unsafe { nstests::child::close(fd) };
         }
         if holder == Holder::BindMount {
-            p.line_num(b"detach_errno", detach(&target).err().map_or(0, |e| e as i64));
+            p.line_num(b"detach_errno", err_of(detach(&target)));
         }
         p.line_num(b"create_after_release", create_until_ok(Kind::Ipc, 300));
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(spawn, child_body) }.unwrap();
     out.assert_ok();
     assert_eq!(out.num("first_exit"), 0, "{}", out.text());
     assert!(out.num("shm") >= 0, "{}", out.text());
@@ -230,7 +204,7 @@ fn l2_limit_gives_enospc(#[case] kind: Kind) {
     let before = limits::Limits::read().unwrap();
     let limit = cstr(kind.limit_file());
     let helper = Helper::new("helper_l2", &[("NSTESTS_KIND", kind.name())]);
-    let out = run_spawn(Spawn::new(Kind::User).map_root(), |p| {
+    let child_body = |p: &Probe| {
         if let Err(e) = write_file(&limit, b"2\n") {
             p.line_num(b"limit_errno", e as i64);
             return 1;
@@ -238,8 +212,10 @@ fn l2_limit_gives_enospc(#[case] kind: Kind) {
         let mut buf = [0u8; 32];
         p.line_num(b"limit_inside", parse_num(nstests::read_small(&limit, &mut buf)));
         helper.exec(p)
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(Spawn::new(Kind::User).map_root(), child_body) }.unwrap();
     let after = limits::Limits::read().unwrap();
     let t = out.text();
     assert_eq!(before, after, "the host's limits are untouched");
@@ -270,8 +246,10 @@ fn helper_l2() {
     let mut held = Vec::new();
     let mut err = None;
     while held.len() < L2_CAP as usize {
-        // SAFETY: the body makes only raw system calls (async-signal-safe).
-        match unsafe { Spawn::new(kind).run(|| pause_forever()) } {
+        // SAFETY: run in the fork-like child below, which never runs past this call.
+        let hold = || unsafe { pause_forever() };
+        // SAFETY: the body makes only raw system calls (close_range(2), pause(2)).
+        match unsafe { Spawn::new(kind).run(hold) } {
             Ok(c) => held.push(c),
             Err(e) => {
                 err = Some(e);
@@ -298,14 +276,11 @@ fn l3_unprivileged_creation_is_eperm() {
     let kinds: Vec<Kind> = KindSet::ALL.without(Kind::User).iter().collect();
     let root = is_root();
     let helper = Helper::new("helper_l3", &[]);
-    let out = run_spawn(Spawn::new(KindSet::EMPTY), |p: &Probe| {
+    let child_body = |p: &Probe| {
         if root {
             for k in &kinds {
                 p.line(b"priv", k.name().as_bytes());
-                p.line_num(
-                    b"priv_errno",
-                    raw::clone_exit((*k).into(), None).err().map_or(0, |e| e as i64),
-                );
+                p.line_num(b"priv_errno", err_of(raw::clone_exit((*k).into(), None)));
             }
             if let Err(e) = drop_to_nobody() {
                 p.line_num(b"drop_errno", e as i64);
@@ -314,11 +289,13 @@ fn l3_unprivileged_creation_is_eperm() {
         }
         for k in &kinds {
             p.put(k.name().as_bytes());
-            p.line_num(b"_errno", raw::unshare((*k).into()).err().map_or(0, |e| e as i64));
+            p.line_num(b"_errno", err_of(raw::unshare((*k).into())));
         }
         helper.exec(p)
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(Spawn::new(KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     let text = out.text();
     if root {
@@ -370,20 +347,21 @@ fn l4_setns_and_ioctl_errors_are_clear() {
         .map(|k| cstr(&format!("/proc/self/ns/{}", k.name())))
         .collect();
     let helper = Helper::new("helper_l4", &[]);
-    let out = run_spawn(Spawn::new(KindSet::EMPTY), |p| {
-        let err = |r: Result<(), Errno>| r.err().map_or(0, |e| e as i64);
-        p.line_num(b"ebadf", err(raw::setns(1_000_000, KindSet::EMPTY)));
+    let child_body = |p: &Probe| {
+        p.line_num(b"ebadf", err_of(raw::setns(1_000_000, KindSet::EMPTY)));
         let Ok(null) = raw::open(c"/dev/null") else {
             return 1;
         };
-        p.line_num(b"not_ns", err(raw::setns(null, KindSet::EMPTY)));
-        p.line_num(b"ioctl", ns_ioctl_fd(null, NS_GET_USERNS).err().map_or(0, |e| e as i64));
+        p.line_num(b"not_ns", err_of(raw::setns(null, KindSet::EMPTY)));
+        // SAFETY: `null` was just opened and is open.
+        let userns = ns_get_userns(unsafe { borrow(null) });
+        p.line_num(b"ioctl", err_of(userns));
         let mut fds = [-1; 8];
         for (i, path) in paths.iter().enumerate() {
             fds[i] = raw::open(path).unwrap_or(-1);
             let other = Kind::ALL[(i + 1) % 8];
             p.put(Kind::ALL[i].name().as_bytes());
-            p.line_num(b"_wrong_kind", err(raw::setns(fds[i], other.into())));
+            p.line_num(b"_wrong_kind", err_of(raw::setns(fds[i], other.into())));
         }
         if root {
             if let Err(e) = drop_to_nobody() {
@@ -393,11 +371,13 @@ fn l4_setns_and_ioctl_errors_are_clear() {
         }
         for (i, k) in Kind::ALL.iter().enumerate() {
             p.put(k.name().as_bytes());
-            p.line_num(b"_unprivileged", err(raw::setns(fds[i], (*k).into())));
+            p.line_num(b"_unprivileged", err_of(raw::setns(fds[i], (*k).into())));
         }
         helper.exec(p)
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(Spawn::new(KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("ebadf"), libc::EBADF as i64, "{t}");
@@ -539,24 +519,24 @@ fn l5_nothing_left_behind(#[case] end: End) {
     let (mnt_c, file_c) = (cstr(mnt.to_str().unwrap()), cstr(file.to_str().unwrap()));
     let key = ipc_key(0x100 + end as i32);
     let spawn = Spawn::new(Kind::Pid | Kind::Mnt | Kind::Ipc | Kind::Net | Kind::Uts).loopback_up(true);
-    let mut live = Live::start(spawn, |r, gate| {
+    let child_body = |r: &Probe, gate: Gate| {
         r.line_num(b"pid", readlink_num(c"/proc/self"));
-        r.line_num(b"tmpfs", mount_fs(c"tmpfs", &mnt_c).err().map_or(0, |e| e as i64));
-        r.line_num(
-            b"bind",
-            bind(c"/proc/self/ns/net", &file_c).err().map_or(0, |e| e as i64),
-        );
+        r.line_num(b"tmpfs", err_of(mount_fs(c"tmpfs", &mnt_c)));
+        r.line_num(b"bind", err_of(bind(c"/proc/self/ns/net", &file_c, false)));
         r.line_num(b"shm", shmget(key, libc::IPC_CREAT | 0o600));
         let [sync_r, sync_w] = pipe();
         if sync_r < 0 {
             return 1;
         }
         for _ in 0..2 {
-            match fork() {
+            // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+            // before the fork.
+            match unsafe { fork() } {
                 Ok(0) => {
                     r.line_num(b"pid", readlink_num(c"/proc/self"));
                     let _ = raw::write_all(sync_w, b"x");
-                    pause_forever();
+                    // SAFETY: in a fork-like child, which never runs past this call.
+                    unsafe { pause_forever() };
                 }
                 Ok(_) => {
                     // one writer at a time: wait until this one has reported
@@ -568,8 +548,10 @@ fn l5_nothing_left_behind(#[case] end: End) {
         r.put(b"ready\n");
         gate.wait();
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let mut live = unsafe { Live::start(spawn, child_body) }.unwrap();
     let text = live.until("ready");
     let pids: Vec<String> = text
         .lines()

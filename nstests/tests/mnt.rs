@@ -7,40 +7,12 @@ nswall::enter!();
 
 use std::ffi::CStr;
 
-use nscore::{raw, Errno, Kind};
+use nscore::{raw, Kind};
 use nstests::child::*;
 use nstests::live::*;
-use nstests::{cstr, run_spawn, skip, Mode};
+use nstests::{cstr, run_spawn, skip, Mode, Probe};
 use rstest::rstest;
-
-/// `mount(NULL, target, NULL, flags, NULL)`: a propagation change.
-fn set_propagation(target: &CStr, flags: libc::c_ulong) -> Result<(), Errno> {
-    // SAFETY: `target` is NUL-terminated; null source, type and data as mount(2) allows.
-    let r = unsafe {
-        libc::mount(
-            std::ptr::null(),
-            target.as_ptr(),
-            std::ptr::null(),
-            flags,
-            std::ptr::null(),
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(Errno::last())
-    }
-}
-
-/// `mkdir(path, 0755)`.
-fn mkdir(path: &CStr) -> Result<(), Errno> {
-    // SAFETY: `path` is NUL-terminated.
-    if unsafe { libc::mkdir(path.as_ptr(), 0o755) } == 0 {
-        Ok(())
-    } else {
-        Err(Errno::last())
-    }
-}
+use rustix::mount::MountPropagationFlags;
 
 /// The st_dev of `path` (0 on error).
 fn dev(path: &CStr) -> u64 {
@@ -55,14 +27,15 @@ fn count_lines(path: &CStr) -> i64 {
     let mut buf = [0u8; 4096];
     let mut n = 0;
     loop {
-        // SAFETY: `buf` is a valid buffer of its length.
-        let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        if r <= 0 {
+        let r = raw::read_full(fd, &mut buf).unwrap_or(0);
+        if r == 0 {
             break;
         }
-        n += buf[..r as usize].iter().filter(|&&c| c == b'\n').count() as i64;
+        n += buf[..r].iter().filter(|&&c| c == b'\n').count() as i64;
     }
-    close(fd);
+    // SAFETY: this process owns its copy of `fd` (a pipe end or fd made for this test) and does not
+    // use it again.
+    unsafe { close(fd) };
     n
 }
 
@@ -75,20 +48,22 @@ fn count_lines(path: &CStr) -> i64 {
 fn m1_tmpfs_inside_is_invisible_outside(#[case] mode: Mode) {
     let dir = tempfile::tempdir().unwrap();
     let target = cstr(dir.path().to_str().unwrap());
-    let out = run_spawn(scaffold(Kind::Mnt.into()), |p| {
+    let child_body = |p: &Probe| {
         let ([r, w], [go_r, go_w]) = (pipe(), pipe());
         if r < 0 || go_r < 0 {
             return 1;
         }
         let before = dev(&target);
-        match nsfork(mode, Kind::Mnt.into()) {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        match unsafe { nsfork(mode, Kind::Mnt.into()) } {
             Ok(0) => {
                 if mode.isolates() {
                     if let Err(e) = make_private() {
                         p.line_num(b"private_errno", e as i64);
                     }
                 }
-                let e = mount_fs(c"tmpfs", &target).err().map_or(0, |e| e as i64);
+                let e = err_of(mount_fs(c"tmpfs", &target));
                 put_i64(w, e);
                 put_i64(w, (dev(&target) != before) as i64);
                 wait(go_r);
@@ -96,8 +71,12 @@ fn m1_tmpfs_inside_is_invisible_outside(#[case] mode: Mode) {
             }
             Ok(child) => {
                 // the child's ends: a child that fails early shows as end of file at once
-                close(w);
-                close(go_r);
+                // SAFETY: this process owns its copies of `w` and `go_r` (pipe ends or fds made for
+                // this test) and does not use them again.
+                unsafe {
+                    close(w);
+                    close(go_r);
+                }
                 let (mount_errno, inside) = (get_i64(r), get_i64(r));
                 let outside = dev(&target) != before;
                 let _ = raw::write_all(go_w, b"x");
@@ -112,8 +91,10 @@ fn m1_tmpfs_inside_is_invisible_outside(#[case] mode: Mode) {
                 1
             }
         }
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(Kind::Mnt.into()), child_body) }.unwrap();
     out.assert_ok();
     assert_eq!(out.num("mount_errno"), 0, "{}", out.text());
     assert_eq!(out.num("seen_inside"), 1, "{}", out.text());
@@ -150,11 +131,11 @@ fn m2_propagation_shared_private_slave(#[case] prop: Prop) {
     let sub1 = cstr(dir.path().join("from_child").to_str().unwrap());
     let sub2 = cstr(dir.path().join("from_parent").to_str().unwrap());
     let flag = match prop {
-        Prop::Shared => 0,
-        Prop::Private => libc::MS_PRIVATE,
-        Prop::Slave => libc::MS_SLAVE,
+        Prop::Shared => MountPropagationFlags::empty(),
+        Prop::Private => MountPropagationFlags::PRIVATE,
+        Prop::Slave => MountPropagationFlags::DOWNSTREAM,
     };
-    let out = run_spawn(scaffold(Kind::Mnt.into()), |p| {
+    let child_body = |p: &Probe| {
         let ([r, w], [go_r, go_w]) = (pipe(), pipe());
         if r < 0 || go_r < 0 {
             return 1;
@@ -164,32 +145,32 @@ fn m2_propagation_shared_private_slave(#[case] prop: Prop) {
             p.line_num(b"prep_errno", e as i64);
             return 2;
         }
-        if let Err(e) = set_propagation(&top, libc::MS_SHARED) {
+        if let Err(e) = set_propagation(&top, MountPropagationFlags::SHARED) {
             p.line_num(b"prep_errno", e as i64);
             return 2;
         }
-        if mkdir(&sub1).is_err() || mkdir(&sub2).is_err() {
-            p.line_num(b"prep_errno", Errno::last() as i64);
+        if let Err(e) = mkdir(&sub1).and_then(|()| mkdir(&sub2)) {
+            p.line_num(b"prep_errno", e as i64);
             return 2;
         }
         let (d1, d2) = (dev(&sub1), dev(&sub2));
         // SAFETY: a child body (async-signal-safe).
         match unsafe { raw::fork(Kind::Mnt.into()) } {
             Ok(0) => {
-                if flag != 0 {
+                if !flag.is_empty() {
                     if let Err(e) = set_propagation(&top, flag) {
                         put_i64(w, -(e as i64));
                         raw::exit(1);
                     }
                 }
-                put_i64(w, mount_fs(c"tmpfs", &sub1).err().map_or(0, |e| e as i64));
+                put_i64(w, err_of(mount_fs(c"tmpfs", &sub1)));
                 wait(go_r);
                 put_i64(w, (dev(&sub2) != d2) as i64);
                 raw::exit(0)
             }
             Ok(child) => {
                 let child_mount = get_i64(r).unwrap_or(-1);
-                let parent_mount = mount_fs(c"tmpfs", &sub2).err().map_or(0, |e| e as i64);
+                let parent_mount = err_of(mount_fs(c"tmpfs", &sub2));
                 let child_to_parent = (dev(&sub1) != d1) as i64;
                 let _ = raw::write_all(go_w, b"x");
                 let parent_to_child = get_i64(r).unwrap_or(-1);
@@ -205,8 +186,10 @@ fn m2_propagation_shared_private_slave(#[case] prop: Prop) {
                 1
             }
         }
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(Kind::Mnt.into()), child_body) }.unwrap();
     out.assert_ok();
     assert_eq!(out.num("child_mount_errno"), 0, "{}", out.text());
     assert_eq!(out.num("parent_mount_errno"), 0, "{}", out.text());
@@ -229,20 +212,19 @@ fn m2_propagation_shared_private_slave(#[case] prop: Prop) {
 fn m3_mnt_get_info_counts_mounts() {
     let dir = tempfile::tempdir().unwrap();
     let target = cstr(dir.path().to_str().unwrap());
-    let mut live = Live::start(scaffold(Kind::Mnt.into()), |r, gate| {
+    let child_body = |r: &Probe, gate: Gate| {
         r.line_num(b"lines1", count_lines(c"/proc/self/mountinfo"));
         r.put(b"stage1\n");
         gate.wait();
-        r.line_num(
-            b"mount_errno",
-            mount_fs(c"tmpfs", &target).err().map_or(0, |e| e as i64),
-        );
+        r.line_num(b"mount_errno", err_of(mount_fs(c"tmpfs", &target)));
         r.line_num(b"lines2", count_lines(c"/proc/self/mountinfo"));
         r.put(b"stage2\n");
         gate.wait();
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let mut live = unsafe { Live::start(scaffold(Kind::Mnt.into()), child_body) }.unwrap();
     live.until("stage1");
     let ns = live.child.ns(Kind::Mnt).unwrap();
     let info1 = match ns.mnt_info() {
@@ -268,25 +250,6 @@ fn m3_mnt_get_info_counts_mounts() {
     assert_eq!(info1.mnt_ns_id, ns.mnt_ns_id().unwrap());
 }
 
-/// `mount(src, target, NULL, MS_BIND | extra, NULL)`: a bind mount.
-fn bind(src: &CStr, target: &CStr, extra: libc::c_ulong) -> Result<(), Errno> {
-    // SAFETY: NUL-terminated paths; null type and data, as a bind mount allows.
-    let r = unsafe {
-        libc::mount(
-            src.as_ptr(),
-            target.as_ptr(),
-            std::ptr::null(),
-            libc::MS_BIND | extra,
-            std::ptr::null(),
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(Errno::last())
-    }
-}
-
 /// M4: an `MS_UNBINDABLE` mount cannot be bind-mounted (EINVAL), and a recursive bind of a
 /// tree that holds it leaves it out (the copy's `sub` is a plain directory of its parent);
 /// a new mount namespace still gets a copy of it (`CL_COPY_UNBINDABLE`: "not copied" holds
@@ -304,37 +267,44 @@ fn m4_unbindable_mount_cannot_be_bound_and_is_pruned_from_rbind() {
     let (u_rbind, k_rbind) = (path("u_rbind"), path("k_rbind"));
     let (u_rsub, k_rsub) = (path("u_rbind/sub"), path("k_rbind/sub"));
     let (u_bind, k_bind) = (path("u_bind"), path("k_bind"));
-    let out = run_spawn(scaffold(Kind::Mnt.into()), |p| {
+    let child_body = |p: &Probe| {
         if let Err(e) = make_private() {
             p.line_num(b"private_errno", e as i64);
             return 1;
         }
         // two trees: u/sub unbindable, k/sub private (the control)
         for (top, sub) in [(&u, &u_sub), (&k, &k_sub)] {
-            if mount_fs(c"tmpfs", top).is_err() || mkdir(sub).is_err() || mount_fs(c"tmpfs", sub).is_err() {
-                p.line_num(b"setup_errno", errno());
+            let setup = mount_fs(c"tmpfs", top)
+                .and_then(|()| mkdir(sub))
+                .and_then(|()| mount_fs(c"tmpfs", sub));
+            if let Err(e) = setup {
+                p.line_num(b"setup_errno", e as i64);
                 return 2;
             }
         }
-        if let Err(e) = set_propagation(&u_sub, libc::MS_UNBINDABLE) {
+        if let Err(e) = set_propagation(&u_sub, MountPropagationFlags::UNBINDABLE) {
             p.line_num(b"unbindable_errno", e as i64);
             return 3;
         }
-        let err = |r: Result<(), Errno>| r.err().map_or(0, |e| e as i64);
-        p.line_num(b"bind_unbindable", err(bind(&u_sub, &u_bind, 0)));
-        p.line_num(b"bind_private", err(bind(&k_sub, &k_bind, 0)));
-        p.line_num(b"rbind_u", err(bind(&u, &u_rbind, libc::MS_REC)));
-        p.line_num(b"rbind_k", err(bind(&k, &k_rbind, libc::MS_REC)));
+        p.line_num(b"bind_unbindable", err_of(bind(&u_sub, &u_bind, false)));
+        p.line_num(b"bind_private", err_of(bind(&k_sub, &k_bind, false)));
+        p.line_num(b"rbind_u", err_of(bind(&u, &u_rbind, true)));
+        p.line_num(b"rbind_k", err_of(bind(&k, &k_rbind, true)));
         // a sub mount is there when its st_dev differs from its parent's
         p.line_num(b"u_sub_in_rbind", (dev(&u_rsub) != dev(&u_rbind)) as i64);
         p.line_num(b"k_sub_in_rbind", (dev(&k_rsub) != dev(&k_rbind)) as i64);
         p.line_num(b"u_sub_here", (dev(&u_sub) != dev(&u)) as i64);
         let here = dev(&u_sub);
-        let copied = run_child(p, Kind::Mnt.into(), || (dev(&u_sub) == here && here != dev(&u)) as i32);
+        let copied_body = || (dev(&u_sub) == here && here != dev(&u)) as i32;
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let copied = unsafe { run_child(p, Kind::Mnt.into(), copied_body) };
         p.line_num(b"u_sub_in_new_ns", copied as i64);
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(Kind::Mnt.into()), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("bind_unbindable"), libc::EINVAL as i64, "{t}");

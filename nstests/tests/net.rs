@@ -12,13 +12,16 @@
 // and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
 nswall::enter!();
 
+use std::os::fd::OwnedFd;
+
 use std::ffi::CString;
 
 use nscore::{raw, Kind, KindSet};
 use nstests::child::*;
-use nstests::live::Live;
+use nstests::live::{Gate, Live};
 use nstests::{cstr, effective_kinds, nl, run_spawn, so, spawn_for, Mode, Probe};
 use rstest::rstest;
+use rustix::net::{RecvFlags, SendFlags, SocketType};
 
 /// Lists every link by an rtnetlink dump as `key=name` lines; returns the count or -1.
 fn report_links(p: &Probe, key: &[u8]) -> i64 {
@@ -70,12 +73,12 @@ fn n1_new_netns_has_only_lo_down_no_addresses_no_routes(#[case] mode: Mode) {
     let dir = tempfile::tempdir().expect("tempdir");
     let target = path_c(dir.path());
     let sysfs = cstr("sysfs");
-    let out = run_spawn(nstests::scratch(Kind::Net | Kind::Mnt), |p| {
+    let child_body = |p: &Probe| {
         // the parent's network: lo, a veth pair, addresses (and so routes) on one end
         p.line_num(b"add_veth", nl::add_veth(b"n1a", b"n1b", -1));
         p.line_num(b"config", configure(b"n1a", IP_A, IP6_A));
         p.line_num(b"parent_links", report_links(p, b"parent_link"));
-        let child = fork_with(kinds_for(mode, Kind::Net.into(), Kind::Mnt.into()), || {
+        let child_body = || {
             if !enter(mode, Kind::Net.into(), p) {
                 return 90;
             }
@@ -98,11 +101,17 @@ fn n1_new_netns_has_only_lo_down_no_addresses_no_routes(#[case] mode: Mode) {
                 Err(e) => p.line_num(b"sysfs_errno", e as i64),
             }
             0
-        });
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let child = unsafe { fork_with(kinds_for(mode, Kind::Net.into(), Kind::Mnt.into()), child_body) };
         p.line_num(b"child_exit", raw::reap(child).unwrap_or(-1) as i64);
         0
-    })
-    .expect("spawn scratch network namespace");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(nstests::scratch(Kind::Net | Kind::Mnt), child_body) }
+        .expect("spawn scratch network namespace");
     out.assert_ok();
     let t = out.text();
     for key in ["add_veth", "config", "child_exit"] {
@@ -156,49 +165,40 @@ fn n2_loopback_tcp_udp_and_same_port_in_two_namespaces(#[case] mode: Mode) {
             p.line_num(&key[..2 + what.len()], v);
         };
         if mode.isolates() {
-            put(b"lo_up", raw::loopback_up().map_or_else(|e| e as i64, |_| 0));
+            put(b"lo_up", err_of(raw::loopback_up()));
         }
         let lo = [127, 0, 0, 1];
-        let t = so::bound(&so::Sa::v4(lo, port), libc::SOCK_STREAM);
-        let u = so::bound(&so::Sa::v4(lo, port), libc::SOCK_DGRAM);
-        put(b"tcp_bind", (t.min(0)) as i64);
-        put(b"udp_bind", (u.min(0)) as i64);
-        if t >= 0 {
-            let c = so::connected(&so::Sa::v4(lo, port), libc::SOCK_STREAM);
-            if c >= 0 {
-                // SAFETY: `c` is a connected socket; the message fits its buffer.
-                unsafe { libc::send(c, b"tcp".as_ptr().cast(), 3, 0) };
-                let served = so::serve_tcp_once(t);
-                let mut buf = [0u8; 8];
-                // SAFETY: `buf` is valid for its length.
-                let n = unsafe { libc::recv(c, buf.as_mut_ptr().cast(), 8, 0) };
-                put(b"tcp_echo", (served == 0 && n == 3 && &buf[..3] == b"tcp") as i64);
-                nstests::child::close(c);
-            } else {
-                put(b"tcp_echo", c as i64);
+        let t = so::bound(&so::Sa::v4(lo, port), SocketType::STREAM);
+        let u = so::bound(&so::Sa::v4(lo, port), SocketType::DGRAM);
+        put(b"tcp_bind", so::code(&t));
+        put(b"udp_bind", so::code(&u));
+        // the client sends, the listener serves (echoes), the client reads the echo back
+        let echoed = |c: &OwnedFd, msg: &[u8], serve: &dyn Fn() -> i64| {
+            let sent = rustix::net::send(c, msg, SendFlags::empty());
+            let served = serve();
+            let mut buf = [0u8; 8];
+            let back = rustix::net::recv(c, &mut buf, RecvFlags::empty());
+            (sent.is_ok() && served == 0 && back.is_ok_and(|(n, _)| &buf[..n] == msg)) as i64
+        };
+        if let Ok(t) = &t {
+            match so::connected(&so::Sa::v4(lo, port), SocketType::STREAM) {
+                Ok(c) => put(b"tcp_echo", echoed(&c, b"tcp", &|| so::serve_tcp_once(t))),
+                Err(e) => put(b"tcp_echo", -(e.raw_os_error() as i64)),
             }
         }
-        if u >= 0 {
-            let c = so::connected(&so::Sa::v4(lo, port), libc::SOCK_DGRAM);
-            if c >= 0 {
-                // SAFETY: `c` is a connected socket.
-                unsafe { libc::send(c, b"udp".as_ptr().cast(), 3, 0) };
-                let served = so::serve_udp_once(u);
-                let mut buf = [0u8; 8];
-                // SAFETY: `buf` is valid for its length.
-                let n = unsafe { libc::recv(c, buf.as_mut_ptr().cast(), 8, 0) };
-                put(b"udp_echo", (served == 0 && n == 3 && &buf[..3] == b"udp") as i64);
-                nstests::child::close(c);
+        if let Ok(u) = &u {
+            if let Ok(c) = so::connected(&so::Sa::v4(lo, port), SocketType::DGRAM) {
+                put(b"udp_echo", echoed(&c, b"udp", &|| so::serve_udp_once(u)));
             }
         }
         // The host's other listener.
-        let c = so::connected(&so::Sa::v4(lo, other_port), libc::SOCK_STREAM);
-        put(b"host_conn", (c.min(0)) as i64);
+        let c = so::connected(&so::Sa::v4(lo, other_port), SocketType::STREAM);
+        put(b"host_conn", so::code(&c));
         0
     };
     // A first namespace binds the port and holds it while a second one does the same.
     let unshare_kinds = effective_kinds(mode, kinds);
-    let mut first = Live::start(spawn_for(mode, kinds), move |p, gate| {
+    let child_body = move |p: &Probe, gate: Gate| {
         if mode == Mode::Unshare && raw::unshare(unshare_kinds).is_err() {
             p.put(b"ready\n");
             return 90;
@@ -207,19 +207,23 @@ fn n2_loopback_tcp_udp_and_same_port_in_two_namespaces(#[case] mode: Mode) {
             p.put(b"ready\n");
             return 91;
         }
-        let t = so::bound(&so::Sa::v4([127, 0, 0, 1], port), libc::SOCK_STREAM);
+        let t = so::bound(&so::Sa::v4([127, 0, 0, 1], port), SocketType::STREAM);
         p.put(b"ready\n");
         gate.wait();
-        if t >= 0 {
-            0
-        } else {
-            -t
+        match t {
+            Ok(_) => 0,
+            Err(e) => e.raw_os_error(),
         }
-    })
-    .expect("spawn first");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let mut first = unsafe { Live::start(spawn_for(mode, kinds), child_body) }.expect("spawn first");
     let ready = first.until("ready");
     assert!(ready.contains("ready\n"), "first child not ready: {ready}");
-    let out = nstests::run_in(mode, kinds, |p| body(p, b's')).expect("spawn second");
+    let child_body = |p: &Probe| body(p, b's');
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { nstests::run_in(mode, kinds, child_body) }.expect("spawn second");
     let first_status = first.finish().status;
     out.assert_ok();
     let t = out.text();
@@ -275,12 +279,12 @@ fn configure(name: &[u8], v4: [u8; 4], v6: [u8; 16]) -> i64 {
 /// namespace sees neither end (control: the first sees its own end, the second the peer).
 #[test]
 fn n3_veth_between_two_namespaces() {
-    let out = run_spawn(nstests::scratch(Kind::Net.into()), |p| {
+    let child_body = |p: &Probe| {
         let mut b_ready = pipe();
         let b_go = pipe();
         let mut b_serving = pipe();
         // B: the second namespace: configures its end and serves four echoes.
-        let b = fork_with(Kind::Net.into(), || {
+        let b_body = || {
             signal(b_ready[1]);
             if !wait(b_go[0]) {
                 return 3;
@@ -289,53 +293,71 @@ fn n3_veth_between_two_namespaces() {
             p.line_num(b"b_sees_a_end", (so::ifindex(b"n3a") > 0) as i64);
             let r = configure(b"n3b", IP_B, IP6_B);
             p.line_num(b"b_config", r);
-            let t4 = so::bound(&so::Sa::v4(IP_B, 7000), libc::SOCK_STREAM);
-            let t6 = so::bound(&so::Sa::v6(IP6_B, 7000), libc::SOCK_STREAM);
-            let u4 = so::bound(&so::Sa::v4(IP_B, 7001), libc::SOCK_DGRAM);
-            let u6 = so::bound(&so::Sa::v6(IP6_B, 7001), libc::SOCK_DGRAM);
-            p.line_num(b"b_bind", [t4, t6, u4, u6].iter().filter(|&&f| f < 0).count() as i64);
+            let t4 = so::bound(&so::Sa::v4(IP_B, 7000), SocketType::STREAM);
+            let t6 = so::bound(&so::Sa::v6(IP6_B, 7000), SocketType::STREAM);
+            let u4 = so::bound(&so::Sa::v4(IP_B, 7001), SocketType::DGRAM);
+            let u6 = so::bound(&so::Sa::v6(IP6_B, 7001), SocketType::DGRAM);
+            let failed = [&t4, &t6, &u4, &u6].iter().filter(|s| s.is_err()).count();
+            p.line_num(b"b_bind", failed as i64);
             signal(b_serving[1]);
-            if r != 0 || t4 < 0 || t6 < 0 || u4 < 0 || u6 < 0 {
+            let (Ok(t4), Ok(t6), Ok(u4), Ok(u6)) = (t4, t6, u4, u6) else {
+                return 4;
+            };
+            if r != 0 {
                 return 4;
             }
-            p.line_num(b"b_tcp4", so::serve_tcp_once(t4));
-            p.line_num(b"b_tcp6", so::serve_tcp_once(t6));
-            p.line_num(b"b_udp4", so::serve_udp_once(u4));
-            p.line_num(b"b_udp6", so::serve_udp_once(u6));
+            p.line_num(b"b_tcp4", so::serve_tcp_once(&t4));
+            p.line_num(b"b_tcp6", so::serve_tcp_once(&t6));
+            p.line_num(b"b_udp4", so::serve_udp_once(&u4));
+            p.line_num(b"b_udp6", so::serve_udp_once(&u6));
             0
-        });
-        if b < 0 || !wait_ready(&mut b_ready) {
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let b = unsafe { fork_with(Kind::Net.into(), b_body) };
+        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+        // does not use it again.
+        if b < 0 || !unsafe { wait_ready(&mut b_ready) } {
             return 2;
         }
         let mut path = [0u8; 64];
         let bfd = raw::open(proc_path(&mut path, b as i64, b"/ns/net")).unwrap_or(-1);
         p.line_num(b"add_veth", nl::add_veth(b"n3a", b"n3b", bfd));
-        nstests::child::close(bfd);
+        // SAFETY: this process owns its copy of `bfd` (a pipe end or fd made for this test) and does
+        // not use it again.
+        unsafe { nstests::child::close(bfd) };
         p.line_num(b"a_sees_own", (so::ifindex(b"n3a") > 0) as i64);
         p.line_num(b"a_sees_peer", (so::ifindex(b"n3b") > 0) as i64);
         p.line_num(b"a_config", configure(b"n3a", IP_A, IP6_A));
         signal(b_go[1]);
-        if !wait_ready(&mut b_serving) {
+        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+        // does not use it again.
+        if !unsafe { wait_ready(&mut b_serving) } {
             return 5;
         }
         // C: a third namespace sees neither end.
-        let c = fork_with(Kind::Net.into(), || {
+        let c_body = || {
             p.line_num(b"c_links", report_links(p, b"c_link"));
             p.line_num(b"c_a", so::ifindex(b"n3a"));
             p.line_num(b"c_b", so::ifindex(b"n3b"));
             0
-        });
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let c = unsafe { fork_with(Kind::Net.into(), c_body) };
         p.line_num(b"c_exit", raw::reap(c).unwrap_or(-1) as i64);
-        let st = libc::SOCK_STREAM;
-        let dg = libc::SOCK_DGRAM;
+        let (st, dg) = (SocketType::STREAM, SocketType::DGRAM);
         p.line_num(b"tcp4", so::echo(so::connected(&so::Sa::v4(IP_B, 7000), st), b"t4"));
         p.line_num(b"tcp6", so::echo(so::connected(&so::Sa::v6(IP6_B, 7000), st), b"t6"));
         p.line_num(b"udp4", so::echo(so::connected(&so::Sa::v4(IP_B, 7001), dg), b"u4"));
         p.line_num(b"udp6", so::echo(so::connected(&so::Sa::v6(IP6_B, 7001), dg), b"u6"));
         p.line_num(b"b_exit", raw::reap(b).unwrap_or(-1) as i64);
         0
-    })
-    .expect("spawn scratch network namespace");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out =
+        unsafe { run_spawn(nstests::scratch(Kind::Net.into()), child_body) }.expect("spawn scratch network namespace");
     out.assert_ok();
     let t = out.text();
     for key in ["add_veth", "a_config", "b_config", "b_bind", "c_exit", "b_exit"] {
@@ -365,14 +387,19 @@ fn n4_net_sysctls_per_namespace(#[case] mode: Mode) {
         ("/proc/sys/net/ipv4/ip_forward", b"1"),
         ("/proc/sys/net/ipv4/ip_unprivileged_port_start", b"777"),
     ];
-    nstests::sysctl::check_per_namespace(
-        nstests::scratch(Kind::Net.into()),
-        mode,
-        Kind::Net.into(),
-        &SYSCTLS,
-        |_| true,
-        |_, _| {},
-    );
+    let inside = |_: &Probe| true;
+    let report = |_: &Probe, _: u8| {};
+    // SAFETY: `inside` and `report` do nothing.
+    unsafe {
+        nstests::sysctl::check_per_namespace(
+            nstests::scratch(Kind::Net.into()),
+            mode,
+            Kind::Net.into(),
+            &SYSCTLS,
+            inside,
+            report,
+        )
+    };
 }
 
 /// N5: abstract AF_UNIX sockets belong to the network namespace: a listener bound in the
@@ -388,25 +415,31 @@ fn n5_abstract_unix_sockets_per_namespace_pathname_not(#[case] mode: Mode) {
     use std::os::unix::ffi::OsStrExt;
     let path_b = sock_path.as_os_str().as_bytes().to_vec();
     let abs = nstests::unique("nstests-n5-").into_bytes();
-    let out = run_spawn(nstests::scratch(Kind::Net.into()), |p| {
-        let la = so::bound(&so::Sa::unix(&abs, true), libc::SOCK_STREAM);
-        let lp = so::bound(&so::Sa::unix(&path_b, false), libc::SOCK_STREAM);
-        p.line_num(b"bind_abstract", la.min(0) as i64);
-        p.line_num(b"bind_path", lp.min(0) as i64);
-        let gc = fork_with(kinds_for(mode, Kind::Net.into(), KindSet::EMPTY), || {
+    let child_body = |p: &Probe| {
+        let la = so::bound(&so::Sa::unix(&abs, true), SocketType::STREAM);
+        let lp = so::bound(&so::Sa::unix(&path_b, false), SocketType::STREAM);
+        p.line_num(b"bind_abstract", so::code(&la));
+        p.line_num(b"bind_path", so::code(&lp));
+        let gc_body = || {
             if !enter(mode, Kind::Net.into(), p) {
                 return 4;
             }
-            let a = so::connected(&so::Sa::unix(&abs, true), libc::SOCK_STREAM);
-            p.line_num(b"abstract", a.min(0) as i64);
-            let b = so::connected(&so::Sa::unix(&path_b, false), libc::SOCK_STREAM);
-            p.line_num(b"path", b.min(0) as i64);
+            let a = so::connected(&so::Sa::unix(&abs, true), SocketType::STREAM);
+            p.line_num(b"abstract", so::code(&a));
+            let b = so::connected(&so::Sa::unix(&path_b, false), SocketType::STREAM);
+            p.line_num(b"path", so::code(&b));
             0
-        });
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let gc = unsafe { fork_with(kinds_for(mode, Kind::Net.into(), KindSet::EMPTY), gc_body) };
         p.line_num(b"gc_exit", raw::reap(gc).unwrap_or(-1) as i64);
         0
-    })
-    .expect("spawn scratch network namespace");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out =
+        unsafe { run_spawn(nstests::scratch(Kind::Net.into()), child_body) }.expect("spawn scratch network namespace");
     out.assert_ok();
     let t = out.text();
     for key in ["bind_abstract", "bind_path", "gc_exit", "path"] {
@@ -438,7 +471,7 @@ fn wait_gone(name: &[u8]) -> bool {
 #[test]
 fn n6_veth_end_shows_namespace_lifetime() {
     let own = cstr("/proc/self/ns/net");
-    let out = run_spawn(nstests::scratch(Kind::Net.into()), |p| {
+    let child_body = |p: &Probe| {
         let own_fd = raw::open(&own).unwrap_or(-1);
         // Three rounds: held by nothing, by an nsfd, by a socket.
         for (round, name, peer) in [
@@ -454,29 +487,35 @@ fn n6_veth_end_shows_namespace_lifetime() {
             };
             let mut ready = pipe();
             let go = pipe();
-            let b = fork_with(Kind::Net.into(), || {
+            let b_body = || {
                 signal(ready[1]);
                 wait(go[0]);
                 0
-            });
-            if b < 0 || !wait_ready(&mut ready) {
+            };
+            // SAFETY: the grandchild's body makes only raw system calls on memory made before the
+            // fork and closes only its own pipe ends.
+            let b = unsafe { fork_with(Kind::Net.into(), b_body) };
+            // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+            // does not use it again.
+            if b < 0 || !unsafe { wait_ready(&mut ready) } {
                 return 2;
             }
             let mut path = [0u8; 64];
             let bfd = raw::open(proc_path(&mut path, b as i64, b"/ns/net")).unwrap_or(-1);
             put(b"add", nl::add_veth(name, peer, bfd));
-            let mut sock = -1;
+            let mut sock = None;
             if round == b's' {
                 // A socket made inside B (join, socket, back).
                 if raw::setns(bfd, Kind::Net.into()).is_ok() {
-                    // SAFETY: plain socket call.
-                    sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+                    sock = so::socket(&so::Sa::v4([0; 4], 0), SocketType::DGRAM).ok();
                     put(b"back", raw::setns(own_fd, Kind::Net.into()).map_or(-1, |_| 0));
                 }
-                put(b"sock", (sock >= 0) as i64);
+                put(b"sock", sock.is_some() as i64);
             }
             if round != b'f' {
-                nstests::child::close(bfd);
+                // SAFETY: this process owns its copy of `bfd` (a pipe end or fd made for this test)
+                // and does not use it again.
+                unsafe { nstests::child::close(bfd) };
             }
             signal(go[1]);
             put(b"exit", raw::reap(b).unwrap_or(-1) as i64);
@@ -485,13 +524,22 @@ fn n6_veth_end_shows_namespace_lifetime() {
             } else {
                 sleep_ms(200);
                 put(b"survives", (so::ifindex(name) > 0) as i64);
-                nstests::child::close(if round == b'f' { bfd } else { sock });
+                // release what holds the namespace: the nsfd, or the socket made there
+                if round == b'f' {
+                    // SAFETY: this process owns `bfd` (opened above) and does not use it again.
+                    unsafe { nstests::child::close(bfd) };
+                } else {
+                    drop(sock);
+                }
                 put(b"gone_after_release", wait_gone(name) as i64);
             }
         }
         0
-    })
-    .expect("spawn scratch network namespace");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out =
+        unsafe { run_spawn(nstests::scratch(Kind::Net.into()), child_body) }.expect("spawn scratch network namespace");
     out.assert_ok();
     let t = out.text();
     for key in ["n_add", "f_add", "s_add", "n_exit", "f_exit", "s_exit", "s_back"] {
@@ -511,7 +559,7 @@ fn n6_veth_end_shows_namespace_lifetime() {
 #[test]
 fn n7_move_device_in_and_back_address_only_where_it_is() {
     let own = cstr("/proc/self/ns/net");
-    let out = run_spawn(nstests::scratch(Kind::Net.into()), |p| {
+    let child_body = |p: &Probe| {
         let own_fd = raw::open(&own).unwrap_or(-1);
         p.line_num(b"add", nl::add_veth(b"n7a", b"n7b", -1));
         let index = so::ifindex(b"n7a");
@@ -519,7 +567,7 @@ fn n7_move_device_in_and_back_address_only_where_it_is() {
         let mut ready = pipe();
         let mut moved = pipe();
         let go = pipe();
-        let b = fork_with(Kind::Net.into(), || {
+        let b_body = || {
             signal(ready[1]);
             if !wait(go[0]) {
                 return 3;
@@ -529,26 +577,38 @@ fn n7_move_device_in_and_back_address_only_where_it_is() {
             p.line_num(b"b_sees_after", so::ifindex(b"n7a"));
             signal(moved[1]);
             0
-        });
-        if b < 0 || !wait_ready(&mut ready) {
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let b = unsafe { fork_with(Kind::Net.into(), b_body) };
+        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+        // does not use it again.
+        if b < 0 || !unsafe { wait_ready(&mut ready) } {
             return 2;
         }
         let mut path = [0u8; 64];
         let bfd = raw::open(proc_path(&mut path, b as i64, b"/ns/net")).unwrap_or(-1);
         p.line_num(b"move", nl::move_link(b"n7a", bfd));
-        nstests::child::close(bfd);
+        // SAFETY: this process owns its copy of `bfd` (a pipe end or fd made for this test) and does
+        // not use it again.
+        unsafe { nstests::child::close(bfd) };
         p.line_num(b"a_sees_away", so::ifindex(b"n7a"));
         let addr = [10, 231, 7, 1];
         p.line_num(b"addr_away", nl::add_addr(index as u32, &addr, 24));
         signal(go[1]);
-        wait_ready(&mut moved);
+        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+        // does not use it again.
+        unsafe { wait_ready(&mut moved) };
         p.line_num(b"b_exit", raw::reap(b).unwrap_or(-1) as i64);
         let back = so::ifindex(b"n7a");
         p.line_num(b"a_sees_back", (back > 0) as i64);
         p.line_num(b"addr_back", nl::add_addr(back as u32, &addr, 24));
         0
-    })
-    .expect("spawn scratch network namespace");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out =
+        unsafe { run_spawn(nstests::scratch(Kind::Net.into()), child_body) }.expect("spawn scratch network namespace");
     out.assert_ok();
     let t = out.text();
     for key in ["add", "move", "b_move_back", "b_exit", "addr_back"] {

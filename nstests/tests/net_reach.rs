@@ -10,7 +10,7 @@ nswall::enter!();
 
 use nscore::{raw, Kind, KindSet};
 use nstests::child::*;
-use nstests::{cstr, nl, run_spawn, so, Mode};
+use nstests::{cstr, nl, run_spawn, so, Mode, Probe};
 use rstest::rstest;
 
 /// N1 (the other direction): links a child makes in its new network namespace are not in the
@@ -24,10 +24,12 @@ use rstest::rstest;
 fn n1_parent_sysfs_does_not_show_the_childs_links(#[case] mode: Mode) {
     let dir = tempfile::tempdir().expect("tempdir");
     let target = cstr(dir.path().to_str().unwrap());
-    let out = run_spawn(nstests::scratch(Kind::Net | Kind::Mnt), |p| {
+    let child_body = |p: &Probe| {
         let (mut ready, go) = (pipe(), pipe());
-        let child = fork_with(kinds_for(mode, Kind::Net.into(), KindSet::EMPTY), || {
-            nstests::child::close(go[1]);
+        let child_body = || {
+            // SAFETY: this process owns its copy of `go[1]` (a pipe end or fd made for this test)
+            // and does not use it again.
+            unsafe { nstests::child::close(go[1]) };
             if !enter(mode, Kind::Net.into(), p) {
                 return 90;
             }
@@ -35,8 +37,13 @@ fn n1_parent_sysfs_does_not_show_the_childs_links(#[case] mode: Mode) {
             signal(ready[1]);
             wait(go[0]);
             0
-        });
-        if child < 0 || !wait_ready(&mut ready) {
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let child = unsafe { fork_with(kinds_for(mode, Kind::Net.into(), KindSet::EMPTY), child_body) };
+        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+        // does not use it again.
+        if child < 0 || !unsafe { wait_ready(&mut ready) } {
             return 1;
         }
         match mount_fs(c"sysfs", &target) {
@@ -51,8 +58,11 @@ fn n1_parent_sysfs_does_not_show_the_childs_links(#[case] mode: Mode) {
         signal(go[1]);
         p.line_num(b"child_exit", raw::reap(child).unwrap_or(-1) as i64);
         0
-    })
-    .expect("spawn scratch network namespace");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(nstests::scratch(Kind::Net | Kind::Mnt), child_body) }
+        .expect("spawn scratch network namespace");
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("add_veth"), 0, "{t}");
@@ -72,12 +82,12 @@ fn n1_parent_sysfs_does_not_show_the_childs_links(#[case] mode: Mode) {
 #[test]
 fn n7_ioctl_address_only_where_the_device_is() {
     let own = cstr("/proc/self/ns/net");
-    let out = run_spawn(nstests::scratch(Kind::Net.into()), |p| {
+    let child_body = |p: &Probe| {
         let own_fd = raw::open(&own).unwrap_or(-1);
         p.line_num(b"add", nl::add_veth(b"n7c", b"n7d", -1));
         p.line_num(b"addr_before", so::set_addr_ioctl(b"n7c", [10, 231, 8, 1]));
         let (mut ready, mut moved, go) = (pipe(), pipe(), pipe());
-        let b = fork_with(Kind::Net.into(), || {
+        let b_body = || {
             signal(ready[1]);
             if !wait(go[0]) {
                 return 3;
@@ -86,22 +96,34 @@ fn n7_ioctl_address_only_where_the_device_is() {
             p.line_num(b"move_back", nl::move_link(b"n7c", own_fd));
             signal(moved[1]);
             0
-        });
-        if b < 0 || !wait_ready(&mut ready) {
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let b = unsafe { fork_with(Kind::Net.into(), b_body) };
+        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+        // does not use it again.
+        if b < 0 || !unsafe { wait_ready(&mut ready) } {
             return 2;
         }
         let mut path = [0u8; 64];
         let bfd = raw::open(proc_path(&mut path, b as i64, b"/ns/net")).unwrap_or(-1);
         p.line_num(b"move", nl::move_link(b"n7c", bfd));
-        nstests::child::close(bfd);
+        // SAFETY: this process owns its copy of `bfd` (a pipe end or fd made for this test) and does
+        // not use it again.
+        unsafe { nstests::child::close(bfd) };
         p.line_num(b"addr_away", so::set_addr_ioctl(b"n7c", [10, 231, 8, 3]));
         signal(go[1]);
-        wait_ready(&mut moved);
+        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+        // does not use it again.
+        unsafe { wait_ready(&mut moved) };
         p.line_num(b"b_exit", raw::reap(b).unwrap_or(-1) as i64);
         p.line_num(b"addr_back", so::set_addr_ioctl(b"n7c", [10, 231, 8, 4]));
         0
-    })
-    .expect("spawn scratch network namespace");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out =
+        unsafe { run_spawn(nstests::scratch(Kind::Net.into()), child_body) }.expect("spawn scratch network namespace");
     out.assert_ok();
     let t = out.text();
     for key in [

@@ -12,7 +12,7 @@ nswall::enter!();
 use nscore::{raw, Kind, KindSet, NsHandle, Spawn};
 use nstests::child::*;
 use nstests::live::*;
-use nstests::{host_ino, level, pid_level, require_root, run_spawn, Mode};
+use nstests::{host_ino, level, pid_level, require_root, run_spawn, Mode, Probe};
 use rstest::rstest;
 
 /// P1: the first process in a new PID namespace is PID 1 with parent 0; outside it has
@@ -22,13 +22,13 @@ use rstest::rstest;
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn p1_first_child_is_pid_1(#[case] mode: Mode) {
-    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
-        match nsfork(mode, Kind::Pid.into()) {
+    let child_body = |p: &Probe| {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        match unsafe { nsfork(mode, Kind::Pid.into()) } {
             Ok(0) => {
-                // SAFETY: getpid/getppid have no arguments.
-                let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid()) };
-                p.line_num(b"pid", pid as i64);
-                p.line_num(b"ppid", ppid as i64);
+                p.line_num(b"pid", getpid());
+                p.line_num(b"ppid", getppid());
                 p.line_num(b"outside", readlink_num(c"/proc/self"));
                 raw::exit(0)
             }
@@ -38,8 +38,10 @@ fn p1_first_child_is_pid_1(#[case] mode: Mode) {
                 1
             }
         }
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     let (pid, ppid, outside) = (out.num("pid"), out.num("ppid"), out.num("outside"));
     assert!(outside > 1, "{}", out.text());
@@ -60,15 +62,16 @@ fn p1_first_child_is_pid_1(#[case] mode: Mode) {
 #[case::unshare(Mode::Unshare)]
 fn p2_proc_inside_shows_only_namespace_processes(#[case] mode: Mode) {
     let test_pid = std::process::id() as i64;
-    let out = run_spawn(scaffold(Kind::Mnt.into()), |p| {
-        match nsfork(mode, Kind::Pid.into()) {
+    let child_body = |p: &Probe| {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        match unsafe { nsfork(mode, Kind::Pid.into()) } {
             Ok(0) => {
                 if let Err(e) = mount_fs(c"proc", c"/proc") {
                     p.line_num(b"mount_errno", e as i64);
                     raw::exit(2);
                 }
-                // SAFETY: getpid has no arguments.
-                let me = unsafe { libc::getpid() } as i64;
+                let me = getpid();
                 match count_pids(c"/proc", me) {
                     Ok((n, seen)) => {
                         p.line_num(b"count", n);
@@ -88,8 +91,10 @@ fn p2_proc_inside_shows_only_namespace_processes(#[case] mode: Mode) {
                 1
             }
         }
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(Kind::Mnt.into()), child_body) }.unwrap();
     if !nstests::is_root() && mode == Mode::None && out.get("mount_errno").as_deref() == Some("1") {
         nstests::skip(
             "p2_proc_inside_shows_only_namespace_processes::none",
@@ -147,36 +152,53 @@ fn p3(mode: Mode, killed: bool) {
     ) {
         return;
     }
-    let out = run_spawn(Spawn::new(KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         // the control's orphans come here, to be killed and reaped
         become_subreaper();
         let ([b_r, b_w], [go_r, go_w]) = (pipe(), pipe());
         if b_r < 0 || go_r < 0 {
             return 1;
         }
-        let first = match nsfork(mode, Kind::Pid.into()) {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        let first = match unsafe { nsfork(mode, Kind::Pid.into()) } {
             Ok(0) => {
                 // "init" (or the control's first process)
-                nstests::child::close(go_w);
-                nstests::child::close(b_r);
-                nstests::child::close(p.fd());
+                // SAFETY: this process owns its copies of `go_w`, `b_r` and `p.fd()` (pipe ends or
+                // fds made for this test) and does not use them again.
+                unsafe {
+                    nstests::child::close(go_w);
+                    nstests::child::close(b_r);
+                    nstests::child::close(p.fd());
+                }
                 put_i64(b_w, readlink_num(c"/proc/self"));
                 // a process that makes the two orphans and exits
-                match fork() {
+                // SAFETY: until it exits, the forked process makes only raw system calls on memory
+                // made before the fork.
+                match unsafe { fork() } {
                     Ok(0) => {
-                        nstests::child::close(go_r);
-                        if let Ok(0) = fork() {
+                        // SAFETY: this process owns its copy of `go_r` (a pipe end or fd made for
+                        // this test) and does not use it again.
+                        unsafe { nstests::child::close(go_r) };
+                        // SAFETY: until it exits, the forked process makes only raw system calls on
+                        // memory made before the fork.
+                        if let Ok(0) = unsafe { fork() } {
                             put_i64(b_w, readlink_num(c"/proc/self"));
-                            pause_forever();
+                            // SAFETY: in a fork-like child, which never runs past this call.
+                            unsafe { pause_forever() };
                         }
                         // SAFETY: a child body: only async-signal-safe code runs in the new process.
                         if let Ok(0) = unsafe { raw::fork(Kind::Pid.into()) } {
-                            if let Ok(0) = fork() {
+                            // SAFETY: until it exits, the forked process makes only raw system calls
+                            // on memory made before the fork.
+                            if let Ok(0) = unsafe { fork() } {
                                 put_i64(b_w, readlink_num(c"/proc/self"));
-                                pause_forever();
+                                // SAFETY: in a fork-like child, which never runs past this call.
+                                unsafe { pause_forever() };
                             }
                             put_i64(b_w, readlink_num(c"/proc/self"));
-                            pause_forever();
+                            // SAFETY: in a fork-like child, which never runs past this call.
+                            unsafe { pause_forever() };
                         }
                         raw::exit(0)
                     }
@@ -185,7 +207,9 @@ fn p3(mode: Mode, killed: bool) {
                     }
                     Err(_) => raw::exit(3),
                 }
-                nstests::child::close(b_w);
+                // SAFETY: this process owns its copy of `b_w` (a pipe end or fd made for this test)
+                // and does not use it again.
+                unsafe { nstests::child::close(b_w) };
                 wait(go_r);
                 raw::exit(0)
             }
@@ -195,8 +219,12 @@ fn p3(mode: Mode, killed: bool) {
                 return 1;
             }
         };
-        nstests::child::close(b_w);
-        nstests::child::close(go_r);
+        // SAFETY: this process owns its copies of `b_w` and `go_r` (pipe ends or fds made for this
+        // test) and does not use them again.
+        unsafe {
+            nstests::child::close(b_w);
+            nstests::child::close(go_r);
+        }
         let Some(init) = get_i64(b_r) else {
             p.put(b"no pid from init\n");
             return 2;
@@ -226,12 +254,17 @@ fn p3(mode: Mode, killed: bool) {
             // end too
             let _ = raw::write_all(go_w, b"x");
         }
-        nstests::child::close(go_w);
+        // SAFETY: this process owns its copy of `go_w` (a pipe end or fd made for this test) and
+        // does not use it again.
+        unsafe { nstests::child::close(go_w) };
         p.line_num(b"first_exit", raw::reap(first).unwrap_or(-1) as i64);
-        let ended = orphans.iter().filter(|&&fd| readable_within(fd, 0)).count();
+        // SAFETY: the orphans' pidfds, opened above, stay open until the end of the body.
+        let ended = orphans.iter().filter(|&&fd| unsafe { readable_within(fd, 0) }).count();
         p.line_num(b"orphans_ended", ended as i64);
         match raw::setns(nsfd, Kind::Pid.into()) {
-            Ok(()) => match fork() {
+            // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+            // before the fork.
+            Ok(()) => match unsafe { fork() } {
                 Ok(0) => raw::exit(0),
                 Ok(pid) => {
                     let _ = raw::reap(pid);
@@ -242,12 +275,15 @@ fn p3(mode: Mode, killed: bool) {
             Err(e) => p.line_num(b"setns_errno", e as i64),
         }
         for fd in orphans {
-            let _ = pidfd_kill(fd, libc::SIGKILL);
+            // SAFETY: as above: a pidfd opened above, still open.
+            let _ = unsafe { pidfd_kill(fd, libc::SIGKILL) };
         }
         reap_all(8);
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(Spawn::new(KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     let first = if killed { 128 + libc::SIGKILL as i64 } else { 0 };
@@ -276,9 +312,11 @@ fn p4_setns_pid_changes_pid_for_children_only(#[case] mode: Mode) {
         return;
     }
     let host = host_ino(Kind::Pid);
+    // SAFETY: run in the fork-like child below, which never runs past this call.
+    let hold = || unsafe { pause_forever() };
     let target = match mode {
-        // SAFETY: the body makes only raw system calls (async-signal-safe).
-        Mode::Clone => Some(unsafe { Spawn::new(Kind::Pid).run(|| pause_forever()) }.expect("target child")),
+        // SAFETY: the body makes only raw system calls (close_range(2), pause(2)).
+        Mode::Clone => Some(unsafe { Spawn::new(Kind::Pid).run(hold) }.expect("target child")),
         _ => None,
     };
     let spawn = match (&target, mode) {
@@ -289,7 +327,7 @@ fn p4_setns_pid_changes_pid_for_children_only(#[case] mode: Mode) {
     let target_ino = target
         .as_ref()
         .map(|t| t.ns(Kind::Pid).unwrap().inode().unwrap().ino as i64);
-    let out = run_spawn(spawn, |p| {
+    let child_body = |p: &Probe| {
         if mode == Mode::Unshare {
             if let Err(e) = raw::unshare(Kind::Pid.into()) {
                 p.line_num(b"unshare_errno", e as i64);
@@ -299,10 +337,11 @@ fn p4_setns_pid_changes_pid_for_children_only(#[case] mode: Mode) {
         p.line_num(b"pid_ino", ino(c"/proc/self/ns/pid"));
         // unresolvable (0) after unshare until the first child is in
         p.line_num(b"pfc_before", ino(c"/proc/self/ns/pid_for_children"));
-        match fork() {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        match unsafe { fork() } {
             Ok(0) => {
-                // SAFETY: getpid has no arguments.
-                p.line_num(b"child_pid", unsafe { libc::getpid() } as i64);
+                p.line_num(b"child_pid", getpid());
                 p.line_num(b"child_pid_ino", ino(c"/proc/self/ns/pid"));
                 raw::exit(0)
             }
@@ -317,8 +356,10 @@ fn p4_setns_pid_changes_pid_for_children_only(#[case] mode: Mode) {
                 1
             }
         }
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(spawn, child_body) }.unwrap();
     drop(target);
     out.assert_ok();
     let (pid_ino, pfc, child_ino) = (out.num("pid_ino"), out.num("pfc_ino"), out.num("child_pid_ino"));
@@ -356,7 +397,7 @@ fn p4_setns_pid_changes_pid_for_children_only(#[case] mode: Mode) {
 fn p5_nesting_stops_at_kernel_depth() {
     let host = host_ino(Kind::Pid);
     let level = pid_level();
-    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         let ([r_r, r_w], [go_r, go_w]) = (pipe(), pipe());
         if r_r < 0 || go_r < 0 {
             return 1;
@@ -369,21 +410,31 @@ fn p5_nesting_stops_at_kernel_depth() {
             if let Err(e) = raw::unshare(Kind::Pid.into()) {
                 break e as i64;
             }
-            match fork() {
+            // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+            // before the fork.
+            match unsafe { fork() } {
                 Ok(0) => {
                     // a chain whose namespaces were not made must still die with its top
                     let _ = raw::set_death_signal(libc::SIGKILL);
                     if depth == 0 {
-                        nstests::child::close(go_w);
-                        nstests::child::close(r_r);
+                        // SAFETY: this process owns its copies of `go_w` and `r_r` (pipe ends or fds
+                        // made for this test) and does not use them again.
+                        unsafe {
+                            nstests::child::close(go_w);
+                            nstests::child::close(r_r);
+                        }
                     }
                     depth += 1;
                 }
                 Ok(child) if depth > 0 => raw::exit(raw::reap(child).unwrap_or(99)),
                 Ok(child) => {
                     // the top: walk up from the deepest namespace
-                    nstests::child::close(r_w);
-                    nstests::child::close(go_r);
+                    // SAFETY: this process owns its copies of `r_w` and `go_r` (pipe ends or fds
+                    // made for this test) and does not use them again.
+                    unsafe {
+                        nstests::child::close(r_w);
+                        nstests::child::close(go_r);
+                    }
                     let Some(deep) = get_i64(r_r) else {
                         p.put(b"no pid from the deepest\n");
                         return 2;
@@ -398,9 +449,12 @@ fn p5_nesting_stops_at_kernel_depth() {
                     };
                     let mut steps = 0;
                     while steps <= level::NESTING_CAP {
-                        match ns_ioctl_fd(fd, NS_GET_PARENT) {
+                        // SAFETY: `fd` is open (closed only once its parent is found).
+                        match ns_get_parent(unsafe { borrow(fd) }) {
                             Ok(up) => {
-                                nstests::child::close(fd);
+                                // SAFETY: this process owns its copy of `fd` (a pipe end or fd made
+                                // for this test) and does not use it again.
+                                unsafe { nstests::child::close(fd) };
                                 fd = up;
                                 steps += 1;
                             }
@@ -411,9 +465,12 @@ fn p5_nesting_stops_at_kernel_depth() {
                         }
                     }
                     p.line_num(b"walk_steps", steps);
-                    p.line_num(b"walk_top_ino", fd_ino(fd));
+                    // SAFETY: `fd`, the top of the walk, is open (closed only below).
+                    p.line_num(b"walk_top_ino", unsafe { fd_ino(fd) });
                     let _ = raw::write_all(go_w, b"x");
-                    nstests::child::close(go_w);
+                    // SAFETY: this process owns its copy of `go_w` (a pipe end or fd made for this
+                    // test) and does not use it again.
+                    unsafe { nstests::child::close(go_w) };
                     return raw::reap(child).unwrap_or(99);
                 }
                 Err(e) => {
@@ -430,8 +487,10 @@ fn p5_nesting_stops_at_kernel_depth() {
         put_i64(r_w, readlink_num(c"/proc/self"));
         wait(go_r);
         raw::exit(0)
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     level::check_nesting(

@@ -10,16 +10,12 @@
 // and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
 nswall::enter!();
 
+use nix::sys::signal::{SigSet, Signal};
 use nscore::{raw, Errno, Kind, KindSet};
 use nstests::child::*;
 use nstests::live::*;
 use nstests::{run_spawn, Mode, Probe};
 use rstest::rstest;
-
-/// The errno of a result, 0 for success.
-fn err_of<T>(r: Result<T, Errno>) -> i64 {
-    r.err().map_or(0, |e| e as i64)
-}
 
 /// P6: signals stay inside. From the first process of a new PID namespace, `kill(p, 0)` of a
 /// pid that exists only outside (a sentinel, a sibling of the namespace) is ESRCH, and
@@ -31,11 +27,13 @@ fn err_of<T>(r: Result<T, Errno>) -> i64 {
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn p6_kill_stays_inside_the_namespace(#[case] mode: Mode) {
-    let out = run_spawn(scaffold(Kind::Pid.into()), |p| {
+    let child_body = |p: &Probe| {
         // PID 1 of the scratch namespace: use up a few numbers, so that the sentinel's is
         // not one the processes inside will have
         for _ in 0..8 {
-            match fork() {
+            // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+            // before the fork.
+            match unsafe { fork() } {
                 Ok(0) => raw::exit(0),
                 Ok(pid) => {
                     let _ = raw::reap(pid);
@@ -43,20 +41,28 @@ fn p6_kill_stays_inside_the_namespace(#[case] mode: Mode) {
                 Err(_) => return 1,
             }
         }
-        let sentinel = match fork() {
-            Ok(0) => pause_forever(),
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        let sentinel = match unsafe { fork() } {
+            // SAFETY: in a fork-like child, which never runs past this call.
+            Ok(0) => unsafe { pause_forever() },
             Ok(pid) => pid as i64,
             Err(_) => return 2,
         };
         p.line_num(b"sentinel_pid", sentinel);
-        let inside = match nsfork(mode, Kind::Pid.into()) {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        let inside = match unsafe { nsfork(mode, Kind::Pid.into()) } {
             Ok(0) => {
                 p.line_num(b"inside_pid", getpid());
                 p.line_num(b"kill0_sentinel_errno", err_of(kill(sentinel, 0)));
                 let mut members = [0; 2];
                 for m in &mut members {
-                    *m = match fork() {
-                        Ok(0) => pause_forever(),
+                    // SAFETY: until it exits, the forked process makes only raw system calls on
+                    // memory made before the fork.
+                    *m = match unsafe { fork() } {
+                        // SAFETY: in a fork-like child, which never runs past this call.
+                        Ok(0) => unsafe { pause_forever() },
                         Ok(pid) => pid,
                         Err(_) => raw::exit(3),
                     };
@@ -78,8 +84,10 @@ fn p6_kill_stays_inside_the_namespace(#[case] mode: Mode) {
         let _ = kill(sentinel, libc::SIGKILL);
         p.line_num(b"sentinel", raw::reap(sentinel as libc::pid_t).unwrap_or(-1) as i64);
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(Kind::Pid.into()), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("inside_exit"), 0, "{t}");
@@ -116,19 +124,24 @@ fn p6_kill_stays_inside_the_namespace(#[case] mode: Mode) {
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn p7_init_ignores_signals_from_inside_not_from_parent(#[case] mode: Mode) {
-    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         become_subreaper();
         let [rd, wr] = pipe();
         if rd < 0 {
             return 1;
         }
-        let first = match nsfork(mode, Kind::Pid.into()) {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        let first = match unsafe { nsfork(mode, Kind::Pid.into()) } {
             Ok(0) => {
-                nstests::child::close(rd);
-                match fork() {
+                // SAFETY: this process owns its copy of `rd` (a pipe end or fd made for this test)
+                // and does not use it again.
+                unsafe { nstests::child::close(rd) };
+                // SAFETY: until it exits, the forked process makes only raw system calls on memory
+                // made before the fork.
+                match unsafe { fork() } {
                     Ok(0) => {
-                        // SAFETY: getppid has no arguments.
-                        let parent = unsafe { libc::getppid() } as i64;
+                        let parent = getppid();
                         let _ = kill(parent, libc::SIGTERM);
                         raw::exit(0)
                     }
@@ -139,7 +152,8 @@ fn p7_init_ignores_signals_from_inside_not_from_parent(#[case] mode: Mode) {
                 p.line_num(b"self_sigkill_errno", err_of(kill(getpid(), libc::SIGKILL)));
                 p.line_num(b"after_sigkill", getpid());
                 put_i64(wr, readlink_num(c"/proc/self"));
-                pause_forever()
+                // SAFETY: in a fork-like child, which never runs past this call.
+                unsafe { pause_forever() }
             }
             Ok(pid) => pid,
             Err(e) => {
@@ -147,18 +161,23 @@ fn p7_init_ignores_signals_from_inside_not_from_parent(#[case] mode: Mode) {
                 return 2;
             }
         };
-        nstests::child::close(wr);
+        // SAFETY: this process owns its copy of `wr` (a pipe end or fd made for this test) and does
+        // not use it again.
+        unsafe { nstests::child::close(wr) };
         if let Some(outer) = get_i64(rd) {
             match pidfd_open(outer) {
-                Ok(fd) => p.line_num(b"pidfd_kill_errno", err_of(pidfd_kill(fd, libc::SIGKILL))),
+                // SAFETY: `fd` was just opened and is still open.
+                Ok(fd) => p.line_num(b"pidfd_kill_errno", err_of(unsafe { pidfd_kill(fd, libc::SIGKILL) })),
                 Err(e) => p.line_num(b"pidfd_open_errno", e as i64),
             }
         }
         p.line_num(b"first", raw::reap(first).unwrap_or(-1) as i64);
         reap_all(4);
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     if mode.isolates() {
@@ -185,18 +204,16 @@ fn p7_init_ignores_signals_from_inside_not_from_parent(#[case] mode: Mode) {
     }
 }
 
-/// Blocks `sig` and waits for it at most 10 s (`sigtimedwait`); returns `si_pid`, or
-/// -1 - errno.
-fn wait_signal(sig: i32) -> i64 {
-    // SAFETY: sigset_t and siginfo_t are plain data; all-zero is valid; the pointers are to
-    // locals.
+/// Waits for the blocked signal `sig` at most 10 s (`sigtimedwait`); returns `si_pid`, or
+/// -1 - errno. Hand-written: neither rustix nor nix has `sigtimedwait`.
+fn wait_signal(sig: Signal) -> i64 {
+    let mut set = SigSet::empty();
+    set.add(sig);
+    // SAFETY: siginfo_t is plain data, all-zero is valid; the pointers are to locals.
     unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, sig);
         let mut info: libc::siginfo_t = std::mem::zeroed();
         let ts = libc::timespec { tv_sec: 10, tv_nsec: 0 };
-        if libc::sigtimedwait(&set, &mut info, &ts) < 0 {
+        if libc::sigtimedwait(set.as_ref(), &mut info, &ts) < 0 {
             return -1 - errno();
         }
         info.si_pid() as i64
@@ -205,14 +222,10 @@ fn wait_signal(sig: i32) -> i64 {
 
 /// Blocks SIGUSR1 and SIGUSR2 in the caller.
 fn block_usr() {
-    // SAFETY: as in `wait_signal`.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGUSR1);
-        libc::sigaddset(&mut set, libc::SIGUSR2);
-        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGUSR1);
+    set.add(Signal::SIGUSR2);
+    let _ = set.thread_block();
 }
 
 /// P8: siginfo from an ancestor namespace says `si_pid == 0` (the sender has no pid inside);
@@ -223,27 +236,32 @@ fn block_usr() {
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn p8_sender_outside_shows_as_pid_0(#[case] mode: Mode) {
-    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         let [rd, wr] = pipe();
         if rd < 0 {
             return 1;
         }
         p.line_num(b"parent_pid", getpid());
         block_usr();
-        let first = match nsfork(mode, Kind::Pid.into()) {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        let first = match unsafe { nsfork(mode, Kind::Pid.into()) } {
             Ok(0) => {
-                nstests::child::close(rd);
+                // SAFETY: this process owns its copy of `rd` (a pipe end or fd made for this test)
+                // and does not use it again.
+                unsafe { nstests::child::close(rd) };
                 put_i64(wr, readlink_num(c"/proc/self"));
-                p.line_num(b"from_parent", wait_signal(libc::SIGUSR1));
-                match fork() {
+                p.line_num(b"from_parent", wait_signal(Signal::SIGUSR1));
+                // SAFETY: until it exits, the forked process makes only raw system calls on memory
+                // made before the fork.
+                match unsafe { fork() } {
                     Ok(0) => {
-                        // SAFETY: getppid has no arguments.
-                        let _ = kill(unsafe { libc::getppid() } as i64, libc::SIGUSR2);
+                        let _ = kill(getppid(), libc::SIGUSR2);
                         raw::exit(0)
                     }
                     Ok(m) => {
                         p.line_num(b"member_pid", m as i64);
-                        p.line_num(b"from_member", wait_signal(libc::SIGUSR2));
+                        p.line_num(b"from_member", wait_signal(Signal::SIGUSR2));
                         let _ = raw::reap(m);
                     }
                     Err(_) => raw::exit(3),
@@ -256,14 +274,18 @@ fn p8_sender_outside_shows_as_pid_0(#[case] mode: Mode) {
                 return 2;
             }
         };
-        nstests::child::close(wr);
+        // SAFETY: this process owns its copy of `wr` (a pipe end or fd made for this test) and does
+        // not use it again.
+        unsafe { nstests::child::close(wr) };
         match get_i64(rd) {
             Some(outer) => p.line_num(b"kill_errno", err_of(kill(outer, libc::SIGUSR1))),
             None => p.put(b"no pid from inside\n"),
         }
         raw::reap(first).unwrap_or(99)
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("kill_errno"), 0, "{t}");
@@ -294,23 +316,29 @@ fn put_pair(wr: i32, tag: i64, pid: i64) {
 /// One level of P9's chain: a member that waits, the next level (below the last: none), and
 /// this process's own pid reported as `(tag, pid)` on `wr` (tag = 2 × level + role).
 fn p9_level(mode: Mode, level: i64, wr: i32) -> ! {
-    match fork() {
+    // SAFETY: until it exits, the forked process makes only raw system calls on memory made before
+    // the fork.
+    match unsafe { fork() } {
         Ok(0) => {
             put_pair(wr, 2 * level + 1, readlink_num(c"/proc/self"));
-            pause_forever()
+            // SAFETY: in a fork-like child, which never runs past this call.
+            unsafe { pause_forever() }
         }
         Ok(_) => {}
         Err(_) => raw::exit(3),
     }
     if level + 1 < P9_LEVELS {
-        match nsfork(mode, Kind::Pid.into()) {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        match unsafe { nsfork(mode, Kind::Pid.into()) } {
             Ok(0) => p9_level(mode, level + 1, wr),
             Ok(_) => {}
             Err(_) => raw::exit(4),
         }
     }
     put_pair(wr, 2 * level, readlink_num(c"/proc/self"));
-    pause_forever()
+    // SAFETY: in a fork-like child, which never runs past this call.
+    unsafe { pause_forever() }
 }
 
 /// P9: nested teardown. Five nested PID namespaces, each with its init and a member; SIGKILL
@@ -321,17 +349,23 @@ fn p9_level(mode: Mode, level: i64, wr: i32) -> ! {
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn p9_outermost_init_death_ends_every_level(#[case] mode: Mode) {
-    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         // the control's orphans come here, to be killed and reaped
         become_subreaper();
         let [rd, wr] = pipe();
         if rd < 0 {
             return 1;
         }
-        let first = match nsfork(mode, Kind::Pid.into()) {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        let first = match unsafe { nsfork(mode, Kind::Pid.into()) } {
             Ok(0) => {
-                nstests::child::close(rd);
-                nstests::child::close(p.fd());
+                // SAFETY: this process owns its copies of `rd` and `p.fd()` (pipe ends or fds made
+                // for this test) and does not use them again.
+                unsafe {
+                    nstests::child::close(rd);
+                    nstests::child::close(p.fd());
+                }
                 p9_level(mode, 0, wr)
             }
             Ok(pid) => pid,
@@ -340,7 +374,9 @@ fn p9_outermost_init_death_ends_every_level(#[case] mode: Mode) {
                 return 2;
             }
         };
-        nstests::child::close(wr);
+        // SAFETY: this process owns its copy of `wr` (a pipe end or fd made for this test) and does
+        // not use it again.
+        unsafe { nstests::child::close(wr) };
         let n = 2 * P9_LEVELS as usize;
         let mut pidfds = [-1; 10];
         for _ in 0..n {
@@ -359,25 +395,31 @@ fn p9_outermost_init_death_ends_every_level(#[case] mode: Mode) {
         if pidfds.iter().any(|&fd| fd < 0) {
             return 4;
         }
-        p.line_num(b"kill_errno", err_of(pidfd_kill(pidfds[0], libc::SIGKILL)));
+        // SAFETY: every pidfd was opened above (none is -1) and stays open to the end of the body.
+        p.line_num(b"kill_errno", err_of(unsafe { pidfd_kill(pidfds[0], libc::SIGKILL) }));
         // the outermost init is waited for: in a PID namespace it ends only after every
         // process of the namespace (and of the namespaces below) is gone
-        p.line_num(b"top_ended", readable_within(pidfds[0], 10_000) as i64);
+        // SAFETY: as above.
+        p.line_num(b"top_ended", unsafe { readable_within(pidfds[0], 10_000) } as i64);
         let mut ended = 0;
         for &fd in &pidfds[..n] {
-            if readable_within(fd, 0) {
+            // SAFETY: as above.
+            if unsafe { readable_within(fd, 0) } {
                 ended += 1;
             }
         }
         p.line_num(b"ended", ended);
         for &fd in &pidfds[..n] {
-            let _ = pidfd_kill(fd, libc::SIGKILL);
+            // SAFETY: as above.
+            let _ = unsafe { pidfd_kill(fd, libc::SIGKILL) };
         }
         let _ = raw::reap(first);
         reap_all(2 * n);
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("kill_errno"), 0, "{t}");
@@ -400,16 +442,22 @@ fn p9_outermost_init_death_ends_every_level(#[case] mode: Mode) {
 #[case::none(Mode::None)]
 #[case::unshare(Mode::Unshare)]
 fn p10_empty_namespace_cannot_be_entered_first_fork_is_pid_1(#[case] mode: Mode) {
-    let out = run_spawn(scaffold(Kind::Pid.into()), |p| {
+    let child_body = |p: &Probe| {
         let ([rd, wr], [go_r, go_w], [done_r, done_w]) = (pipe(), pipe(), pipe());
         if rd < 0 || go_r < 0 || done_r < 0 {
             return 1;
         }
-        let holder = match fork() {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        let holder = match unsafe { fork() } {
             Ok(0) => {
-                nstests::child::close(rd);
-                nstests::child::close(go_w);
-                nstests::child::close(done_w);
+                // SAFETY: this process owns its copies of `rd`, `go_w` and `done_w` (pipe ends or
+                // fds made for this test) and does not use them again.
+                unsafe {
+                    nstests::child::close(rd);
+                    nstests::child::close(go_w);
+                    nstests::child::close(done_w);
+                }
                 if mode == Mode::Unshare {
                     if let Err(e) = raw::unshare(Kind::Pid.into()) {
                         p.line_num(b"unshare_errno", e as i64);
@@ -419,7 +467,9 @@ fn p10_empty_namespace_cannot_be_entered_first_fork_is_pid_1(#[case] mode: Mode)
                 // its pid as the tests' /proc numbers it (not as the scratch namespace does)
                 put_i64(wr, readlink_num(c"/proc/self"));
                 wait(go_r);
-                match fork() {
+                // SAFETY: until it exits, the forked process makes only raw system calls on memory
+                // made before the fork.
+                match unsafe { fork() } {
                     Ok(0) => {
                         p.line_num(b"first_child_pid", getpid());
                         signal(wr);
@@ -436,9 +486,13 @@ fn p10_empty_namespace_cannot_be_entered_first_fork_is_pid_1(#[case] mode: Mode)
             Ok(pid) => pid,
             Err(_) => return 3,
         };
-        nstests::child::close(go_r);
-        nstests::child::close(done_r);
-        nstests::child::close(wr);
+        // SAFETY: this process owns its copies of `go_r`, `done_r` and `wr` (pipe ends or fds made
+        // for this test) and does not use them again.
+        unsafe {
+            nstests::child::close(go_r);
+            nstests::child::close(done_r);
+            nstests::child::close(wr);
+        }
         let Some(outer) = get_i64(rd) else {
             return 4;
         };
@@ -446,7 +500,9 @@ fn p10_empty_namespace_cannot_be_entered_first_fork_is_pid_1(#[case] mode: Mode)
         let path = proc_path(&mut buf, outer, b"/ns/pid_for_children");
         match raw::open(path) {
             Ok(fd) => {
-                nstests::child::close(fd);
+                // SAFETY: this process owns its copy of `fd` (a pipe end or fd made for this test)
+                // and does not use it again.
+                unsafe { nstests::child::close(fd) };
                 p.line_num(b"open_before_errno", 0);
             }
             Err(e) => p.line_num(b"open_before_errno", e as i64),
@@ -466,7 +522,9 @@ fn p10_empty_namespace_cannot_be_entered_first_fork_is_pid_1(#[case] mode: Mode)
             p.line_num(b"setns_errno", e as i64);
             return 7;
         }
-        match fork() {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        match unsafe { fork() } {
             Ok(0) => {
                 p.line_num(b"joined_child_pid", getpid());
                 raw::exit(0)
@@ -478,8 +536,10 @@ fn p10_empty_namespace_cannot_be_entered_first_fork_is_pid_1(#[case] mode: Mode)
         }
         signal(done_w);
         raw::reap(holder).unwrap_or(99)
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(Kind::Pid.into()), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     if mode.isolates() {
@@ -524,7 +584,7 @@ fn clone3_set_tid(tid: libc::pid_t) -> Result<libc::pid_t, Errno> {
         ..CloneArgs::default()
     };
     // SAFETY: a fork-like clone3 (no stack, no CLONE_VM): the child has its own copy of the
-    // address space and calls only _exit.
+    // address space and calls only _exit. Hand-written: no crate has clone3 with `set_tid`.
     let r = unsafe {
         libc::syscall(
             libc::SYS_clone3,
@@ -545,7 +605,7 @@ fn clone3_set_tid(tid: libc::pid_t) -> Result<libc::pid_t, Errno> {
 /// caller has dropped every capability. Control: a plain fork gets the next pid, not the one asked.
 #[test]
 fn p10_clone3_set_tid_where_privileged() {
-    let out = run_spawn(scaffold(Kind::Pid.into()), |p: &Probe| {
+    let child_body = |p: &Probe| {
         match clone3_set_tid(700) {
             Ok(pid) => {
                 p.line_num(b"got_pid", pid as i64);
@@ -555,7 +615,9 @@ fn p10_clone3_set_tid_where_privileged() {
             }
             Err(e) => p.line_num(b"set_tid_errno", e as i64),
         }
-        match fork() {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        match unsafe { fork() } {
             Ok(0) => raw::exit(0),
             Ok(pid) => {
                 p.line_num(b"plain_pid", pid as i64);
@@ -563,7 +625,9 @@ fn p10_clone3_set_tid_where_privileged() {
             }
             Err(_) => return 2,
         }
-        match fork() {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        match unsafe { fork() } {
             Ok(0) => {
                 if let Err(e) = drop_capabilities() {
                     p.line_num(b"drop_errno", e as i64);
@@ -575,8 +639,10 @@ fn p10_clone3_set_tid_where_privileged() {
             Ok(pid) => raw::reap(pid).unwrap_or(99),
             Err(_) => 4,
         }
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(Kind::Pid.into()), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("got_pid"), 700, "the pid asked for: {t}");

@@ -9,8 +9,8 @@ use std::os::unix::process::ExitStatusExt as _;
 use std::time::Duration;
 
 use nscore::{Kind, KindSet, NsHandle, Spawn};
-use nstests::child::{fork, pause_forever};
-use nstests::{run_in, run_spawn_within, tree, Ended, Mode};
+use nstests::child::{fork, getpid, pause_forever, stat};
+use nstests::{run_in, run_spawn_within, tree, Ended, Mode, Probe};
 use rstest::rstest;
 
 #[rstest]
@@ -21,17 +21,19 @@ use rstest::rstest;
 fn support_modes_make_a_uts_namespace_or_not(#[case] mode: Mode) {
     let parent = NsHandle::current(Kind::Uts).unwrap().inode().unwrap();
     let path = nstests::cstr("/proc/self/ns/uts");
-    let out = run_in(mode, Kind::Uts.into(), |p| {
-        let mut st: libc::stat = unsafe_stat();
-        // SAFETY: `path` is a valid NUL-terminated string and `st` a valid out-buffer.
-        if unsafe { libc::stat(path.as_ptr(), &mut st) } != 0 {
-            p.errno(b"stat_errno");
-            return 1;
+    let child_body = |p: &Probe| {
+        match stat(&path) {
+            Ok((_, ino)) => p.line_num(b"ino", ino as i64),
+            Err(e) => {
+                p.line_num(b"stat_errno", e as i64);
+                return 1;
+            }
         }
-        p.line_num(b"ino", st.st_ino as i64);
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_in(mode, Kind::Uts.into(), child_body) }.unwrap();
     out.assert_ok();
     assert_eq!(
         out.num("ino") as u64 != parent.ino,
@@ -41,11 +43,6 @@ fn support_modes_make_a_uts_namespace_or_not(#[case] mode: Mode) {
     );
 }
 
-fn unsafe_stat() -> libc::stat {
-    // SAFETY: `libc::stat` is plain data; all-zero is a valid value.
-    unsafe { std::mem::zeroed() }
-}
-
 /// At the timeout, the child and every process below it are killed: here a chain of three
 /// below the child that does not die with its parent (no `PR_SET_PDEATHSIG`), each in a
 /// session of its own (so no process group or session kill reaches it), all hanging. Every
@@ -53,25 +50,28 @@ fn unsafe_stat() -> libc::stat {
 #[test]
 fn support_timeout_kills_the_whole_tree() {
     const CHAIN: i64 = 3;
-    let ended = run_spawn_within(Spawn::new(KindSet::EMPTY), Duration::from_secs(3), |p| {
+    let child_body = |p: &Probe| {
         for depth in 0..=CHAIN {
-            // SAFETY: getpid(2) has no arguments.
-            p.line_num(b"pid", unsafe { libc::getpid() } as i64);
+            p.line_num(b"pid", getpid());
             if depth == CHAIN {
                 break;
             }
-            match fork() {
+            // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+            // before the fork.
+            match unsafe { fork() } {
                 Ok(0) => {
-                    // SAFETY: setsid(2) has no arguments.
-                    unsafe { libc::setsid() };
+                    let _ = rustix::process::setsid();
                 }
                 Ok(_) => break,
                 Err(_) => return 1,
             }
         }
-        pause_forever()
-    })
-    .unwrap();
+        // SAFETY: in a fork-like child, which never runs past this call.
+        unsafe { pause_forever() }
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let ended = unsafe { run_spawn_within(Spawn::new(KindSet::EMPTY), Duration::from_secs(3), child_body) }.unwrap();
     let (outcome, killed) = match ended {
         Ended::TimedOut { outcome, killed } => (outcome, killed),
         Ended::InTime(o) => panic!("the child hangs and cannot end in time: {o:?}"),

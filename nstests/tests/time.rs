@@ -12,7 +12,7 @@ use nscore::{raw, Errno, Kind, KindSet, Op, TimeOffsets};
 use nstests::child::*;
 use nstests::clock::*;
 use nstests::live::*;
-use nstests::{run_spawn, Mode};
+use nstests::{run_spawn, Mode, Probe};
 use rstest::rstest;
 
 /// The offsets the tests use, far beyond any scheduling delay and different per clock (a swap
@@ -42,25 +42,27 @@ fn t1_offsets_shift_monotonic_and_boottime_only(#[case] mode: Mode) {
         _ => scaffold(KindSet::EMPTY),
     };
     let (m0, b0, r0) = (
-        vdso_ns(libc::CLOCK_MONOTONIC),
-        vdso_ns(libc::CLOCK_BOOTTIME),
-        vdso_ns(libc::CLOCK_REALTIME),
+        vdso_ns(ClockId::Monotonic),
+        vdso_ns(ClockId::Boottime),
+        vdso_ns(ClockId::Realtime),
     );
-    let out = run_spawn(spawn, |p| {
+    let child_body = |p: &Probe| {
         if mode == Mode::Unshare && !unshare_time(b"monotonic 864000 0\nboottime 1728000 0\n", p) {
             return 1;
         }
         let measure = |p: &nstests::Probe| {
-            p.line_num(b"mono_vdso", vdso_ns(libc::CLOCK_MONOTONIC));
-            p.line_num(b"mono_sys", sys_ns(libc::CLOCK_MONOTONIC));
-            p.line_num(b"boot_vdso", vdso_ns(libc::CLOCK_BOOTTIME));
-            p.line_num(b"boot_sys", sys_ns(libc::CLOCK_BOOTTIME));
-            p.line_num(b"real_vdso", vdso_ns(libc::CLOCK_REALTIME));
-            p.line_num(b"real_sys", sys_ns(libc::CLOCK_REALTIME));
+            p.line_num(b"mono_vdso", vdso_ns(ClockId::Monotonic));
+            p.line_num(b"mono_sys", sys_ns(ClockId::Monotonic));
+            p.line_num(b"boot_vdso", vdso_ns(ClockId::Boottime));
+            p.line_num(b"boot_sys", sys_ns(ClockId::Boottime));
+            p.line_num(b"real_vdso", vdso_ns(ClockId::Realtime));
+            p.line_num(b"real_sys", sys_ns(ClockId::Realtime));
         };
         if mode == Mode::Unshare {
             // the time namespace is for the children: the grandchild measures
-            match fork() {
+            // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+            // before the fork.
+            match unsafe { fork() } {
                 Ok(0) => {
                     measure(p);
                     raw::exit(0)
@@ -75,12 +77,14 @@ fn t1_offsets_shift_monotonic_and_boottime_only(#[case] mode: Mode) {
             measure(p);
             0
         }
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(spawn, child_body) }.unwrap();
     let (m1, b1, r1) = (
-        vdso_ns(libc::CLOCK_MONOTONIC),
-        vdso_ns(libc::CLOCK_BOOTTIME),
-        vdso_ns(libc::CLOCK_REALTIME),
+        vdso_ns(ClockId::Monotonic),
+        vdso_ns(ClockId::Boottime),
+        vdso_ns(ClockId::Realtime),
     );
     out.assert_ok();
     let (off, boff) = if mode.isolates() { (OFF_NS, BOOT_OFF_NS) } else { (0, 0) };
@@ -137,7 +141,7 @@ fn t1_offsets_hold_across_exec(#[case] mode: Mode) {
 /// read back.
 #[test]
 fn t2_offsets_after_entry_and_bad_lines_are_refused() {
-    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         if let Err(e) = raw::unshare(Kind::Time.into()) {
             p.line_num(b"unshare_errno", e as i64);
             return 1;
@@ -154,9 +158,7 @@ fn t2_offsets_after_entry_and_bad_lines_are_refused() {
             (b"good_before", b"monotonic 1 0\n"),
         ];
         for (key, line) in cases {
-            let e = write_file(c"/proc/self/timens_offsets", line)
-                .err()
-                .map_or(0, |e| e as i64);
+            let e = err_of(write_file(c"/proc/self/timens_offsets", line));
             p.line_num(key, e);
         }
         // what stuck: only the good line (the refused two-line write left boottime alone)
@@ -164,7 +166,9 @@ fn t2_offsets_after_entry_and_bad_lines_are_refused() {
         p.put(b"offsets<<\n");
         p.put(nstests::read_small(c"/proc/self/timens_offsets", &mut buf));
         p.put(b"\n>>\n");
-        match fork() {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        match unsafe { fork() } {
             Ok(0) => raw::exit(0),
             Ok(c) => {
                 let _ = raw::reap(c);
@@ -174,13 +178,13 @@ fn t2_offsets_after_entry_and_bad_lines_are_refused() {
                 return 1;
             }
         }
-        let e = write_file(c"/proc/self/timens_offsets", b"monotonic 2 0\n")
-            .err()
-            .map_or(0, |e| e as i64);
+        let e = err_of(write_file(c"/proc/self/timens_offsets", b"monotonic 2 0\n"));
         p.line_num(b"after_entry", e);
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     assert_eq!(out.num("bad_clock"), libc::EINVAL as i64, "{}", out.text());
     for key in [
@@ -217,8 +221,10 @@ fn t2_offsets_after_entry_and_bad_lines_are_refused() {
     assert_eq!(out.num("after_entry"), libc::EACCES as i64, "{}", out.text());
 
     // through nscore: a child made in a new time namespace has entered it
-    // SAFETY: the child only pauses (a raw system call).
-    let child = unsafe { scaffold(Kind::Time.into()).run(|| pause_forever()) }.unwrap();
+    // SAFETY: run in the fork-like child below, which never runs past this call.
+    let hold = || unsafe { pause_forever() };
+    // SAFETY: the child only closes its copies of fds and pauses (raw system calls).
+    let child = unsafe { scaffold(Kind::Time.into()).run(hold) }.unwrap();
     let err = write_offsets(child.pid(), &TimeOffsets::forward(Duration::from_secs(1))).unwrap_err();
     assert_eq!(err.op(), Op::WriteTimeOffsets, "{err}");
     assert_eq!(err.errno(), Some(Errno::EACCES), "{err}");

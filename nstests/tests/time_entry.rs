@@ -7,6 +7,8 @@
 // and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
 nswall::enter!();
 
+use std::os::fd::AsRawFd;
+
 use nscore::{raw, Kind, KindSet};
 use nstests::child::*;
 use nstests::clock::*;
@@ -23,9 +25,13 @@ const BOOT_NS: i64 = 2 * MONO_NS;
 /// `None` does not) and writes [`OFFSETS`], then waits on `go`; its pid as the tests' `/proc`
 /// numbers it is written to `wr`.
 fn offset_holder(mode: Mode, wr: i32, go: [i32; 2], p: &Probe) -> libc::pid_t {
-    match fork() {
+    // SAFETY: until it exits, the forked process makes only raw system calls on memory made before
+    // the fork.
+    match unsafe { fork() } {
         Ok(0) => {
-            nstests::child::close(go[1]);
+            // SAFETY: this process owns its copy of `go[1]` (a pipe end or fd made for this test)
+            // and does not use it again.
+            unsafe { nstests::child::close(go[1]) };
             if mode == Mode::Unshare && !unshare_time(OFFSETS, p) {
                 raw::exit(2);
             }
@@ -40,10 +46,10 @@ fn offset_holder(mode: Mode, wr: i32, go: [i32; 2], p: &Probe) -> libc::pid_t {
 
 /// Reports CLOCK_MONOTONIC and CLOCK_BOOTTIME, by vDSO and system call, under `keys`.
 fn measure(p: &Probe, keys: [&[u8]; 4]) {
-    p.line_num(keys[0], vdso_ns(libc::CLOCK_MONOTONIC));
-    p.line_num(keys[1], sys_ns(libc::CLOCK_MONOTONIC));
-    p.line_num(keys[2], vdso_ns(libc::CLOCK_BOOTTIME));
-    p.line_num(keys[3], sys_ns(libc::CLOCK_BOOTTIME));
+    p.line_num(keys[0], vdso_ns(ClockId::Monotonic));
+    p.line_num(keys[1], sys_ns(ClockId::Monotonic));
+    p.line_num(keys[2], vdso_ns(ClockId::Boottime));
+    p.line_num(keys[3], sys_ns(ClockId::Boottime));
 }
 
 /// T3: `setns` into a time namespace with offsets shifts the caller's own clocks at once,
@@ -55,13 +61,15 @@ fn measure(p: &Probe, keys: [&[u8]; 4]) {
 #[case::none(Mode::None)]
 #[case::unshare(Mode::Unshare)]
 fn t3_setns_into_time_namespace_and_back(#[case] mode: Mode) {
-    let out = run_spawn(scaffold(Kind::Time.into()), |p| {
+    let child_body = |p: &Probe| {
         let ([rd, wr], go) = (pipe(), pipe());
         if rd < 0 || go[0] < 0 {
             return 1;
         }
         let holder = offset_holder(mode, wr, go, p);
-        nstests::child::close(wr);
+        // SAFETY: this process owns its copy of `wr` (a pipe end or fd made for this test) and does
+        // not use it again.
+        unsafe { nstests::child::close(wr) };
         let Some(outer) = get_i64(rd) else {
             return 2;
         };
@@ -101,8 +109,10 @@ fn t3_setns_into_time_namespace_and_back(#[case] mode: Mode) {
         );
         signal(go[1]);
         raw::reap(holder).unwrap_or(99)
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(Kind::Time.into()), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     let (mono, boot) = if mode.isolates() { (MONO_NS, BOOT_NS) } else { (0, 0) };
@@ -129,8 +139,12 @@ extern "C" fn on_alarm(_: libc::c_int) {}
 
 /// Arms SIGALRM in `ms` milliseconds (a handler that does nothing, no SA_RESTART, so that a
 /// sleep is cut short with EINTR); `ms` 0 disarms.
+///
+/// Hand-written: installing a handler is unsafe in every crate (nix's `sigaction` too), and
+/// neither rustix nor nix has `setitimer`.
 fn alarm_in(ms: i64) {
-    // SAFETY: sigaction and setitimer with valid, fully initialised structures.
+    // SAFETY: sigaction and setitimer with valid, fully initialised structures; the handler
+    // does nothing, so it is async-signal-safe.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
         sa.sa_sigaction = on_alarm as extern "C" fn(libc::c_int) as usize;
@@ -150,44 +164,47 @@ fn alarm_in(ms: i64) {
 /// deadline came, else the errno (EINTR: it had not come).
 fn sleep_until(at: i64, cap_ms: i64) -> i64 {
     alarm_in(cap_ms);
-    let ts = ns_ts(at);
-    // SAFETY: a valid timespec; no remainder is asked for with TIMER_ABSTIME.
-    let r = unsafe { libc::clock_nanosleep(libc::CLOCK_MONOTONIC, libc::TIMER_ABSTIME, &ts, std::ptr::null_mut()) };
+    let r = rustix::thread::clock_nanosleep_absolute(ClockId::Monotonic, &ns_ts(at));
     alarm_in(0);
-    r as i64
+    err_code(r)
 }
 
 /// A timerfd on CLOCK_MONOTONIC armed for absolute `at`: whether it fires within `ms`.
 fn timerfd_fires(at: i64, ms: i32) -> i64 {
-    // SAFETY: timerfd_create/settime with valid arguments; the fd is closed below.
-    unsafe {
-        let fd = libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC);
-        if fd < 0 {
-            return -1 - errno();
-        }
-        let spec = libc::itimerspec {
-            it_interval: ns_ts(0),
-            it_value: ns_ts(at),
-        };
-        if libc::timerfd_settime(fd, libc::TFD_TIMER_ABSTIME, &spec, std::ptr::null_mut()) != 0 {
-            nstests::child::close(fd);
-            return -1 - errno();
-        }
-        let fired = readable_within(fd, ms);
-        nstests::child::close(fd);
-        fired as i64
+    use rustix::time::{timerfd_create, timerfd_settime, Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags};
+    let fd = match timerfd_create(TimerfdClockId::Monotonic, TimerfdFlags::CLOEXEC) {
+        Ok(fd) => fd,
+        Err(e) => return -1 - e.raw_os_error() as i64,
+    };
+    let spec = Itimerspec {
+        it_interval: ns_ts(0),
+        it_value: ns_ts(at),
+    };
+    if let Err(e) = timerfd_settime(&fd, TimerfdTimerFlags::ABSTIME, &spec) {
+        return -1 - e.raw_os_error() as i64;
     }
+    // SAFETY: `fd` is the timerfd just made, open until it drops at the end of this function.
+    unsafe { readable_within(fd.as_raw_fd(), ms) as i64 }
 }
 
 /// A POSIX timer on CLOCK_MONOTONIC (SIGUSR1, blocked) armed for absolute `at`: whether its
-/// signal comes within `ms`. Raw system calls (glibc's `timer_create` may start a thread).
+/// signal comes within `ms`. Raw system calls, hand-written: glibc's `timer_create` (and so
+/// nix's `Timer`) may start a thread, rustix has no POSIX timers, and no crate has
+/// `sigtimedwait`.
 fn posix_timer_fires(at: i64, ms: i64) -> i64 {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGUSR1);
+    let _ = set.thread_block();
+    let raw_ts = |ns: i64| {
+        let t = ns_ts(ns);
+        libc::timespec {
+            tv_sec: t.tv_sec,
+            tv_nsec: t.tv_nsec,
+        }
+    };
     // SAFETY: plain data structures, all fields set or zero; the timer is deleted below.
     unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGUSR1);
-        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         let mut sev: libc::sigevent = std::mem::zeroed();
         sev.sigev_notify = libc::SIGEV_SIGNAL;
         sev.sigev_signo = libc::SIGUSR1;
@@ -196,8 +213,8 @@ fn posix_timer_fires(at: i64, ms: i64) -> i64 {
             return -1 - errno();
         }
         let spec = libc::itimerspec {
-            it_interval: ns_ts(0),
-            it_value: ns_ts(at),
+            it_interval: raw_ts(0),
+            it_value: raw_ts(at),
         };
         if libc::syscall(
             libc::SYS_timer_settime,
@@ -210,8 +227,8 @@ fn posix_timer_fires(at: i64, ms: i64) -> i64 {
             return -1 - errno();
         }
         let mut info: libc::siginfo_t = std::mem::zeroed();
-        let ts = ns_ts(ms * 1_000_000);
-        let fired = libc::sigtimedwait(&set, &mut info, &ts) == libc::SIGUSR1;
+        let ts = raw_ts(ms * 1_000_000);
+        let fired = libc::sigtimedwait(set.as_ref(), &mut info, &ts) == libc::SIGUSR1;
         libc::syscall(libc::SYS_timer_delete, id);
         fired as i64
     }
@@ -226,23 +243,28 @@ fn posix_timer_fires(at: i64, ms: i64) -> i64 {
 #[case::none(Mode::None)]
 #[case::unshare(Mode::Unshare)]
 fn t4_absolute_deadlines_use_namespace_time(#[case] mode: Mode) {
-    let host_deadline = vdso_ns(libc::CLOCK_MONOTONIC) + 1_000_000_000_000;
-    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
+    let host_deadline = vdso_ns(ClockId::Monotonic) + 1_000_000_000_000;
+    let child_body = |p: &Probe| {
         if mode == Mode::Unshare && !unshare_time(OFFSETS, p) {
             return 1;
         }
-        run_child(p, KindSet::EMPTY, || {
+        let gc_body = || {
             p.line_num(b"sleep_host", sleep_until(host_deadline, 200));
             p.line_num(b"timerfd_host", timerfd_fires(host_deadline, 200));
             p.line_num(b"timer_host", posix_timer_fires(host_deadline, 200));
-            let soon = || vdso_ns(libc::CLOCK_MONOTONIC) + 20_000_000;
+            let soon = || vdso_ns(ClockId::Monotonic) + 20_000_000;
             p.line_num(b"sleep_own", sleep_until(soon(), 10_000));
             p.line_num(b"timerfd_own", timerfd_fires(soon(), 10_000));
             p.line_num(b"timer_own", posix_timer_fires(soon(), 10_000));
             0
-        })
-    })
-    .unwrap();
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        unsafe { run_child(p, KindSet::EMPTY, gc_body) }
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("sleep_own"), 0, "{t}");
@@ -268,13 +290,12 @@ fn t4_absolute_deadlines_use_namespace_time(#[case] mode: Mode) {
 #[case::unshare(Mode::Unshare)]
 fn t5_vfork_exec_runs_in_the_unshared_time_namespace(#[case] mode: Mode) {
     let host_up = uptime();
-    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         if mode == Mode::Unshare && !unshare_time(OFFSETS, p) {
             return 1;
         }
         // the program writes straight into the probe
-        // SAFETY: dup2 of our own fds.
-        if unsafe { libc::dup2(p.fd(), 1) } != 1 {
+        if p.to_stdout().is_err() {
             return 2;
         }
         let argv = [c"/bin/cat".as_ptr(), c"/proc/uptime".as_ptr(), std::ptr::null()];
@@ -282,7 +303,8 @@ fn t5_vfork_exec_runs_in_the_unshared_time_namespace(#[case] mode: Mode) {
         let mut pid: libc::pid_t = 0;
         p.put(b"uptime=");
         // SAFETY: NUL-terminated argv and envp arrays of static strings; no file actions or
-        // attributes (null), so posix_spawn allocates nothing.
+        // attributes (null), so posix_spawn allocates nothing. Hand-written: glibc's
+        // posix_spawn (a vfork-style clone, what T5 checks) is in neither rustix nor nix.
         let r = unsafe {
             libc::posix_spawn(
                 &mut pid,
@@ -300,8 +322,10 @@ fn t5_vfork_exec_runs_in_the_unshared_time_namespace(#[case] mode: Mode) {
         let code = raw::reap(pid).unwrap_or(99);
         p.line_num(b"cat_exit", code as i64);
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("cat_exit"), 0, "{t}");

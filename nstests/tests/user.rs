@@ -10,7 +10,7 @@ use nscore::idmap::{write_gid_map, write_setgroups, write_uid_map};
 use nscore::{raw, IdMap, Kind, KindSet, Setgroups, Spawn};
 use nstests::child::*;
 use nstests::live::*;
-use nstests::{host_ino, is_root, level, run_spawn, skip, user_level, Mode};
+use nstests::{host_ino, is_root, level, run_spawn, skip, user_level, Mode, Probe};
 use rstest::rstest;
 
 /// The uid in the `Uid:` line of `/proc/<pid>/status` (as the test's user namespace sees it).
@@ -33,34 +33,32 @@ fn u1_unmapped_ids_then_maps(#[case] mode: Mode) {
         Mode::Clone => Spawn::new(Kind::User),
         _ => Spawn::new(KindSet::EMPTY),
     };
-    let mut live = Live::start(spawn, |r, gate| {
+    let child_body = |r: &Probe, gate: Gate| {
         if mode == Mode::Unshare {
             if let Err(e) = raw::unshare(Kind::User.into()) {
                 r.line_num(b"unshare_errno", e as i64);
                 return 1;
             }
         }
-        // SAFETY: getuid/getgid have no arguments.
-        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        let (uid, gid) = (rustix::process::getuid().as_raw(), rustix::process::getgid().as_raw());
         r.line_num(b"uid1", uid as i64);
         r.line_num(b"gid1", gid as i64);
         r.put(b"stage1\n");
         gate.wait();
-        // SAFETY: as above.
-        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        let (uid, gid) = (rustix::process::getuid().as_raw(), rustix::process::getgid().as_raw());
         r.line_num(b"uid2", uid as i64);
         r.line_num(b"gid2", gid as i64);
         if mode.isolates() {
-            let e = write_file(c"/proc/self/setgroups", b"allow\n")
-                .err()
-                .map_or(0, |e| e as i64);
+            let e = err_of(write_file(c"/proc/self/setgroups", b"allow\n"));
             r.line_num(b"allow_errno", e);
         }
         r.put(b"stage2\n");
         gate.wait();
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let mut live = unsafe { Live::start(spawn, child_body) }.unwrap();
     let text = live.until("stage1");
     let pid = live.child.pid();
     let me = nix::unistd::getuid().as_raw();
@@ -113,20 +111,21 @@ fn u2_rootless_creates_every_kind(#[case] mode: Mode) {
         .iter()
         .map(|k| nstests::cstr(&format!("/proc/self/ns/{}", k.name())))
         .collect();
-    let out = run_spawn(Spawn::new(KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         if is_root() {
             if let Err(e) = drop_to_nobody() {
                 p.line_num(b"drop_errno", e as i64);
                 return 1;
             }
         }
-        // SAFETY: geteuid has no arguments.
-        p.line_num(b"euid", unsafe { libc::geteuid() } as i64);
+        p.line_num(b"euid", rustix::process::geteuid().as_raw() as i64);
         if mode == Mode::None {
-            p.line_num(b"unshare_errno", raw::unshare(kinds).err().map_or(0, |e| e as i64));
+            p.line_num(b"unshare_errno", err_of(raw::unshare(kinds)));
         }
         let m = if mode == Mode::None { Mode::Clone } else { mode };
-        match nsfork(m, kinds) {
+        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
+        // before the fork.
+        match unsafe { nsfork(m, kinds) } {
             Ok(0) => {
                 let mut differ = 0;
                 for (i, path) in paths.iter().enumerate() {
@@ -148,8 +147,10 @@ fn u2_rootless_creates_every_kind(#[case] mode: Mode) {
                 0
             }
         }
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(Spawn::new(KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     if is_root() {
         assert_eq!(out.num("euid"), 65534, "{}", out.text());
@@ -182,28 +183,29 @@ fn u3_setns_into_sibling_user_ns_is_eperm(#[case] mode: Mode) {
     {
         return;
     }
-    // SAFETY: the child only pauses (a raw system call).
-    let target = unsafe { scaffold(KindSet::EMPTY).map_root().run(|| pause_forever()) }.unwrap();
+    // SAFETY: run in the fork-like child below, which never runs past this call.
+    let hold = || unsafe { pause_forever() };
+    // SAFETY: the child only closes its copies of fds and pauses (raw system calls).
+    let target = unsafe { scaffold(KindSet::EMPTY).map_root().run(hold) }.unwrap();
     let ns = target.ns(Kind::User).unwrap();
     let fd = ns.as_raw_fd();
     let spawn = match mode {
         Mode::Clone => Spawn::new(KindSet::EMPTY).map_root(),
         _ => Spawn::new(KindSet::EMPTY),
     };
-    let out = run_spawn(spawn, |p| {
+    let child_body = |p: &Probe| {
         if mode == Mode::Unshare {
             if let Err(e) = raw::unshare(Kind::User.into()) {
                 p.line_num(b"unshare_errno", e as i64);
                 return 1;
             }
         }
-        p.line_num(
-            b"setns_errno",
-            raw::setns(fd, Kind::User.into()).err().map_or(0, |e| e as i64),
-        );
+        p.line_num(b"setns_errno", err_of(raw::setns(fd, Kind::User.into())));
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(spawn, child_body) }.unwrap();
     drop(target);
     out.assert_ok();
     let want = if mode.isolates() { libc::EPERM as i64 } else { 0 };
@@ -219,7 +221,7 @@ fn u3_setns_into_sibling_user_ns_is_eperm(#[case] mode: Mode) {
 fn u3_nesting_stops_at_kernel_depth() {
     // the scaffold child is one level below us when not root (its mapped user namespace)
     let start = if is_root() { user_level() } else { user_level().below(1) };
-    let out = run_spawn(scaffold(KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         let mut depth = 0i64;
         let refused = loop {
             if depth == level::NESTING_CAP {
@@ -231,10 +233,7 @@ fn u3_nesting_stops_at_kernel_depth() {
             depth += 1;
             if depth == 1 {
                 // an unmapped caller may not nest: EPERM
-                p.line_num(
-                    b"unmapped_errno",
-                    raw::unshare(Kind::User.into()).err().map_or(0, |e| e as i64),
-                );
+                p.line_num(b"unmapped_errno", err_of(raw::unshare(Kind::User.into())));
             }
             let steps: [(&std::ffi::CStr, &[u8]); 3] = [
                 (c"/proc/self/setgroups", b"deny\n"),
@@ -252,8 +251,10 @@ fn u3_nesting_stops_at_kernel_depth() {
         p.line_num(b"depth", depth);
         p.line_num(b"depth_errno", refused);
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("unmapped_errno"), libc::EPERM as i64, "{t}");

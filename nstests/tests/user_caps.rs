@@ -52,13 +52,13 @@ fn report_cap_eff(p: &Probe, key: &[u8]) {
 #[case::clone(Mode::Clone)]
 #[case::unshare(Mode::Unshare)]
 fn u4_full_capabilities_inside_none_over_the_parents(#[case] mode: Mode) {
-    let out = run_spawn(scaffold(Kind::Uts.into()), |p| {
+    let child_body = |p: &Probe| {
         let kinds = if mode == Mode::Clone {
             Kind::User.into()
         } else {
             KindSet::EMPTY
         };
-        run_child(p, kinds, || {
+        let gc_body = || {
             if mode == Mode::Unshare {
                 if let Err(e) = raw::unshare(Kind::User.into()) {
                     p.line_num(b"unshare_errno", e as i64);
@@ -67,13 +67,16 @@ fn u4_full_capabilities_inside_none_over_the_parents(#[case] mode: Mode) {
             }
             report_cap_eff(p, b"cap_eff");
             let name = b"u4-child";
-            // SAFETY: a valid buffer of its length.
-            let r = unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) };
-            p.line_num(b"sethostname_errno", if r == 0 { 0 } else { errno() });
+            p.line_num(b"sethostname_errno", err_code(rustix::system::sethostname(name)));
             0
-        })
-    })
-    .unwrap();
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        unsafe { run_child(p, kinds, gc_body) }
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scaffold(Kind::Uts.into()), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     let eff = u64::from_str_radix(&out.str("cap_eff"), 16).unwrap();

@@ -32,7 +32,8 @@ fn reader(p: &Probe, go: i32, done: i32, other: i64, tags: [&[u8]; 2]) -> libc::
                 );
             }
             signal(done);
-            pause_forever()
+            // SAFETY: in a fork-like child, which never runs past this call.
+            unsafe { pause_forever() }
         }
         Ok(pid) => pid,
         Err(_) => -1,
@@ -42,9 +43,7 @@ fn reader(p: &Probe, go: i32, done: i32, other: i64, tags: [&[u8]; 2]) -> libc::
 /// Writes `map` to `/proc/<pid>/uid_map`; reports `<key>=errno` (0 for success).
 fn write_map(p: &Probe, key: &[u8], pid: i64, map: &[u8]) {
     let mut path = [0u8; 64];
-    let e = write_file(proc_path(&mut path, pid, b"/uid_map"), map)
-        .err()
-        .map_or(0, |e| e as i64);
+    let e = err_of(write_file(proc_path(&mut path, pid, b"/uid_map"), map));
     p.line_num(key, e);
 }
 
@@ -60,7 +59,7 @@ fn fields(s: &str) -> Vec<String> {
 /// Control: the parent's reading, as written, differs from B's.
 #[test]
 fn u5_uid_map_is_shown_relative_to_the_reader() {
-    let mut live = Live::start(scaffold(nscore::KindSet::EMPTY), |p, gate| {
+    let child_body = |p: &Probe, gate: Gate| {
         let ([a_go_r, a_go_w], [b_go_r, b_go_w], [done_r, done_w]) = (pipe(), pipe(), pipe());
         if a_go_r < 0 || b_go_r < 0 || done_r < 0 {
             return 1;
@@ -77,7 +76,9 @@ fn u5_uid_map_is_shown_relative_to_the_reader() {
         write_map(p, b"b_map_errno", b as i64, b"7 0 1\n");
         signal(a_go_w);
         signal(b_go_w);
-        nstests::child::close(done_w);
+        // SAFETY: this process owns its copy of `done_w` (a pipe end or fd made for this test) and
+        // does not use it again.
+        unsafe { nstests::child::close(done_w) };
         if !(wait(done_r) && wait(done_r)) {
             return 4;
         }
@@ -96,8 +97,10 @@ fn u5_uid_map_is_shown_relative_to_the_reader() {
         let _ = raw::reap(a);
         let _ = raw::reap(b);
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let mut live = unsafe { Live::start(scaffold(nscore::KindSet::EMPTY), child_body) }.unwrap();
     let text = live.until("ready");
     let out_a = text
         .lines()
@@ -158,13 +161,14 @@ fn u6_many_extents_work_overlapping_are_einval() {
     ) {
         return;
     }
-    let out = run_spawn(nscore::Spawn::new(nscore::KindSet::EMPTY), |p| {
+    let child_body = |p: &Probe| {
         let mut buf = [0u8; 4096];
         let mut pids = [0; 5];
         for pid in &mut pids {
             // SAFETY: a child body: only async-signal-safe code runs in the new process.
             *pid = match unsafe { raw::fork(Kind::User.into()) } {
-                Ok(0) => pause_forever(),
+                // SAFETY: in a fork-like child, which never runs past this call.
+                Ok(0) => unsafe { pause_forever() },
                 Ok(c) => c,
                 Err(_) => return 1,
             };
@@ -185,12 +189,17 @@ fn u6_many_extents_work_overlapping_are_einval() {
         // SAFETY: a child body: only async-signal-safe code runs in the new process.
         let c = match unsafe { raw::fork(Kind::User.into()) } {
             Ok(0) => {
-                nstests::child::close(wr);
-                nstests::child::close(back_r);
+                // SAFETY: this process owns its copies of `wr` and `back_r` (pipe ends or fds made
+                // for this test) and does not use them again.
+                unsafe {
+                    nstests::child::close(wr);
+                    nstests::child::close(back_r);
+                }
                 wait(rd);
-                // SAFETY: raw setresuid with plain integers (no glibc thread broadcast).
-                let r = unsafe { libc::syscall(libc::SYS_setresuid, 339, 339, 339) };
-                p.line_num(b"setresuid_errno", if r == 0 { 0 } else { errno() });
+                // the thread's own setresuid(2), not glibc's (which signals every thread)
+                let uid = rustix::process::Uid::from_raw(339);
+                let r = rustix::thread::set_thread_res_uid(uid, uid, uid);
+                p.line_num(b"setresuid_errno", err_code(r));
                 signal(back_w);
                 wait(rd);
                 raw::exit(0)
@@ -198,7 +207,9 @@ fn u6_many_extents_work_overlapping_are_einval() {
             Ok(c) => c,
             Err(_) => return 2,
         };
-        nstests::child::close(back_w);
+        // SAFETY: this process owns its copy of `back_w` (a pipe end or fd made for this test) and
+        // does not use it again.
+        unsafe { nstests::child::close(back_w) };
         let n = many_extents(&mut buf, 340);
         write_map(p, b"again_340", c as i64, &buf[..n]);
         signal(wr);
@@ -214,8 +225,10 @@ fn u6_many_extents_work_overlapping_are_einval() {
         signal(wr);
         let _ = raw::reap(c);
         0
-    })
-    .unwrap();
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(nscore::Spawn::new(nscore::KindSet::EMPTY), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
     assert_eq!(out.num("extents_340"), 0, "{t}");

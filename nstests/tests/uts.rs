@@ -11,14 +11,9 @@ nswall::enter!();
 
 use nscore::{raw, Kind, KindSet, NsHandle, Spawn};
 use nstests::child::*;
-use nstests::live::Live;
+use nstests::live::{Gate, Live};
 use nstests::{cstr, effective_kinds, is_root, ns_id_or_skip, run_spawn, spawn_for, unique, Mode, Probe};
 use rstest::rstest;
-
-fn zeroed_utsname() -> libc::utsname {
-    // SAFETY: utsname is plain data; all-zero is a valid value.
-    unsafe { std::mem::zeroed() }
-}
 
 /// The host's (test process's) node and domain name, read without changing anything.
 fn host_names() -> (String, String) {
@@ -61,32 +56,33 @@ fn h1_child_sets_hostname_parent_unchanged(#[case] mode: Mode) {
     let (name_b, dom_b) = (name.clone().into_bytes(), dom.clone().into_bytes());
     let proc_host = cstr("/proc/sys/kernel/hostname");
     let proc_dom = cstr("/proc/sys/kernel/domainname");
-    let out = run_spawn(scratch(&base, &base_dom), |p| {
+    let child_body = |p: &Probe| {
         let go_sib = pipe();
         // made before the ready pipe, so that it holds no copy of its write end: a kid that
         // fails early must show as end of file at once
-        let sib = fork_with(KindSet::EMPTY, || {
+        let sib_body = || {
             if !wait(go_sib[0]) {
                 return 3;
             }
-            let mut u = zeroed_utsname();
-            uname(&mut u);
-            p.line(b"sib_host", field(&u.nodename));
-            p.line(b"sib_dom", field(&u.domainname));
+            let u = rustix::system::uname();
+            p.line(b"sib_host", u.nodename().to_bytes());
+            p.line(b"sib_dom", u.domainname().to_bytes());
             0
-        });
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let sib = unsafe { fork_with(KindSet::EMPTY, sib_body) };
         let mut kid_ready = pipe();
         let kid_go = pipe();
-        let kid = fork_with(clone_kinds(mode), || {
+        let kid_body = || {
             if !maybe_unshare(mode, p) {
                 return 4;
             }
-            p.line_num(b"kid_sethostname", sethostname(&name_b) as i64);
-            p.line_num(b"kid_setdomainname", setdomainname(&dom_b) as i64);
-            let mut u = zeroed_utsname();
-            uname(&mut u);
-            p.line(b"kid_uname_host", field(&u.nodename));
-            p.line(b"kid_uname_dom", field(&u.domainname));
+            p.line_num(b"kid_sethostname", sethostname(&name_b));
+            p.line_num(b"kid_setdomainname", setdomainname(&dom_b));
+            let u = rustix::system::uname();
+            p.line(b"kid_uname_host", u.nodename().to_bytes());
+            p.line(b"kid_uname_dom", u.domainname().to_bytes());
             let mut buf = [0u8; 128];
             p.line(b"kid_gethostname", gethostname(&mut buf));
             let mut buf = [0u8; 128];
@@ -97,12 +93,17 @@ fn h1_child_sets_hostname_parent_unchanged(#[case] mode: Mode) {
             // Stay alive while the sibling and the parent look.
             wait(kid_go[0]);
             0
-        });
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let kid = unsafe { fork_with(clone_kinds(mode), kid_body) };
         if sib < 0 || kid < 0 {
             p.errno(b"fork_errno");
             return 2;
         }
-        if !wait_ready(&mut kid_ready) {
+        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+        // does not use it again.
+        if !unsafe { wait_ready(&mut kid_ready) } {
             signal(go_sib[1]);
             let _ = raw::reap(sib);
             p.line_num(b"kid_exit", raw::reap(kid).unwrap_or(-1) as i64);
@@ -110,15 +111,16 @@ fn h1_child_sets_hostname_parent_unchanged(#[case] mode: Mode) {
         }
         signal(go_sib[1]);
         p.line_num(b"sib_exit", raw::reap(sib).unwrap_or(-1) as i64);
-        let mut u = zeroed_utsname();
-        uname(&mut u);
-        p.line(b"parent_host", field(&u.nodename));
-        p.line(b"parent_dom", field(&u.domainname));
+        let u = rustix::system::uname();
+        p.line(b"parent_host", u.nodename().to_bytes());
+        p.line(b"parent_dom", u.domainname().to_bytes());
         signal(kid_go[1]);
         p.line_num(b"kid_exit", raw::reap(kid).unwrap_or(-1) as i64);
         0
-    })
-    .expect("spawn scratch UTS child");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scratch(&base, &base_dom), child_body) }.expect("spawn scratch UTS child");
     out.assert_ok();
     assert_eq!(out.num("kid_exit"), 0, "{}", out.text());
     assert_eq!(out.num("sib_exit"), 0, "{}", out.text());
@@ -157,13 +159,13 @@ fn h2_eight_siblings_each_read_only_their_own_name(#[case] mode: Mode) {
     let host_before = host_names();
     let names: Vec<Vec<u8>> = (0..N).map(|i| unique(&format!("h2s{i}-")).into_bytes()).collect();
     let base = unique("h2b");
-    let out = run_spawn(scratch(&base, "h2"), |p| {
+    let child_body = |p: &Probe| {
         let mut ready = pipe();
         let go = pipe();
         let mut pids = [0 as libc::pid_t; N];
         for (i, pid) in pids.iter_mut().enumerate() {
             let name = &names[i];
-            *pid = fork_with(clone_kinds(mode), || {
+            let pid_body = || {
                 if !maybe_unshare(mode, p) {
                     signal(ready[1]);
                     return 4;
@@ -173,19 +175,23 @@ fn h2_eight_siblings_each_read_only_their_own_name(#[case] mode: Mode) {
                 if e != 0 || !wait(go[0]) {
                     return 5;
                 }
-                let mut u = zeroed_utsname();
-                uname(&mut u);
-                let own = field(&u.nodename) == name.as_slice();
+                let u = rustix::system::uname();
+                let own = u.nodename().to_bytes() == name.as_slice();
                 p.line_num(b"own", own as i64);
                 0
-            });
+            };
+            // SAFETY: the grandchild's body makes only raw system calls on memory made before the
+            // fork and closes only its own pipe ends.
+            *pid = unsafe { fork_with(clone_kinds(mode), pid_body) };
             if *pid < 0 {
                 p.errno(b"fork_errno");
                 return 2;
             }
         }
         for _ in 0..N {
-            wait_ready(&mut ready);
+            // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+            // does not use it again.
+            unsafe { wait_ready(&mut ready) };
         }
         for _ in 0..N {
             signal(go[1]);
@@ -198,8 +204,10 @@ fn h2_eight_siblings_each_read_only_their_own_name(#[case] mode: Mode) {
         }
         p.line_num(b"failed", failed);
         0
-    })
-    .expect("spawn scratch UTS child");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scratch(&base, "h2"), child_body) }.expect("spawn scratch UTS child");
     out.assert_ok();
     assert_eq!(out.num("failed"), 0, "{}", out.text());
     let text = out.text();
@@ -222,22 +230,28 @@ fn h3_children_without_newuts_share_the_name() {
     let base = unique("h3b");
     let name = unique("h3n");
     let name_b = name.clone().into_bytes();
-    let out = run_spawn(scratch(&base, "h3"), |p| {
-        let first = fork_with(KindSet::EMPTY, || sethostname(&name_b));
+    let child_body = |p: &Probe| {
+        let first_body = || sethostname(&name_b) as i32;
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let first = unsafe { fork_with(KindSet::EMPTY, first_body) };
         p.line_num(b"first_exit", raw::reap(first).unwrap_or(-1) as i64);
-        let second = fork_with(KindSet::EMPTY, || {
-            let mut u = zeroed_utsname();
-            uname(&mut u);
-            p.line(b"second_host", field(&u.nodename));
+        let second_body = || {
+            let u = rustix::system::uname();
+            p.line(b"second_host", u.nodename().to_bytes());
             0
-        });
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let second = unsafe { fork_with(KindSet::EMPTY, second_body) };
         p.line_num(b"second_exit", raw::reap(second).unwrap_or(-1) as i64);
-        let mut u = zeroed_utsname();
-        uname(&mut u);
-        p.line(b"parent_host", field(&u.nodename));
+        let u = rustix::system::uname();
+        p.line(b"parent_host", u.nodename().to_bytes());
         0
-    })
-    .expect("spawn scratch UTS child");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scratch(&base, "h3"), child_body) }.expect("spawn scratch UTS child");
     out.assert_ok();
     assert_eq!(out.num("first_exit"), 0, "{}", out.text());
     assert_eq!(out.num("second_exit"), 0, "{}", out.text());
@@ -256,7 +270,7 @@ fn hold(mode: Mode, kinds: KindSet, name: Option<&str>) -> Live {
     if mode == Mode::Clone && name.is_some() {
         spawn = spawn.hostname(name.unwrap_or(""));
     }
-    let mut held = Live::start(spawn, move |p, gate| {
+    let child_body = move |p: &Probe, gate: Gate| {
         if mode == Mode::Unshare {
             if raw::unshare(unshare_kinds).is_err() {
                 return 90;
@@ -268,8 +282,10 @@ fn hold(mode: Mode, kinds: KindSet, name: Option<&str>) -> Live {
         p.put(b"ready\n");
         gate.wait();
         0
-    })
-    .expect("spawn held child");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let mut held = unsafe { Live::start(spawn, child_body) }.expect("spawn held child");
     let t = held.until("ready");
     assert!(t.contains("ready\n"), "held child ({mode}) did not get ready: {t}");
     held
@@ -288,11 +304,11 @@ fn h4_setns_into_child_uts_sees_its_name_and_back(#[case] mode: Mode) {
     let name = unique("h4n");
     let name_b = name.clone().into_bytes();
     let own = cstr("/proc/self/ns/uts");
-    let out = run_spawn(scratch(&base, "h4"), |p| {
+    let child_body = |p: &Probe| {
         let pfd = raw::open(&own).unwrap_or(-1);
         let mut ready = pipe();
         let go = pipe();
-        let kid = fork_with(clone_kinds(mode), || {
+        let kid_body = || {
             if !maybe_unshare(mode, p) {
                 return 4;
             }
@@ -305,17 +321,20 @@ fn h4_setns_into_child_uts_sees_its_name_and_back(#[case] mode: Mode) {
                 p.line_num(b"kid_setns_back_errno", e as i64);
                 return 6;
             }
-            let mut u = zeroed_utsname();
-            uname(&mut u);
-            p.line(b"kid_back", field(&u.nodename));
+            let u = rustix::system::uname();
+            p.line(b"kid_back", u.nodename().to_bytes());
             0
-        });
-        if kid < 0 || !wait_ready(&mut ready) {
+        };
+        // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
+        // and closes only its own pipe ends.
+        let kid = unsafe { fork_with(clone_kinds(mode), kid_body) };
+        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
+        // does not use it again.
+        if kid < 0 || !unsafe { wait_ready(&mut ready) } {
             return 2;
         }
-        let mut u = zeroed_utsname();
-        uname(&mut u);
-        p.line(b"before", field(&u.nodename));
+        let u = rustix::system::uname();
+        p.line(b"before", u.nodename().to_bytes());
         let mut path = [0u8; 64];
         let fd = match raw::open(proc_path(&mut path, kid as i64, b"/ns/uts")) {
             Ok(fd) => fd,
@@ -328,14 +347,18 @@ fn h4_setns_into_child_uts_sees_its_name_and_back(#[case] mode: Mode) {
             p.line_num(b"setns_errno", e as i64);
             return 1;
         }
-        nstests::child::close(fd);
-        uname(&mut u);
-        p.line(b"joined", field(&u.nodename));
+        // SAFETY: this process owns its copy of `fd` (a pipe end or fd made for this test) and does
+        // not use it again.
+        unsafe { nstests::child::close(fd) };
+        let u = rustix::system::uname();
+        p.line(b"joined", u.nodename().to_bytes());
         signal(go[1]);
         p.line_num(b"kid_exit", raw::reap(kid).unwrap_or(-1) as i64);
         0
-    })
-    .expect("spawn helper");
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let out = unsafe { run_spawn(scratch(&base, "h4"), child_body) }.expect("spawn helper");
     out.assert_ok();
     assert_eq!(
         out.str("before"),
@@ -377,20 +400,8 @@ fn h5_identity_differs_no_parent_owner_is_userns(#[case] mode: Mode) {
     held.finish().assert_ok();
 }
 
-/// The bytes of a NUL-terminated C char array.
-fn field(chars: &[libc::c_char]) -> &[u8] {
-    let n = chars.iter().position(|&c| c == 0).unwrap_or(chars.len());
-    // SAFETY: c_char and u8 have the same size and alignment; `n` is in bounds.
-    unsafe { std::slice::from_raw_parts(chars.as_ptr().cast::<u8>(), n) }
-}
-
-/// `uname(2)` into `out` (a zeroed struct on failure).
-fn uname(out: &mut libc::utsname) {
-    // SAFETY: `out` is a valid utsname out-buffer.
-    unsafe { libc::uname(out) };
-}
-
-/// `gethostname(2)` into `buf`; returns the name.
+/// `gethostname(2)` into `buf`; returns the name. Hand-written: the test checks glibc's own
+/// call, which rustix does not have (Linux has no such system call) and nix's allocates.
 fn gethostname(buf: &mut [u8]) -> &[u8] {
     // SAFETY: `buf` is valid for `buf.len()` bytes.
     let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
@@ -402,21 +413,11 @@ fn gethostname(buf: &mut [u8]) -> &[u8] {
 }
 
 /// `sethostname(2)`; returns 0 or the errno.
-fn sethostname(name: &[u8]) -> i32 {
-    // SAFETY: `name` is valid for its length.
-    if unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) } == 0 {
-        0
-    } else {
-        nix::errno::Errno::last_raw()
-    }
+fn sethostname(name: &[u8]) -> i64 {
+    err_code(rustix::system::sethostname(name))
 }
 
 /// `setdomainname(2)`; returns 0 or the errno.
-fn setdomainname(name: &[u8]) -> i32 {
-    // SAFETY: `name` is valid for its length.
-    if unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } == 0 {
-        0
-    } else {
-        nix::errno::Errno::last_raw()
-    }
+fn setdomainname(name: &[u8]) -> i64 {
+    err_code(rustix::system::setdomainname(name))
 }
