@@ -44,7 +44,7 @@ const LIFECYCLE: &str = "lifecycle";
 const MORE: [(&str, &[&str]); 5] = [
     ("ipc", &["ipc_lifetime"]),
     ("net", &["net_reach"]),
-    ("pid", &["pid_containment"]),
+    ("pid", &["pid_containment", "pid_entry"]),
     ("time", &["time_entry"]),
     ("user", &["user_caps", "user_maps"]),
 ];
