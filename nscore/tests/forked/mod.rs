@@ -1,0 +1,103 @@
+//! A runner for the test binaries of nscore that run without libtest (`harness = false`).
+//!
+//! libtest runs every test on a thread of its own, so a test process is always multithreaded;
+//! but the kernel lets only a single-threaded caller join a user namespace, and some of
+//! nscore's behaviour (its error hints) depends on how many threads the caller has. Such
+//! tests are plain functions run by [`run`]: each in a child forked from the single-threaded
+//! `main`, where it may change its own namespaces and credentials without touching the test
+//! process, and where nothing needs to be async-signal-safe (a fork of a single-threaded
+//! process is a whole process).
+
+#![allow(dead_code)] // each test binary uses a part of it
+
+use std::io::Write as _;
+
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult};
+
+/// A named check: it passes unless it panics.
+pub type Check = (&'static str, fn());
+
+/// How long one check may run before `SIGALRM` ends it (a failure, not a hang).
+const CHECK_SECONDS: u32 = 60;
+
+/// Runs `checks`, each in its own forked child, prints `test <name> ... ok` or `FAILED` as
+/// libtest does, and exits with 1 if any failed. `--list` lists them (`<name>: test`); the
+/// first argument that is not a flag filters by substring, as libtest does.
+pub fn run(checks: &[Check]) -> ! {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        for (name, _) in checks {
+            println!("{name}: test");
+        }
+        std::process::exit(0);
+    }
+    let threads = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("Threads:"))
+            .and_then(|v| v.trim().parse::<u32>().ok())
+    });
+    assert_eq!(threads, Some(1), "the checks must fork from a single-threaded main");
+    let filter = args.iter().find(|a| !a.starts_with('-'));
+    let chosen: Vec<&Check> = checks
+        .iter()
+        .filter(|(name, _)| filter.is_none_or(|f| name.contains(f.as_str())))
+        .collect();
+    println!("\nrunning {} tests", chosen.len());
+    let mut failed = Vec::new();
+    for (name, check) in chosen {
+        let _ = std::io::stdout().flush();
+        // SAFETY: main has one thread (asserted above), so the child is a whole process.
+        match unsafe { fork() } {
+            Ok(ForkResult::Child) => {
+                // SAFETY: alarm(2) only arms a timer; its default action ends the process.
+                unsafe { libc::alarm(CHECK_SECONDS) };
+                let ok = std::panic::catch_unwind(check).is_ok();
+                let _ = std::io::stdout().flush();
+                // SAFETY: _exit ends the forked child at once, without running the parent's
+                // exit handlers twice.
+                unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+            }
+            Ok(ForkResult::Parent { child }) => {
+                let status = loop {
+                    match waitpid(child, None) {
+                        Err(nix::errno::Errno::EINTR) => continue,
+                        other => break other,
+                    }
+                };
+                if matches!(status, Ok(WaitStatus::Exited(_, 0))) {
+                    println!("test {name} ... ok");
+                } else {
+                    println!("test {name} ... FAILED ({status:?})");
+                    failed.push(*name);
+                }
+            }
+            Err(e) => panic!("fork for {name}: {e}"),
+        }
+    }
+    if failed.is_empty() {
+        println!("\ntest result: ok.\n");
+        std::process::exit(0);
+    }
+    println!("\nfailures: {}\n\ntest result: FAILED.\n", failed.join(", "));
+    std::process::exit(1)
+}
+
+/// Becomes uid and gid 65534 with no supplementary groups: every capability is dropped, as
+/// for any unprivileged process. Needs root. The process is made dumpable again (a change
+/// of uid clears that), so that its `/proc/[pid]` files belong to it as they would to a
+/// process started as 65534: its children can write their own id maps.
+pub fn become_nobody() {
+    nix::unistd::setgroups(&[]).expect("setgroups([])");
+    let nobody_g = nix::unistd::Gid::from_raw(65534);
+    let nobody_u = nix::unistd::Uid::from_raw(65534);
+    nix::unistd::setresgid(nobody_g, nobody_g, nobody_g).expect("setresgid(65534)");
+    nix::unistd::setresuid(nobody_u, nobody_u, nobody_u).expect("setresuid(65534)");
+    nix::sys::prctl::set_dumpable(true).expect("prctl(PR_SET_DUMPABLE, 1)");
+}
+
+/// Clears every capability set of this process (single-threaded) while it stays uid 0: root
+/// without privilege, the caller nsenter's second pass is for.
+pub fn drop_all_capabilities() {
+    nswall::drop_capabilities().expect("capset(2) to no capability");
+}
