@@ -21,13 +21,55 @@ pub type Check = (&'static str, fn());
 /// How long one check may run before `SIGALRM` ends it (a failure, not a hang).
 const CHECK_SECONDS: u32 = 60;
 
-/// Runs `checks`, each in its own forked child, prints `test <name> ... ok` or `FAILED` as
-/// libtest does, and exits with 1 if any failed. `--list` lists them (`<name>: test`); the
-/// first argument that is not a flag filters by substring, as libtest does.
+/// The checks the command line selects, as libtest reads it: free arguments are filters
+/// (substrings, or whole names with `--exact`), `--skip NAME` leaves out matching checks,
+/// and other flags (with their values) are accepted and ignored.
+fn select<'a>(checks: &'a [Check], args: &[String]) -> Vec<&'a Check> {
+    const WITH_VALUE: [&str; 6] = [
+        "--test-threads",
+        "--format",
+        "--color",
+        "--logfile",
+        "-Z",
+        "--shuffle-seed",
+    ];
+    let (mut filters, mut skips, mut exact) = (Vec::new(), Vec::new(), false);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--skip" {
+            skips.extend(it.next().cloned());
+        } else if let Some(v) = a.strip_prefix("--skip=") {
+            skips.push(v.to_owned());
+        } else if a == "--exact" {
+            exact = true;
+        } else if WITH_VALUE.contains(&a.as_str()) {
+            it.next();
+        } else if !a.starts_with('-') {
+            filters.push(a.clone());
+        }
+    }
+    let matches = |name: &str, pattern: &String| {
+        if exact {
+            name == pattern
+        } else {
+            name.contains(pattern.as_str())
+        }
+    };
+    checks
+        .iter()
+        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| matches(name, f)))
+        .filter(|(name, _)| !skips.iter().any(|s| matches(name, s)))
+        .collect()
+}
+
+/// Runs the `checks` the command line selects (see [`select`]), each in its own forked
+/// child, prints `test <name> ... ok` or `FAILED` as libtest does, and exits with 1 if any
+/// failed. `--list` lists them (`<name>: test`).
 pub fn run(checks: &[Check]) -> ! {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let chosen = select(checks, &args);
     if args.iter().any(|a| a == "--list") {
-        for (name, _) in checks {
+        for (name, _) in chosen {
             println!("{name}: test");
         }
         std::process::exit(0);
@@ -38,11 +80,6 @@ pub fn run(checks: &[Check]) -> ! {
             .and_then(|v| v.trim().parse::<u32>().ok())
     });
     assert_eq!(threads, Some(1), "the checks must fork from a single-threaded main");
-    let filter = args.iter().find(|a| !a.starts_with('-'));
-    let chosen: Vec<&Check> = checks
-        .iter()
-        .filter(|(name, _)| filter.is_none_or(|f| name.contains(f.as_str())))
-        .collect();
     println!("\nrunning {} tests", chosen.len());
     let mut failed = Vec::new();
     for (name, check) in chosen {
