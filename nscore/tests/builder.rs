@@ -128,35 +128,43 @@ fn stderr_goes_where_it_is_asked_to() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n/dev/null\n");
 }
 
+/// A child that answers `alive <line>` to one line on its stdin, both piped.
+fn answerer(spawn: Spawn) -> nscore::Child {
+    spawn
+        .stdin(Stdio::Piped)
+        .stdout(Stdio::Piped)
+        .spawn("sh", ["-c", "read line; echo \"alive $line\""])
+        .unwrap()
+}
+
+/// Asks `child` one line and returns all it answered before it ended.
+fn ask(mut child: nscore::Child) -> (ExitStatus, String) {
+    // A child that is gone closed its end: the write may fail with EPIPE, which is an answer.
+    let _ = child.stdin.as_mut().unwrap().write_all(b"still\n");
+    let out = child.wait_with_output().unwrap();
+    (out.status, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// `kill_on_parent_death`: the child gets `SIGKILL` when the thread that spawned it ends;
 /// without it (the default) a child lives on.
 #[test]
 fn kill_on_parent_death_kills_the_child_with_its_spawning_thread() {
-    let (mut doomed, mut survivor) = std::thread::spawn(|| {
-        let doomed = Spawn::new(KindSet::EMPTY)
-            .kill_on_parent_death(true)
-            .stdout(Stdio::Null)
-            .spawn("sleep", ["60"])
-            .unwrap();
-        let survivor = Spawn::new(KindSet::EMPTY)
-            .stdin(Stdio::Piped)
-            .stdout(Stdio::Piped)
-            .spawn("sh", ["-c", "read line; echo \"alive $line\""])
-            .unwrap();
-        (doomed, survivor)
+    let (doomed, survivor, tid) = std::thread::spawn(|| {
+        let doomed = answerer(Spawn::new(KindSet::EMPTY).kill_on_parent_death(true));
+        let survivor = answerer(Spawn::new(KindSet::EMPTY));
+        (doomed, survivor, nix::unistd::gettid())
     })
     .join()
     .unwrap();
-    let status = doomed.wait_timeout(Duration::from_secs(20)).unwrap();
-    assert_eq!(
-        status,
-        Some(ExitStatus::Signaled(libc::SIGKILL)),
-        "the doomed child lived on"
-    );
-    // Both were orphaned at once; one that had been killed could not answer.
-    survivor.stdin.as_mut().unwrap().write_all(b"still\n").unwrap();
-    let out = survivor.wait_with_output().unwrap();
-    assert_eq!(out.stdout, b"alive still\n", "{out:?}");
+    // join() returns before the kernel has finished the thread's exit; the signal is sent
+    // while its children are handed over, before its /proc entry goes away.
+    let task = format!("/proc/self/task/{tid}");
+    while Path::new(&task).exists() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // Both were asked only now: the killed one cannot answer any more.
+    assert_eq!(ask(doomed), (ExitStatus::Signaled(libc::SIGKILL), String::new()));
+    assert_eq!(ask(survivor), (ExitStatus::Exited(0), "alive still\n".to_owned()));
 }
 
 fn refused(spawn: Spawn) -> nscore::Error {
