@@ -273,3 +273,29 @@ fn names_up_to_64_bytes() {
         .unwrap_err();
     assert!(e.to_string().contains("the domain name is 65 bytes"), "{e}");
 }
+
+/// `env`: the parent's environment with this variable set; setting it again replaces it.
+#[test]
+fn env_sets_one_variable_over_the_parents_environment() {
+    let out = Spawn::new(KindSet::EMPTY)
+        .env("NSCORE_BUILDER_VAR", "first")
+        .env("NSCORE_BUILDER_VAR", "second")
+        .output(
+            "sh",
+            [
+                "-c",
+                "env | grep -c '^NSCORE_BUILDER_VAR='; echo \"$NSCORE_BUILDER_VAR\"; echo \"$PATH\"",
+            ],
+        )
+        .unwrap();
+    let path = std::env::var("PATH").unwrap_or_default();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("1\nsecond\n{path}\n"));
+}
+
+/// `kinds`: what the builder was given, plus `User` for `map_root`.
+#[test]
+fn kinds_are_the_ones_asked_for() {
+    assert_eq!(Spawn::new(Kind::Uts | Kind::Net).kinds(), Kind::Uts | Kind::Net);
+    assert_eq!(Spawn::new(KindSet::EMPTY).kinds(), KindSet::EMPTY);
+    assert_eq!(Spawn::new(Kind::Uts).map_root().kinds(), Kind::Uts | Kind::User);
+}
