@@ -1,5 +1,6 @@
 //! What each `Kind` says about itself: its man page and what it isolates, as `namespaces(7)`
-//! lists them, and whether this kernel supports it (has its `/proc/self/ns` entry).
+//! lists them, and whether this kernel supports it (has its `/proc/self/ns` entry); and a
+//! `KindSet` holds each kind at most once.
 //!
 //! The last check hides `/proc` in a mount namespace of its own, which needs a
 //! single-threaded caller for `unshare(2)`; so this binary runs without libtest
@@ -14,7 +15,7 @@ mod common;
 mod forked;
 
 use nix::mount::{mount, MsFlags};
-use nscore::Kind;
+use nscore::{Kind, KindSet};
 
 fn main() {
     forked::run(&[
@@ -30,6 +31,7 @@ fn main() {
             "no_kind_is_supported_without_its_proc_entry",
             no_kind_is_supported_without_its_proc_entry,
         ),
+        ("adding_a_kind_twice_adds_it_once", adding_a_kind_twice_adds_it_once),
     ])
 }
 
@@ -97,4 +99,23 @@ fn no_kind_is_supported_without_its_proc_entry() {
     for kind in Kind::ALL {
         assert!(!kind.is_supported(), "{kind} without /proc/self/ns/{}", kind.name());
     }
+}
+
+/// A set holds a kind or not: adding one it holds already changes nothing, by any way of
+/// adding.
+fn adding_a_kind_twice_adds_it_once() {
+    let net: KindSet = Kind::Net.into();
+    assert_eq!(net.with(Kind::Net), net);
+    assert_eq!(net | Kind::Net, net);
+    let (again, same) = (Kind::Net, net);
+    assert_eq!(Kind::Net | again, net);
+    assert_eq!(net | same, net);
+    assert_eq!("net,network,newnet".parse::<KindSet>().unwrap(), net);
+    assert_eq!([Kind::Net, Kind::Net].into_iter().collect::<KindSet>(), net);
+    let mut set = net;
+    set.insert(Kind::Net);
+    assert_eq!(set, net);
+    set.remove(Kind::Uts);
+    assert_eq!(set, net, "removing a kind it does not hold");
+    assert_eq!(net.without(Kind::Uts), net);
 }
