@@ -4,9 +4,9 @@
 # and braces on top of the wall every test binary builds: nswall), then a check that the
 # host is as it was. How to read the results: nscore/README.md.
 #
-#   scripts/mutants.sh OUT --shard 0/12        # one twelfth of the ~710 mutants
+#   scripts/mutants.sh OUT --shard 0/12        # one twelfth of the 700 mutants
 #   scripts/mutants.sh OUT --re 'setns_all'    # mutants whose name matches
-#   scripts/mutants.sh OUT -F create.rs        # extra arguments go to cargo mutants
+#   scripts/mutants.sh OUT -f create.rs        # extra arguments go to cargo mutants
 #
 # OUT gets cargo-mutants' mutants.out/ and host-before.txt, host-after.txt.
 #
