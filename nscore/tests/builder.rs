@@ -299,3 +299,17 @@ fn kinds_are_the_ones_asked_for() {
     assert_eq!(Spawn::new(KindSet::EMPTY).kinds(), KindSet::EMPTY);
     assert_eq!(Spawn::new(Kind::Uts).map_root().kinds(), Kind::Uts | Kind::User);
 }
+
+/// Dropping a `Child` that was not waited for kills and reaps it: nothing is left running,
+/// not even a zombie.
+#[test]
+fn dropping_a_child_kills_and_reaps_it() {
+    let child = Spawn::new(KindSet::EMPTY)
+        .stdout(Stdio::Null)
+        .spawn("sleep", ["60"])
+        .unwrap();
+    let proc_dir = format!("/proc/{}", child.pid());
+    assert!(Path::new(&proc_dir).exists());
+    drop(child);
+    assert!(!Path::new(&proc_dir).exists(), "{proc_dir} is still there");
+}
