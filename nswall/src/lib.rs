@@ -386,10 +386,11 @@ fn map_own_ids(uid: u32, gid: u32) -> std::io::Result<()> {
     std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1"))
 }
 
-/// Clears every capability set: a rootless run holds the capabilities of the wall's user
-/// namespace after `unshare`, which an unprivileged caller would not have. (`capset(2)` by
-/// hand: neither nix nor libc wraps it.)
-fn drop_capabilities() -> std::io::Result<()> {
+/// Clears every capability set of the calling thread: a rootless run holds the capabilities
+/// of the wall's user namespace after `unshare`, which an unprivileged caller would not have.
+/// Tests use it too, for a uid 0 without privilege. (`capset(2)` by hand: neither nix nor
+/// libc wraps it.)
+pub fn drop_capabilities() -> std::io::Result<()> {
     #[repr(C)]
     struct Header {
         version: u32,
