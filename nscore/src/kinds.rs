@@ -349,6 +349,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn set_debug_names_the_kinds() {
+        let set = Kind::Uts | Kind::Net;
+        assert_eq!(format!("{set:?}"), format!("KindSet({set})"));
+        assert_eq!(format!("{:?}", KindSet::EMPTY), "KindSet(none)");
+    }
+
+    #[test]
     fn names_round_trip() {
         for k in Kind::ALL {
             assert_eq!(k.name().parse::<Kind>().unwrap(), k);

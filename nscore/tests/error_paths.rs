@@ -268,3 +268,34 @@ fn bad_input_is_an_error_not_a_panic() {
     let e = nscore::persist::unpersist("/nonexistent/h1").unwrap_err();
     assert_eq!(e.errno(), Some(Errno::ENOENT));
 }
+
+/// Writing a namespace limit without `CAP_SYS_RESOURCE` over its user namespace fails with the
+/// call, the file, the errno and what to do; reading it needs nothing. Run as uid 65534 in a
+/// re-executed helper, so the host's limit cannot change whatever nscore does.
+#[test]
+fn writing_a_limit_unprivileged_says_why() {
+    if !root_or_skip("writing_a_limit_unprivileged_says_why") {
+        return;
+    }
+    let spawn = Spawn::new(KindSet::EMPTY).uid(65534).gid(65534);
+    common::helper_ok(&common::run_helper(spawn, "helper_limit_eacces"), "LIMIT-OK");
+}
+
+#[test]
+#[ignore = "helper: writing_a_limit_unprivileged_says_why runs it as uid 65534"]
+fn helper_limit_eacces() {
+    if !common::is_helper("helper_limit_eacces") {
+        return;
+    }
+    assert_ne!(nix::unistd::geteuid().as_raw(), 0, "the helper runs unprivileged");
+    let before = nscore::limits::read(Kind::Uts).expect("a limit is readable by anyone");
+    let e = nscore::limits::set(Kind::Uts, before.saturating_sub(1)).unwrap_err();
+    assert_eq!(e.op(), Op::WriteLimit, "{e}");
+    assert!(matches!(e.errno(), Some(Errno::EACCES | Errno::EPERM)), "{e}");
+    assert_eq!(e.path(), Some(std::path::Path::new(Kind::Uts.limit_file())), "{e}");
+    assert!(e.hint().unwrap_or_default().contains("CAP_SYS_RESOURCE"), "{e}");
+    assert_eq!(nscore::limits::read(Kind::Uts).unwrap(), before, "unchanged");
+    let all = nscore::limits::Limits::read().expect("every limit file is readable");
+    assert_eq!(all.get(Kind::Uts), Some(before));
+    println!("LIMIT-OK");
+}
