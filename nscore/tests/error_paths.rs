@@ -293,7 +293,11 @@ fn helper_limit_eacces() {
     assert_eq!(e.op(), Op::WriteLimit, "{e}");
     assert!(matches!(e.errno(), Some(Errno::EACCES | Errno::EPERM)), "{e}");
     assert_eq!(e.path(), Some(std::path::Path::new(Kind::Uts.limit_file())), "{e}");
-    assert!(e.hint().unwrap_or_default().contains("CAP_SYS_RESOURCE"), "{e}");
+    let hint = e.hint().unwrap_or_default();
+    assert!(
+        hint.contains("CAP_SYS_RESOURCE") && hint.contains("never on the host"),
+        "{e}"
+    );
     assert_eq!(nscore::limits::read(Kind::Uts).unwrap(), before, "unchanged");
     let all = nscore::limits::Limits::read().expect("every limit file is readable");
     assert_eq!(all.get(Kind::Uts), Some(before));
