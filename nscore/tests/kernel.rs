@@ -13,7 +13,6 @@ mod common;
 
 use common::{ready_pipe, report_and_pause, run_code, sleeper, wait_ready};
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
 use nscore::{join, raw};
 use nscore::{Kind, KindSet, NsHandle, Op, ProcessNamespaces, Redirect, Spawn};
 use std::ffi::CString;
@@ -225,32 +224,7 @@ fn spawn_options_and_child_methods() {
             .unwrap();
         assert!(out.status.success(), "{p:?}");
     }
-    // Into the cgroup v2 the test process is in (CLONE_INTO_CGROUP): no host change.
-    if let Some(rel) = std::fs::read_to_string("/proc/self/cgroup")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("0::").map(str::to_string))
-    {
-        for root in ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"] {
-            let dir = format!("{root}{rel}");
-            let is_v2 = std::path::Path::new(root).join("cgroup.controllers").exists();
-            if !is_v2 {
-                continue;
-            }
-            let fd = nix::fcntl::open(
-                dir.as_str(),
-                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            )
-            .unwrap();
-            let out = Spawn::new(KindSet::EMPTY)
-                .into_cgroup(fd)
-                .output("cat", ["/proc/self/cgroup"])
-                .unwrap();
-            assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("0::{rel}")));
-            break;
-        }
-    }
+    // into_cgroup: builder.rs (a scratch cgroup of its own, with its control).
     // Piped stdin/stdout.
     let mut c = Spawn::new(KindSet::EMPTY)
         .stdin(Redirect::Piped)
