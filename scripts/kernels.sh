@@ -15,6 +15,8 @@
 #
 # Options:
 #   --tests          run every test binary of the workspace (the default without --bench)
+#   --only REGEX     only the test binaries whose label (`nstests.active`, `nscore.kernel`, ...)
+#                    matches REGEX (grep -E), to iterate on one kernel's failures
 #   --bench          run the quick benchmark (criterion --quick) and keep its results.json
 #   --timeout S      bound on each test binary and on the bench (default 300)
 #   --vm-timeout S   bound on a whole guest run, boot to power-off (default 1200)
@@ -44,11 +46,12 @@ die() { echo "kernels: error: $*" >&2; exit 2; }
 elapsed() { echo "$(($(date +%s) - started))s"; }
 say() { printf '\033[1m%8s\033[0m %s  [%s]\n' "$1" "$2" "$(elapsed)"; }
 
-tests=0 bench=0 timeout=300 vm_timeout=1200 out=$root/target/kernels/results
+tests=0 bench=0 timeout=300 vm_timeout=1200 out=$root/target/kernels/results only=
 kernels=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --tests) tests=1 ;;
+        --only) only=${2:?}; shift ;;
         --bench) bench=1 ;;
         --timeout) timeout=${2:?}; shift ;;
         --vm-timeout) vm_timeout=${2:?}; shift ;;
@@ -133,7 +136,17 @@ for line in open(sys.argv[1]):
     if label not in seen:
         seen.add(label)
         print(label, d, m["executable"])
+        # Since Linux 7.0 listns(2) and nsfs file handles show other processes' namespaces only
+        # to root in the initial PID namespace, which the wall (a PID namespace of its own)
+        # never is. In a guest (a throwaway VM) these binaries run a second time without the
+        # wall, in the guest's initial PID namespace; never on the host (run_host skips them).
+        if label in ("nstests.active", "nscore.inspect"):
+            print(label + "@init-pidns", d, m["executable"], "NSWALL=off")
 PY
+    if [ -n "$only" ]; then
+        grep -E "^[^ ]*(${only})[^ ]* " "$list" >"$list.only" || die "--only '$only' matches no test binary"
+        mv "$list.only" "$list"
+    fi
     say built "$(wc -l <"$list") test binaries"
 fi
 cargo build -q -p nsmatrix --bins || die "cargo build -p nsmatrix failed"
@@ -154,7 +167,8 @@ run_host() {
     local dir=$1 label d exe t0 rc
     mkdir -p "$dir/tests"
     "$probe" >"$dir/probe.out" 2>&1 || true
-    while read -r label d exe; do
+    while read -r label d exe env; do
+        [ -z "$env" ] || continue # a guest-only run without the wall (see the list above)
         t0=$(date +%s.%N)
         rc=0
         (cd "$d" && timeout -k 10 "$timeout" "$exe" >"$dir/tests/$label.out" 2>"$dir/tests/$label.err" </dev/null) || rc=$?
@@ -325,7 +339,7 @@ for k in "${kernels[@]}"; do
             ;;
         *)
             if [ ! -f "$base" ] || [ -n "$(find "$list" "$root/scripts/kernels" "${extras[@]%%=*}" -newer "$base" 2>/dev/null | head -1)" ] \
-                || [ -n "$(while read -r _ _ e; do find "$e" -newer "$base"; done <"$list" | head -1)" ]; then
+                || [ -n "$(while read -r _ _ e _; do find "$e" -newer "$base"; done <"$list" | head -1)" ]; then
                 say initramfs "busybox, $(wc -l <"$list") test binaries, their libraries"
                 "$root/scripts/kernels/initramfs.sh" base "$list" "${extras[@]}" "$base" || die "cannot build the initramfs"
                 say initramfs "$(du -h "$base" | cut -f1)"

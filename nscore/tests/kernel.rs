@@ -62,7 +62,12 @@ fn all_kinds_at_once() {
     }
     let mine = ProcessNamespaces::current().unwrap();
     let child = sleeper(Spawn::new(KindSet::ALL).map_root());
-    assert_eq!(child.namespaces().unwrap().differing(&mine), KindSet::ALL);
+    let theirs = child.namespaces().unwrap();
+    assert_eq!(
+        theirs.differing(&mine),
+        KindSet::ALL,
+        "theirs {theirs:?}, mine {mine:?}"
+    );
 }
 
 #[test]

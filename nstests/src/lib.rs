@@ -31,6 +31,7 @@ use std::process::ExitStatus;
 
 use nscore::{raw, Kind, KindSet, Spawn};
 
+pub mod active;
 pub mod child;
 pub mod clock;
 pub mod fs;

@@ -5,6 +5,14 @@
 //! Where the kernel lacks a call, the test prints `SKIPPED <test>: <why>` (the kernel matrix
 //! runs them on 7.x). Peers: the kernel's `selftests/namespaces/{listns_test,
 //! active_ref_test,file_handle_test}.c`.
+//!
+//! Since Linux 7.0 both calls reach another process's namespaces only for root in the initial
+//! PID namespace (see [`nstests::active`]). Inside the wall (a PID namespace of its own) the
+//! tests that look at a child's namespaces from outside them therefore skip on such a kernel,
+//! saying so, and the kernel matrix runs this binary a second time in the guest's initial PID
+//! namespace (`nstests.active@init-pidns`, a throwaway VM), where they run. The rule itself is
+//! tested everywhere (`a1_listns_outside_the_initial_pid_namespace_shows_only_own`,
+//! `a3_nsfs_handle_outside_the_initial_pid_namespace_opens_only_own`).
 
 // Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
 // and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
@@ -14,63 +22,12 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nscore::{Errno, Kind, KindSet, NsHandle, Spawn};
+use nstests::active::*;
 use nstests::child::*;
 use nstests::live::*;
 use nstests::{is_root, run_spawn, skip, Probe};
 use rstest::rstest;
 use rustix::net::{AddressFamily, SocketType};
-
-/// `struct ns_id_req` of `listns(2)`.
-#[repr(C)]
-#[derive(Default)]
-struct NsIdReq {
-    size: u32,
-    spare: u32,
-    ns_id: u64,
-    ns_type: u32,
-    spare2: u32,
-    user_ns_id: u64,
-}
-
-/// `__NR_listns`.
-const SYS_LISTNS: libc::c_long = 470;
-
-/// One `listns(2)` call: ids after `after` of kinds `ns_type` (0: all) owned by the user
-/// namespace of id `owner` (0: any), into `buf`. Hand-written: the call is new (Linux 6.19)
-/// and no crate has it yet.
-fn listns(ns_type: u32, owner: u64, after: u64, buf: &mut [u64]) -> Result<usize, Errno> {
-    let req = NsIdReq {
-        size: std::mem::size_of::<NsIdReq>() as u32,
-        ns_id: after,
-        ns_type,
-        user_ns_id: owner,
-        ..NsIdReq::default()
-    };
-    // SAFETY: `req` is a valid request of the size it says; `buf` is writable for its length.
-    let r = unsafe { libc::syscall(SYS_LISTNS, &req as *const NsIdReq, buf.as_mut_ptr(), buf.len(), 0) };
-    if r < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(r as usize)
-    }
-}
-
-/// Every id `listns` gives, in pages of `page` (each page starts after the last id of the one
-/// before), at most 100,000 ids.
-fn list_paged(ns_type: u32, owner: u64, page: usize) -> Vec<u64> {
-    let mut all = Vec::new();
-    let mut buf = vec![0u64; page];
-    let mut after = 0;
-    while all.len() < 100_000 {
-        let n = listns(ns_type, owner, after, &mut buf).expect("listns");
-        all.extend_from_slice(&buf[..n]);
-        if n < page {
-            break;
-        }
-        after = buf[n - 1];
-    }
-    all
-}
 
 /// Whether `listns(2)` exists here; otherwise prints the skip line for `test`.
 fn has_listns(test: &str) -> bool {
@@ -91,6 +48,31 @@ fn has_listns_as_root(test: &str) -> bool {
             test,
             "listns shows another user namespace's namespaces only to a caller with CAP_SYS_ADMIN over it",
         )
+}
+
+/// Why a test that looks at a child's namespaces from outside them cannot run here.
+const NEEDS_INITIAL_PID_NS: &str = "since Linux 7.0 the kernel shows a caller outside the initial PID namespace \
+     only its own namespaces (\"tighten permission checks\", Feb. 2026); the kernel matrix runs this \
+     binary again in the guest's initial PID namespace (nstests.active@init-pidns)";
+
+/// [`has_listns_as_root`], and `listns` shows this test a child's namespaces: in the initial
+/// PID namespace, or on a kernel older than the 7.0 visibility rule (seen with a live child in
+/// a new UTS namespace). Otherwise prints the skip line.
+fn lists_others(test: &str) -> bool {
+    if !has_listns_as_root(test) {
+        return false;
+    }
+    if nscore::inspect::may_see_all_namespaces().unwrap() {
+        return true;
+    }
+    let live = holder(Kind::Uts.into());
+    let id = live.child.ns(Kind::Uts).unwrap().ns_id().unwrap();
+    let shown = list_paged(Kind::Uts.clone_flag() as u32, 0, 256).contains(&id);
+    live.finish().assert_ok();
+    if !shown {
+        skip(test, NEEDS_INITIAL_PID_NS);
+    }
+    shown
 }
 
 /// Waits (at most 5 s, polling) until `id` is no longer listed; whether it left.
@@ -137,7 +119,7 @@ fn waiting(spawn: Spawn) -> Live {
 #[test]
 fn a1_listns_by_kind_owner_and_pages() {
     let test = "a1_listns_by_kind_owner_and_pages";
-    if !has_listns_as_root(test) {
+    if !lists_others(test) {
         return;
     }
     let live = holder(KindSet::ALL);
@@ -210,10 +192,12 @@ fn a1_listns_unprivileged_sees_its_own_not_a_siblings() {
     }
     let sibling = waiting(Spawn::new(Kind::User | Kind::Net).map_root());
     let sibling_net = sibling.child.ns(Kind::Net).unwrap().ns_id().unwrap();
-    if is_root() {
+    // the control needs a caller that sees every namespace (since 7.0: root in the initial
+    // PID namespace, as in the kernel matrix's second run of this binary)
+    if nscore::inspect::may_see_all_namespaces().unwrap() {
         assert!(
             list_paged(Kind::Net.clone_flag() as u32, 0, 256).contains(&sibling_net),
-            "control: root sees the sibling's"
+            "control: root in the initial PID namespace sees the sibling's"
         );
     }
     let child_body = |p: &Probe| {
@@ -251,15 +235,134 @@ fn a1_listns_unprivileged_sees_its_own_not_a_siblings() {
     );
 }
 
+/// `/proc/thread-self/ns/<kind>` of each kind, made before a spawn (the child cannot allocate).
+const OWN_NS: [&std::ffi::CStr; 8] = [
+    c"/proc/thread-self/ns/cgroup",
+    c"/proc/thread-self/ns/ipc",
+    c"/proc/thread-self/ns/mnt",
+    c"/proc/thread-self/ns/net",
+    c"/proc/thread-self/ns/pid",
+    c"/proc/thread-self/ns/time",
+    c"/proc/thread-self/ns/user",
+    c"/proc/thread-self/ns/uts",
+];
+
+/// New PID, UTS, network and IPC namespaces for a child (with a user namespace mapped to root
+/// when not root): a container, outside the initial PID namespace whatever the test's place.
+fn container() -> Spawn {
+    let kinds = Kind::Pid | Kind::Uts | Kind::Net | Kind::Ipc;
+    if is_root() {
+        Spawn::new(kinds)
+    } else {
+        Spawn::new(kinds | Kind::User).map_root()
+    }
+}
+
+/// The values of `key` in a child's report, as ids, in the order the child reported them.
+fn ids(out: &nstests::Outcome, key: &str) -> Vec<u64> {
+    out.text()
+        .lines()
+        .filter_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+        .map(|v| v.parse().unwrap())
+        .collect()
+}
+
+/// A1 (visibility, Linux 7.0): a process outside the initial PID namespace (a container's
+/// root) gets from `listns` exactly its own namespaces, one id per kind, and not a live
+/// sibling's; pages of one id give the same list. Control: its own eight are all there (the
+/// call works from there). The sibling's namespace is listed for root in the initial PID
+/// namespace: `a1_listns_by_kind_owner_and_pages` checks that (in the kernel matrix's second
+/// run). On a kernel older than 7.0 that still lists the sibling's, the rule part prints a
+/// `SKIPPED` line and the rest is checked.
+#[test]
+fn a1_listns_outside_the_initial_pid_namespace_shows_only_own() {
+    let test = "a1_listns_outside_the_initial_pid_namespace_shows_only_own";
+    if !has_listns(test) {
+        return;
+    }
+    let sibling = holder(Kind::Uts.into());
+    let sibling_uts = sibling.child.ns(Kind::Uts).unwrap().ns_id().unwrap();
+    let child_body = |p: &Probe| {
+        for path in OWN_NS {
+            let id = match nscore::raw::open(path) {
+                Ok(fd) => {
+                    // SAFETY: `fd` was just opened and is open until the close below.
+                    let id = ns_get_id(unsafe { borrow(fd) });
+                    // SAFETY: this process owns `fd` and does not use it again.
+                    unsafe { nstests::child::close(fd) };
+                    id.map_or_else(|e| -(e as i64), |id| id as i64)
+                }
+                Err(e) => -(e as i64),
+            };
+            p.line_num(b"own", id);
+        }
+        let mut buf = [0u64; 256];
+        match listns(0, 0, 0, &mut buf) {
+            Ok(n) => {
+                for id in &buf[..n] {
+                    p.line_num(b"listed", *id as i64);
+                }
+            }
+            Err(e) => p.line_num(b"listns_errno", e as i64),
+        }
+        let (mut one, mut after) = ([0u64; 1], 0);
+        for _ in 0..64 {
+            match listns(0, 0, after, &mut one) {
+                Ok(1) => {
+                    p.line_num(b"paged", one[0] as i64);
+                    after = one[0];
+                }
+                // ENOENT: nothing after the last id (the end, after a full page)
+                Ok(_) | Err(Errno::ENOENT) => break,
+                Err(e) => {
+                    p.line_num(b"paged_errno", e as i64);
+                    break;
+                }
+            }
+        }
+        0
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only the fds it opened.
+    let out = unsafe { run_spawn(container(), child_body) }.unwrap();
+    sibling.finish().assert_ok();
+    out.assert_ok();
+    let t = out.text();
+    let own = ids(&out, "own");
+    let listed = ids(&out, "listed");
+    assert_eq!(own.len(), 8, "one id per kind: {t}");
+    assert!(
+        own.iter().all(|id| listed.contains(id)),
+        "its own namespaces are listed: {t}"
+    );
+    assert!(listed.windows(2).all(|w| w[0] < w[1]), "increasing: {t}");
+    assert_eq!(ids(&out, "paged"), listed, "pages of one: {t}");
+    let mut own_sorted = own.clone();
+    own_sorted.sort_unstable();
+    if kernel_at_least(7, 0) {
+        assert_eq!(listed, own_sorted, "only its own: {t}");
+        assert!(!listed.contains(&sibling_uts), "not the sibling's: {t}");
+    } else if listed.contains(&sibling_uts) {
+        skip(
+            &format!("{test} (rule)"),
+            "this kernel predates Linux 7.0's visibility rule and lists a sibling's namespace",
+        );
+    }
+}
+
 /// How A2's namespace is held after its process exits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Held {
     Nothing,
     Fd,
     BindMount,
-    /// A socket made inside (network namespaces only), taken by `pidfd_getfd`.
+    /// A socket made inside (network namespaces only), taken by `pidfd_getfd`, then the
+    /// namespace reopened from it (`SIOCGSKNS`).
     Socket,
 }
+
+/// `SIOCGSKNS` (`linux/sockios.h`): an nsfs fd of a socket's network namespace.
+const SIOCGSKNS: libc::c_ulong = 0x894C;
 
 /// A child in a new network namespace (as root) that makes a UDP socket, reports its fd as
 /// `sock=<fd>` and waits at its gate.
@@ -284,9 +387,13 @@ fn socket_holder() -> (Live, i64) {
     (live, fd)
 }
 
-/// A2: a namespace held only by an fd, a bind mount or (a network namespace) a socket made
-/// inside stays listed after its last process exited, and leaves the list once released
-/// (within a 5 s cap); control: held by nothing, it leaves with its process.
+/// A2: a namespace held only by an fd or a bind mount stays listed after its last process
+/// exited, and leaves the list once released (within a 5 s cap); control: held by nothing, it
+/// leaves with its process. A network namespace held by a socket made inside lives on after
+/// its process (`SIOCGSKNS` on the socket opens the same namespace, by `NS_GET_ID`), is listed
+/// while that nsfs fd is open, and leaves once both are closed. (Whether the socket alone
+/// keeps it listed is not asserted: a socket takes a passive reference, and 7.2 does not
+/// list a namespace that only a socket holds.)
 #[rstest]
 #[case::nothing(Held::Nothing)]
 #[case::fd(Held::Fd)]
@@ -294,7 +401,7 @@ fn socket_holder() -> (Live, i64) {
 #[case::socket(Held::Socket)]
 fn a2_held_namespace_stays_listed_until_released(#[case] held: Held) {
     let test = "a2_held_namespace_stays_listed_until_released";
-    if !has_listns_as_root(test) {
+    if !lists_others(test) {
         return;
     }
     let kind = if held == Held::Socket { Kind::Net } else { Kind::Uts };
@@ -326,6 +433,16 @@ fn a2_held_namespace_stays_listed_until_released(#[case] held: Held) {
         }
     }
     live.finish().assert_ok();
+    if let Some(sock) = &socket {
+        // the namespace outlives its process through the socket: reopen it from there
+        // SAFETY: SIOCGSKNS takes no argument and returns a new fd of the caller's.
+        let r = unsafe { libc::ioctl(sock.as_raw_fd(), SIOCGSKNS as _) };
+        assert!(r >= 0, "SIOCGSKNS: {}", Errno::last());
+        // SAFETY: a new fd of ours.
+        let ns = NsHandle::from_fd(unsafe { OwnedFd::from_raw_fd(r) }).unwrap();
+        assert_eq!(ns.ns_id().unwrap(), id, "the socket's namespace is the child's");
+        fd = Some(ns);
+    }
     if held == Held::Nothing {
         assert!(leaves_the_list(uts, id), "held by nothing: it leaves with its process");
         return;
@@ -349,7 +466,7 @@ fn a2_held_namespace_stays_listed_until_released(#[case] held: Held) {
 #[case::held(true)]
 #[case::not_held(false)]
 fn a2_held_namespace_keeps_its_owner_listed(#[case] hold: bool) {
-    if !has_listns_as_root("a2_held_namespace_keeps_its_owner_listed") {
+    if !lists_others("a2_held_namespace_keeps_its_owner_listed") {
         return;
     }
     let user = Kind::User.clone_flag() as u32;
@@ -368,68 +485,10 @@ fn a2_held_namespace_keeps_its_owner_listed(#[case] hold: bool) {
     assert!(leaves_the_list(user, owner), "leaves once nothing of it is held");
 }
 
-/// `FD_NSFS_ROOT`: the mount fd that `open_by_handle_at` takes for nsfs handles.
-const FD_NSFS_ROOT: libc::c_int = -10003;
-
-/// A `struct file_handle` with room for nsfs's 16 bytes and more.
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct Handle {
-    bytes: u32,
-    ty: i32,
-    data: [u8; 64],
-}
-
-/// `name_to_handle_at(fd, "", AT_EMPTY_PATH)`: the handle of the namespace behind `fd`.
-/// Hand-written, as is `open_by_handle_at` below: neither rustix nor nix has the file handle
-/// calls.
-fn handle_of(fd: libc::c_int) -> Result<Handle, Errno> {
-    let mut h = Handle {
-        bytes: 64,
-        ty: 0,
-        data: [0; 64],
-    };
-    let mut mount_id: libc::c_int = 0;
-    // SAFETY: a valid handle buffer of the size it says, an empty NUL-terminated path.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_name_to_handle_at,
-            fd,
-            c"".as_ptr(),
-            &mut h as *mut Handle,
-            &mut mount_id as *mut libc::c_int,
-            libc::AT_EMPTY_PATH,
-        )
-    };
-    if r != 0 {
-        Err(Errno::last())
-    } else {
-        Ok(h)
-    }
-}
-
-/// `open_by_handle_at(FD_NSFS_ROOT, h, O_RDONLY)`: an fd, or the errno.
-fn open_handle(h: &Handle) -> Result<libc::c_int, Errno> {
-    // SAFETY: `h` is a handle as name_to_handle_at filled it.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_open_by_handle_at,
-            FD_NSFS_ROOT,
-            h as *const Handle,
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        )
-    };
-    if r < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(r as libc::c_int)
-    }
-}
-
 /// Whether the kernel has nsfs file handles; otherwise prints the skip line for `test`.
 fn has_nsfs_handles(test: &str) -> bool {
     let own = NsHandle::current(Kind::Net).unwrap();
-    match handle_of(own.as_raw_fd()) {
+    match handle_of(&own) {
         Ok(_) => true,
         Err(e) => {
             skip(
@@ -441,6 +500,30 @@ fn has_nsfs_handles(test: &str) -> bool {
     }
 }
 
+/// [`has_nsfs_handles`], and `open_by_handle_at` opens a child's namespace for this test: in
+/// the initial PID namespace, or on a kernel older than the 7.0 visibility rule (seen with a
+/// live child in a new UTS namespace). Otherwise prints the skip line.
+fn opens_others(test: &str) -> bool {
+    if !has_nsfs_handles(test) {
+        return false;
+    }
+    if nscore::inspect::may_see_all_namespaces().unwrap() {
+        return true;
+    }
+    let live = holder(Kind::Uts.into());
+    let h = handle_of(live.child.ns(Kind::Uts).unwrap()).unwrap();
+    let opened = open_handle(&h).map(|fd| nix::unistd::close(fd).ok());
+    live.finish().assert_ok();
+    match opened {
+        Ok(_) => true,
+        Err(Errno::ESTALE) => {
+            skip(test, NEEDS_INITIAL_PID_NS);
+            false
+        }
+        Err(e) => panic!("open_by_handle_at of a live child's namespace: {e}"),
+    }
+}
+
 /// A3: an nsfs file handle (`name_to_handle_at`) of a child's namespace opens
 /// (`open_by_handle_at`) to the same namespace (inode and `NS_GET_ID`), for every kind; once
 /// the namespace is gone it gives ESTALE (within a 5 s cap). Control: a handle of the test's
@@ -448,14 +531,14 @@ fn has_nsfs_handles(test: &str) -> bool {
 #[test]
 fn a3_nsfs_handles_round_trip_then_stale() {
     let test = "a3_nsfs_handles_round_trip_then_stale";
-    if !has_nsfs_handles(test) {
+    if !opens_others(test) {
         return;
     }
     let live = holder(KindSet::ALL.without(Kind::Mnt));
     let mut handles = Vec::new();
     for k in KindSet::ALL.without(Kind::Mnt).iter() {
         let ns = live.child.ns(k).unwrap();
-        let h = handle_of(ns.as_raw_fd()).unwrap_or_else(|e| panic!("{k}: name_to_handle_at: {e}"));
+        let h = handle_of(&ns).unwrap_or_else(|e| panic!("{k}: name_to_handle_at: {e}"));
         let fd = open_handle(&h).unwrap_or_else(|e| panic!("{k}: open_by_handle_at: {e}"));
         // SAFETY: a new fd of ours.
         let back = NsHandle::from_fd(unsafe { OwnedFd::from_raw_fd(fd) }).unwrap();
@@ -475,7 +558,7 @@ fn a3_nsfs_handles_round_trip_then_stale() {
     }
     assert_eq!(last.err(), Some(Errno::ESTALE), "a gone namespace's handle is stale");
     let own = NsHandle::current(Kind::Uts).unwrap();
-    let h = handle_of(own.as_raw_fd()).unwrap();
+    let h = handle_of(&own).unwrap();
     let fd = open_handle(&h).expect("control: the test's own namespace opens");
     nix::unistd::close(fd).unwrap();
 }
@@ -483,17 +566,27 @@ fn a3_nsfs_handles_round_trip_then_stale() {
 /// A3 (across user namespaces): a process in a sibling user namespace cannot open the
 /// handle of a namespace that another user namespace owns (a child's UTS namespace, owned by
 /// the child's user namespace: ESTALE, as if it were gone); a process above it (a plain
-/// child of the test) can. Control: the same handle, opened by the plain child.
+/// child of the test) can, where the kernel shows it other namespaces at all (see
+/// [`opens_others`]). Control: the same handle, opened by the plain child.
 #[rstest]
 #[case::sibling_user_namespace(true)]
 #[case::plain_child(false)]
 fn a3_nsfs_handle_refused_across_user_namespaces(#[case] sibling: bool) {
-    let test = "a3_nsfs_handle_refused_across_user_namespaces";
-    if !has_nsfs_handles(test) {
+    let test = if sibling {
+        "a3_nsfs_handle_refused_across_user_namespaces::case_1_sibling_user_namespace"
+    } else {
+        "a3_nsfs_handle_refused_across_user_namespaces::case_2_plain_child"
+    };
+    // the control (a plain child opens it) needs a caller that sees other namespaces
+    if !(if sibling {
+        has_nsfs_handles(test)
+    } else {
+        opens_others(test)
+    }) {
         return;
     }
     let target = waiting(Spawn::new(Kind::User | Kind::Uts).map_root());
-    let h = handle_of(target.child.ns(Kind::Uts).unwrap().as_raw_fd()).unwrap();
+    let h = handle_of(target.child.ns(Kind::Uts).unwrap()).unwrap();
     let spawn = if sibling {
         Spawn::new(Kind::User).map_root()
     } else {
@@ -523,5 +616,67 @@ fn a3_nsfs_handle_refused_across_user_namespaces(#[case] sibling: bool) {
         assert_eq!(e, libc::ESTALE as i64, "refused from a sibling user namespace: {t}");
     } else {
         assert_eq!(e, 0, "control: {t}");
+    }
+}
+
+/// A3 (visibility, Linux 7.0): a process outside the initial PID namespace (a container's
+/// root) opens the nsfs handle of its own UTS namespace (the same namespace comes back), but
+/// not the handle of a live sibling's (ESTALE, as if it were gone). Control: its own opens.
+/// On a kernel older than 7.0 that still opens the sibling's, the rule part prints a
+/// `SKIPPED` line and the rest is checked.
+#[test]
+fn a3_nsfs_handle_outside_the_initial_pid_namespace_opens_only_own() {
+    let test = "a3_nsfs_handle_outside_the_initial_pid_namespace_opens_only_own";
+    if !has_nsfs_handles(test) {
+        return;
+    }
+    let sibling = holder(Kind::Uts.into());
+    let theirs = handle_of(sibling.child.ns(Kind::Uts).unwrap()).unwrap();
+    let child_body = |p: &Probe| {
+        let Ok(fd) = nscore::raw::open(c"/proc/thread-self/ns/uts") else {
+            return 1;
+        };
+        // SAFETY: `fd` was just opened and is open until the close below.
+        let own = unsafe { borrow(fd) };
+        let own_id = ns_get_id(own).unwrap_or(0);
+        match handle_of(own).map(|h| open_handle(&h)) {
+            Ok(Ok(back)) => {
+                // SAFETY: `back` was just opened and is open until the close below.
+                let same = ns_get_id(unsafe { borrow(back) }) == Ok(own_id) && own_id != 0;
+                p.line_num(b"own_open_errno", 0);
+                p.line_num(b"same", same as i64);
+                // SAFETY: this process owns `back` and does not use it again.
+                unsafe { nstests::child::close(back) };
+            }
+            Ok(Err(e)) | Err(e) => p.line_num(b"own_open_errno", e as i64),
+        }
+        // SAFETY: this process owns `fd` and does not use it again.
+        unsafe { nstests::child::close(fd) };
+        match open_handle(&theirs) {
+            Ok(back) => {
+                p.line_num(b"theirs_open_errno", 0);
+                // SAFETY: this process owns `back` and does not use it again.
+                unsafe { nstests::child::close(back) };
+            }
+            Err(e) => p.line_num(b"theirs_open_errno", e as i64),
+        }
+        0
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only the fds it opened.
+    let out = unsafe { run_spawn(container(), child_body) }.unwrap();
+    sibling.finish().assert_ok();
+    out.assert_ok();
+    let t = out.text();
+    assert_eq!(out.num("own_open_errno"), 0, "its own namespace opens: {t}");
+    assert_eq!(out.num("same"), 1, "the same namespace comes back: {t}");
+    let theirs = out.num("theirs_open_errno");
+    if kernel_at_least(7, 0) {
+        assert_eq!(theirs, libc::ESTALE as i64, "not the sibling's: {t}");
+    } else if theirs == 0 {
+        skip(
+            &format!("{test} (rule)"),
+            "this kernel predates Linux 7.0's visibility rule and opens a sibling's namespace",
+        );
     }
 }

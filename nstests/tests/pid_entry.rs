@@ -17,20 +17,24 @@ use nstests::live::*;
 use nstests::{run_spawn, Mode, Probe};
 use rstest::rstest;
 
-/// P10 (first fork): a PID namespace that has no process yet cannot be entered: its
-/// `pid_for_children` (after another process's `unshare`) does not open (ENOENT; the kernel
-/// hands out no reference before the child reaper exists). The unsharing process's first
-/// child is its PID 1; then a `setns` by that file makes the joiner's next child PID 2.
-/// Control: a namespace that has processes opens at once, and pids are ordinary. (That a
-/// namespace whose init has gone refuses forks with ENOMEM is P3.) All of it below a scratch
-/// PID namespace, which the scaffold's user namespace owns when not root.
+/// P10 (first fork): the first process of a PID namespace is its PID 1, whichever way it
+/// comes in. After another process's `unshare`, the namespace has no process yet: up to Linux
+/// 6.18 its `pid_for_children` does not open (ENOENT: no reference before the child reaper
+/// exists), and the unsharing process's first child is PID 1; newer kernels (seen on 7.2) open
+/// it, and then a process that joins by that file and forks first makes PID 1, and the
+/// unsharing process's first child is PID 2. Either way a later `setns` by the file makes the
+/// joiner's next child the next pid, and a kernel that opens the file must still make the
+/// first fork PID 1. Control: a namespace that has processes opens at once, and pids are
+/// ordinary. (That a namespace whose init has gone refuses forks with ENOMEM is P3.) All of it
+/// below a scratch PID namespace, which the scaffold's user namespace owns when not root.
 #[rstest]
 #[case::none(Mode::None)]
 #[case::unshare(Mode::Unshare)]
 fn p10_empty_namespace_cannot_be_entered_first_fork_is_pid_1(#[case] mode: Mode) {
     let child_body = |p: &Probe| {
         let ([rd, wr], [go_r, go_w], [done_r, done_w]) = (pipe(), pipe(), pipe());
-        if rd < 0 || go_r < 0 || done_r < 0 {
+        let [early_r, early_w] = pipe();
+        if rd < 0 || go_r < 0 || done_r < 0 || early_r < 0 {
             return 1;
         }
         // SAFETY: until it exits, the forked process makes only raw system calls on memory made
@@ -84,12 +88,32 @@ fn p10_empty_namespace_cannot_be_entered_first_fork_is_pid_1(#[case] mode: Mode)
         };
         let mut buf = [0u8; 64];
         let path = proc_path(&mut buf, outer, b"/ns/pid_for_children");
+        // the early joiner: where the file opens before the namespace has a process, this
+        // process joins by it and forks first; its child waits until the end (it may be the
+        // namespace's init, whose exit would end every other process in it)
+        let mut early = 0;
         match raw::open(path) {
             Ok(fd) => {
+                p.line_num(b"open_before_errno", 0);
+                let joined = raw::setns(fd, Kind::Pid.into());
                 // SAFETY: this process owns its copy of `fd` (a pipe end or fd made for this test)
                 // and does not use it again.
                 unsafe { nstests::child::close(fd) };
-                p.line_num(b"open_before_errno", 0);
+                if let Err(e) = joined {
+                    p.line_num(b"early_setns_errno", e as i64);
+                    return 8;
+                }
+                // SAFETY: until it exits, the forked process makes only raw system calls on
+                // memory made before the fork.
+                match unsafe { fork() } {
+                    Ok(0) => {
+                        p.line_num(b"early_child_pid", getpid());
+                        wait(early_r);
+                        raw::exit(0)
+                    }
+                    Ok(c) => early = c,
+                    Err(e) => p.line_num(b"early_fork_errno", e as i64),
+                }
             }
             Err(e) => p.line_num(b"open_before_errno", e as i64),
         }
@@ -121,25 +145,38 @@ fn p10_empty_namespace_cannot_be_entered_first_fork_is_pid_1(#[case] mode: Mode)
             Err(e) => p.line_num(b"fork_errno", e as i64),
         }
         signal(done_w);
-        raw::reap(holder).unwrap_or(99)
+        let rc = raw::reap(holder).unwrap_or(99);
+        // the early child last: it may be the namespace's init
+        signal(early_w);
+        if early > 0 {
+            let _ = raw::reap(early);
+        }
+        rc
     };
     // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
     // no lock, no panic) and closes only pipe ends it made.
     let out = unsafe { run_spawn(scaffold(Kind::Pid.into()), child_body) }.unwrap();
     out.assert_ok();
     let t = out.text();
-    if mode.isolates() {
+    if !mode.isolates() {
+        assert_eq!(out.num("open_before_errno"), 0, "control: {t}");
+        assert!(out.num("early_child_pid") > 1, "control: {t}");
+        assert!(out.num("first_child_pid") > 1, "control: {t}");
+        assert!(out.num("joined_child_pid") > 1, "control: {t}");
+    } else if out.num("open_before_errno") == 0 {
+        // a kernel that hands out the empty namespace: the early joiner's child came first
+        assert_eq!(out.num("early_child_pid"), 1, "the first process is PID 1: {t}");
+        assert_eq!(out.num("first_child_pid"), 2, "the unsharer's child comes after: {t}");
+        assert_eq!(out.num("joined_child_pid"), 3, "then the joiner's: {t}");
+    } else {
         assert_eq!(out.num("open_before_errno"), libc::ENOENT as i64, "no process yet: {t}");
+        assert!(out.get("early_child_pid").is_none(), "{t}");
         assert_eq!(out.num("first_child_pid"), 1, "{t}");
         assert_eq!(
             out.num("joined_child_pid"),
             2,
             "the joiner's child comes after init: {t}"
         );
-    } else {
-        assert_eq!(out.num("open_before_errno"), 0, "control: {t}");
-        assert!(out.num("first_child_pid") > 1, "control: {t}");
-        assert!(out.num("joined_child_pid") > 1, "control: {t}");
     }
 }
 

@@ -71,7 +71,7 @@ base)
     [ -x /sbin/ldconfig ] && put_exe "$tree" "$(readlink -f /sbin/ldconfig)" /sbin/ldconfig
     # and the host's /bin/sh (dash): Debian's busybox sh runs its own applets before any PATH
     put_exe "$tree" "$(readlink -f /bin/sh)" /usr/bin/sh
-    while read -r label dir exe; do
+    while read -r label dir exe _; do
         [ -n "$label" ] || continue
         mkdir -p "$tree$dir"
         put_exe "$tree" "$exe"

@@ -416,29 +416,53 @@ fn unescape_mountinfo(s: &str) -> String {
 /// `listns(2)` (Linux 6.19): the 64-bit ids (`NS_GET_ID`) of the namespaces of `kinds` that the
 /// caller may see, in increasing order (all kinds when `kinds` is empty).
 ///
+/// Which ones the caller may see: since Linux 7.0 (and 6.19.y), every active namespace for
+/// root in the initial PID and user namespaces, and only the caller's own namespaces for any
+/// other caller, root in a container included (see
+/// [`may_see_all_namespaces`](super::may_see_all_namespaces)).
+///
 /// Errors: an error for which [`Error::is_unsupported`] is true (`ENOSYS`) on older kernels.
 pub fn listns(kinds: KindSet) -> Result<Vec<u64>> {
-    const BATCH: usize = 256;
+    listns_in_pages(kinds, &mut [0u64; 256])
+}
+
+/// [`listns`], asking the kernel for `page.len()` ids at a time: each call starts after the
+/// last id of the one before, until a page comes back short or the kernel says that nothing
+/// follows (ENOENT). A kernel that gives a full page
+/// whose ids do not increase ends the walk with EIO (instead of a loop without end).
+fn listns_in_pages(kinds: KindSet, page: &mut [u64]) -> Result<Vec<u64>> {
     let mut req = sys::nsfs::NsIdReq {
         size: std::mem::size_of::<sys::nsfs::NsIdReq>() as u32,
         ns_type: kinds.clone_flags() as u32,
         ..sys::nsfs::NsIdReq::default()
     };
     let mut ids = Vec::new();
-    let mut buf = [0u64; BATCH];
     loop {
-        let n = sys::nsfs::listns(&req, &mut buf, 0).map_err(|e| {
+        let n = match sys::nsfs::listns(&req, page, 0) {
+            // a later page starts at the first namespace after the last id; ENOENT when there is
+            // none (the kernel's `lookup_ns_id_at`): the list ended with a full page
+            Err(Errno::ENOENT) if req.ns_id != 0 => return Ok(ids),
+            r => r,
+        }
+        .map_err(|e| {
             if e == Errno::ENOSYS {
                 Error::unsupported(Op::Listns, kinds, e, "6.19")
             } else {
                 Error::sys(Op::Listns, kinds, e)
             }
         })?;
-        ids.extend_from_slice(&buf[..n.min(BATCH)]);
-        if n < BATCH {
+        let got = &page[..n.min(page.len())];
+        ids.extend_from_slice(got);
+        if got.len() < page.len() {
             return Ok(ids);
         }
-        req.ns_id = buf[BATCH - 1];
+        let last = got[got.len() - 1];
+        if last <= req.ns_id {
+            return Err(
+                Error::sys(Op::Listns, kinds, Errno::EIO).with_detail("ids did not increase from one page to the next")
+            );
+        }
+        req.ns_id = last;
     }
 }
 
@@ -451,5 +475,29 @@ mod tests {
         assert_eq!(unescape_mountinfo(r"/run/netns/a\040b"), "/run/netns/a b");
         assert_eq!(unescape_mountinfo(r"/x\134y\"), r"/x\y\");
         assert_eq!(unescape_mountinfo("/plain"), "/plain");
+    }
+
+    /// The paging of `listns`: pages of one id give the same strictly increasing list as pages
+    /// of 256 (the caller's own namespaces at least: one per kind). Read-only: no namespace is
+    /// made or entered.
+    #[test]
+    fn listns_pages_give_the_same_ids() {
+        match listns_in_pages(KindSet::EMPTY, &mut [0u64; 256]) {
+            Ok(whole) => {
+                assert!(whole.len() >= 8, "one per kind at least: {whole:?}");
+                assert!(whole.windows(2).all(|w| w[0] < w[1]), "increasing: {whole:?}");
+                for page in [1, 2, 7] {
+                    let paged = listns_in_pages(KindSet::EMPTY, &mut vec![0u64; page]).unwrap();
+                    assert_eq!(paged, whole, "pages of {page}");
+                }
+                let nets = listns_in_pages(Kind::Net.into(), &mut [0u64; 1]).unwrap();
+                assert!(!nets.is_empty() && nets.iter().all(|id| whole.contains(id)), "{nets:?}");
+                assert!(nets.len() < whole.len(), "by kind: {nets:?}");
+            }
+            Err(e) => {
+                assert!(e.is_unsupported(), "{e}");
+                eprintln!("SKIPPED listns_pages_give_the_same_ids: {e}");
+            }
+        }
     }
 }

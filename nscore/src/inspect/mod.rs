@@ -314,6 +314,36 @@ pub(crate) fn pidfd_pid(pidfd: BorrowedFd<'_>) -> Result<Pid> {
     Ok(Pid::from_raw(pid))
 }
 
+/// `PROC_PID_INIT_INO` (`include/linux/proc_ns.h`): the inode number of the initial PID
+/// namespace, fixed since Linux 3.8.
+pub const INIT_PID_INO: u64 = 0xEFFF_FFFC;
+/// `PROC_USER_INIT_INO`: the inode number of the initial user namespace, fixed since Linux 3.8.
+pub const INIT_USER_INO: u64 = 0xEFFF_FFFD;
+
+/// Whether the kernel shows the calling thread every namespace, and not only its own: it is in
+/// the initial PID and user namespaces and has `CAP_SYS_ADMIN` (the kernel's
+/// `may_see_all_namespaces()`).
+///
+/// Since Linux 7.0 (and 6.19.y; the "visibility fixes" of Feb. 2026: "nstree: tighten
+/// permission checks for listing", "nsfs: tighten permission checks for handle opening",
+/// "nsfs: tighten permission checks for ns iteration ioctls"), [`list::listns`], nsfs file
+/// handles (`open_by_handle_at`) and the `NS_MNT_GET_NEXT`/`_PREV` walk show any other caller
+/// only the namespaces it is in, even root in a container, so that one privileged service
+/// cannot learn of another's namespaces. Older kernels show more (by `CAP_SYS_ADMIN` over each
+/// namespace's owner).
+///
+/// Errors: when `/proc/thread-self/ns` cannot be read (no `/proc`).
+pub fn may_see_all_namespaces() -> Result<bool> {
+    let pid = NsHandle::current(Kind::Pid)?.inode()?;
+    let user = NsHandle::current(Kind::User)?.inode()?;
+    let caps = rustix::thread::capabilities(None).map_err(|e| {
+        Error::sys(Op::ReadProc, KindSet::EMPTY, Errno::from_raw(e.raw_os_error())).with_detail("capget")
+    })?;
+    Ok(pid.ino == INIT_PID_INO
+        && user.ino == INIT_USER_INO
+        && caps.effective.contains(rustix::thread::CapabilitySet::SYS_ADMIN))
+}
+
 /// One process's namespaces: the identity of each `/proc/[pid]/ns` entry it has, including
 /// `pid_for_children` and `time_for_children`.
 #[derive(Debug, Clone, PartialEq, Eq)]
