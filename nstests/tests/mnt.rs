@@ -207,7 +207,8 @@ fn m2_propagation_shared_private_slave(#[case] prop: Prop) {
 }
 
 /// M3: `NS_MNT_GET_INFO` (Linux 6.12) reports the namespace's mount count: the lines of its
-/// `/proc/self/mountinfo`, one more after a mount inside. Skipped cleanly on older kernels.
+/// `/proc/self/mountinfo` (6.12 in the matrix's guests: one fewer, the same before and after),
+/// one more after a mount inside. Skipped cleanly on older kernels.
 #[test]
 fn m3_mnt_get_info_counts_mounts() {
     let dir = tempfile::tempdir().unwrap();
@@ -244,9 +245,23 @@ fn m3_mnt_get_info_counts_mounts() {
     let out = live.finish();
     out.assert_ok();
     assert_eq!(out.num("mount_errno"), 0, "{}", out.text());
-    assert_eq!(info1.nr_mounts as i64, out.num("lines1"), "{}", out.text());
-    assert_eq!(info2.nr_mounts as i64, out.num("lines2"), "{}", out.text());
-    assert_eq!(info2.nr_mounts, info1.nr_mounts + 1);
+    // The count is the lines of mountinfo, or one fewer: Debian's 6.12 (6.12.117) counts one
+    // mount fewer than mountinfo shows when the root is the initramfs (the kernel matrix's
+    // guests); 6.18 on the host and 7.x in the same guests agree with mountinfo.
+    let t = out.text();
+    let (lines1, lines2) = (out.num("lines1"), out.num("lines2"));
+    let uncounted = lines1 - info1.nr_mounts as i64;
+    assert!(
+        uncounted == 0 || uncounted == 1,
+        "mountinfo {lines1}, NS_MNT_GET_INFO {info1:?}: {t}"
+    );
+    assert_eq!(lines2 - info2.nr_mounts as i64, uncounted, "{info2:?}: {t}");
+    assert_eq!(lines2, lines1 + 1, "{t}");
+    assert_eq!(
+        info2.nr_mounts,
+        info1.nr_mounts + 1,
+        "one mount more: {info1:?} {info2:?}"
+    );
     assert_eq!(info1.mnt_ns_id, ns.mnt_ns_id().unwrap());
 }
 

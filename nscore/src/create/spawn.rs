@@ -43,14 +43,16 @@ impl Propagation {
 /// How the child is cloned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CloneMode {
-    /// `CLONE_VM|CLONE_VFORK` where possible (a command, no time offsets, and no id maps or
-    /// only ones the child writes itself, as with [`Spawn::map_root`]), else fork-like.
+    /// `CLONE_VM|CLONE_VFORK` where possible (a command, no new time namespace, and no id maps
+    /// or only ones the child writes itself, as with [`Spawn::map_root`]), else fork-like.
     #[default]
     Auto,
     /// Always a fork-like clone (the child gets a copy-on-write copy of the address space).
     Fork,
     /// Always `CLONE_VM|CLONE_VFORK` (only for commands without time offsets, and without id
-    /// maps other than the child's own single-id ones).
+    /// maps other than the child's own single-id ones). With `Kind::Time` the child enters its
+    /// new time namespace only when it execs (the kernel keeps a `CLONE_VM` child in the
+    /// parent's until then).
     Vfork,
 }
 
