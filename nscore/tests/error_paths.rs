@@ -15,8 +15,8 @@ mod common;
 use common::run_code;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nscore::{idmap, join, raw};
-use nscore::{Error, IdMap, Kind, KindSet, NsHandle, Op, ProcessNamespaces, Spawn};
+use nscore::{join, raw};
+use nscore::{Error, Kind, KindSet, NsHandle, Op, ProcessNamespaces, Spawn};
 use std::io::Write as _;
 use std::os::fd::{AsFd, AsRawFd};
 
@@ -150,13 +150,8 @@ fn limit_helper_in_child_userns() {
         );
         return;
     }
-    // Refuse to run anywhere but in a user namespace other than the initial one.
-    let map = idmap::read_uid_map(nix::unistd::getpid()).unwrap();
-    assert_ne!(
-        map,
-        [IdMap::new(0, 0, u32::MAX)],
-        "helper must run in a child user namespace, not the initial one"
-    );
+    // Refuse to lower a limit anywhere but in a user namespace other than the initial one.
+    common::assert_in_child_user_namespace();
     let was = nscore::limits::read(Kind::Uts).unwrap();
     nscore::limits::set(Kind::Uts, 0).unwrap();
     assert_eq!(nscore::limits::read(Kind::Uts).unwrap(), 0);

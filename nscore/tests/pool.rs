@@ -1,6 +1,12 @@
 //! Integration tests (real kernel, as root) for `nscore::pool`: a pooled child is as isolated
 //! as a fresh one (namespaces no other process has been in), each set is handed out once, the
 //! empty-pool policies, shutdown frees every set, and a killed launcher gives a clear error.
+//!
+//! That a pool's namespaces are freed is seen two ways: by their never-reused ids
+//! (`NS_GET_ID`, Linux 6.18), where the kernel has them, and on every kernel by the
+//! per-user-namespace limits: the scenario runs again in a helper in a fresh user namespace
+//! whose `max_<kind>_namespaces` are lowered to `LIMIT`, and afterwards `LIMIT` new namespaces
+//! of each kind can be made at once only if nothing of the pool still holds one.
 
 // Every test of this binary runs inside the wall (nswall): private mount, IPC, UTS, network
 // and PID namespaces and a cgroup bound, so that a failure cannot reach the host.
@@ -14,7 +20,9 @@ use std::io::{BufRead as _, BufReader};
 use std::os::unix::fs::MetadataExt as _;
 use std::time::{Duration, Instant};
 
-use nscore::{Child, Errno, Kind, KindSet, NsHandle, Op, Pid, Pool, ProcessNamespaces, Redirect, Spawn, WhenEmpty};
+use nscore::{
+    limits, Child, Errno, Kind, KindSet, NsHandle, Op, Pid, Pool, ProcessNamespaces, Redirect, Spawn, WhenEmpty,
+};
 
 const FILL: Duration = Duration::from_secs(20);
 
@@ -46,12 +54,15 @@ fn ns_id_at(path: impl AsRef<std::path::Path>) -> Option<u64> {
 }
 
 /// Whether the kernel has `NS_GET_ID` (6.18), which proves that a namespace is freed (inode
-/// numbers are reused); otherwise says the test skips.
-fn ns_get_id_or_skip(test: &str) -> bool {
+/// numbers are reused); otherwise says that `test` checks it by the limits only.
+fn ns_get_id_or_say(test: &str) -> bool {
     match NsHandle::current(Kind::Net).and_then(|h| h.ns_id()) {
         Ok(_) => true,
         Err(e) if e.is_unsupported() => {
-            let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {e}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test} (NS_GET_ID check): {e}; freed is checked by the limits only"
+            );
             false
         }
         Err(e) => panic!("NS_GET_ID: {e}"),
@@ -253,7 +264,11 @@ fn an_empty_pool_waits_or_makes_a_set_inline() {
 
 #[test]
 fn shutdown_frees_every_set() {
-    if !root_or_skip("shutdown_frees_every_set") || !ns_get_id_or_skip("shutdown_frees_every_set") {
+    if !root_or_skip("shutdown_frees_every_set") {
+        return;
+    }
+    freed_by_the_limits(Scenario::Shutdown);
+    if !ns_get_id_or_say("shutdown_frees_every_set") {
         return;
     }
     let pool = Pool::new(set(), 3).unwrap();
@@ -283,9 +298,11 @@ fn shutdown_frees_every_set() {
 
 #[test]
 fn a_killed_launcher_is_a_clear_error_and_nothing_leaks() {
-    if !root_or_skip("a_killed_launcher_is_a_clear_error_and_nothing_leaks")
-        || !ns_get_id_or_skip("a_killed_launcher_is_a_clear_error_and_nothing_leaks")
-    {
+    if !root_or_skip("a_killed_launcher_is_a_clear_error_and_nothing_leaks") {
+        return;
+    }
+    freed_by_the_limits(Scenario::KilledLauncher);
+    if !ns_get_id_or_say("a_killed_launcher_is_a_clear_error_and_nothing_leaks") {
         return;
     }
     let pool = Pool::new(set(), 1).unwrap();
@@ -388,4 +405,135 @@ fn what_a_pool_cannot_do_is_refused_clearly() {
     assert_eq!(e.op(), Op::Validate, "{e}");
     let stats = pool.stats();
     assert_eq!(stats.handed_out, 0, "nothing was taken by refused spawns");
+}
+
+// ---- freed, seen through the per-user-namespace limits (every kernel)
+
+/// `max_<kind>_namespaces` in the helper's user namespace: room for the scenarios' sets (at
+/// most three at a time: a killed one being torn down, a used one, a fresh one).
+const LIMIT: usize = 4;
+
+/// How long the check waits for the asynchronous part of a teardown (a network namespace's
+/// `cleanup_net`, the RCU-deferred frees of IPC and PID namespaces), after which a count
+/// that has not dropped means the namespace is still held.
+const TEARDOWN: Duration = Duration::from_secs(10);
+
+/// What the helper does with its pool before it checks that everything is freed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    /// Fill a pool of three sets and shut it down.
+    Shutdown,
+    /// Kill the launcher of a pool of one, see the clear error and a fresh set, shut it down.
+    KilledLauncher,
+}
+
+/// Runs `scenario` in a helper (this binary, re-executed) in a fresh user namespace with root
+/// mapped, whose limits the helper lowers to [`LIMIT`] (the host's never change), and asserts
+/// what it found.
+fn freed_by_the_limits(scenario: Scenario) {
+    let before = limits::Limits::read().unwrap();
+    let spawn = Spawn::new(Kind::User)
+        .map_root()
+        .env("NSCORE_POOL_SCENARIO", format!("{scenario:?}"));
+    let out = common::run_helper(spawn, "pool_freed_helper");
+    common::helper_ok(&out, "POOL-FREED-OK");
+    assert_eq!(
+        limits::Limits::read().unwrap(),
+        before,
+        "the host's limits are untouched"
+    );
+}
+
+/// Holds up to `n` new namespaces of `kind` at once, each in a child that pauses (killed when
+/// dropped), trying again on `ENOSPC` until `within` has passed. Fewer than `n` means that
+/// other namespaces of the kind still count against the limit.
+fn hold_up_to(kind: Kind, n: usize, within: Duration) -> Vec<Child> {
+    let end = Instant::now() + within;
+    let mut held = Vec::new();
+    while held.len() < n {
+        let pause = || -> i32 {
+            loop {
+                // SAFETY: pause(2) only blocks until a signal comes.
+                unsafe { libc::pause() };
+            }
+        };
+        // SAFETY: the body only calls pause(2), async-signal-safe.
+        match unsafe { Spawn::new(kind).run(pause) } {
+            Ok(c) => held.push(c),
+            Err(e) if e.errno() == Some(Errno::ENOSPC) && Instant::now() < end => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Err(e) if e.errno() == Some(Errno::ENOSPC) => break,
+            Err(e) => panic!("making a {kind} namespace: {e}"),
+        }
+    }
+    held
+}
+
+/// Asserts that every kind of the pool's set has all of [`LIMIT`] free: nothing the pool made
+/// is still held.
+fn assert_all_freed(what: &str) {
+    for kind in set().iter() {
+        let held = hold_up_to(kind, LIMIT, TEARDOWN);
+        assert_eq!(
+            held.len(),
+            LIMIT,
+            "{what}: only {} new {kind} namespaces could be made under {} = {LIMIT} after {TEARDOWN:?}: \
+             a namespace of the pool is still held",
+            held.len(),
+            kind.limit_file()
+        );
+    }
+}
+
+#[test]
+#[ignore = "helper: shutdown_frees_every_set and a_killed_launcher_is_a_clear_error_and_nothing_leaks run it"]
+fn pool_freed_helper() {
+    if !common::is_helper("pool_freed_helper") {
+        return;
+    }
+    // Refuse to lower a limit anywhere but in a user namespace other than the initial one.
+    common::assert_in_child_user_namespace();
+    for kind in set().iter() {
+        limits::set(kind, LIMIT as u64).unwrap();
+    }
+    let scenario = std::env::var("NSCORE_POOL_SCENARIO").unwrap();
+    match scenario.as_str() {
+        "Shutdown" => {
+            let pool = Pool::new(set(), 3).unwrap();
+            pool.fill(FILL).unwrap();
+            // Control: an fd held on one set's network namespace across the shutdown is seen
+            // by the same count, then released.
+            let pid = pool.launcher_pids()[0];
+            let leak = NsHandle::open(format!("/proc/{pid}/ns/net")).unwrap();
+            pool.shutdown();
+            let mut net = hold_up_to(Kind::Net, LIMIT - 1, TEARDOWN);
+            assert_eq!(net.len(), LIMIT - 1, "the other sets' network namespaces are freed");
+            net.extend(hold_up_to(Kind::Net, 1, Duration::from_millis(500)));
+            assert_eq!(
+                net.len(),
+                LIMIT - 1,
+                "control: the network namespace held by an fd still counts"
+            );
+            drop(net);
+            drop(leak);
+            assert_all_freed("after shutdown");
+        }
+        "KilledLauncher" => {
+            let pool = Pool::new(set(), 1).unwrap();
+            pool.fill(FILL).unwrap();
+            let pid = pool.launcher_pids()[0];
+            nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            let e = pool.spawn().spawn("true", [""; 0]).unwrap_err();
+            assert_eq!(e.op(), Op::ChildReport, "{e}");
+            assert!(gone(pid, Duration::from_secs(5)), "the killed launcher is reaped");
+            let out = pool.spawn().output("true", [""; 0]).unwrap();
+            assert!(out.status.success());
+            pool.shutdown();
+            assert_all_freed("after a launcher was killed and the pool shut down");
+        }
+        other => panic!("unknown scenario {other}"),
+    }
+    println!("POOL-FREED-OK");
 }

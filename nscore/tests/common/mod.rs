@@ -57,6 +57,17 @@ pub fn is_helper(name: &str) -> bool {
     }
 }
 
+/// Panics unless this process is in a user namespace other than the initial one: where a
+/// helper may lower `/proc/sys/user/max_*_namespaces`, which are then that namespace's own.
+pub fn assert_in_child_user_namespace() {
+    let map = nscore::idmap::read_uid_map(nix::unistd::getpid()).unwrap();
+    assert_ne!(
+        map,
+        [nscore::IdMap::new(0, 0, u32::MAX)],
+        "helper must run in a child user namespace, not the initial one"
+    );
+}
+
 // ---- children for the API tests (inspect, kernel, error_paths)
 
 /// A child in new namespaces of `kinds` that sleeps until killed (dropping it kills it).
