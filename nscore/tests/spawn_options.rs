@@ -56,23 +56,12 @@ fn root_makes_the_directory_the_childs_root() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("only-in-the-new-root");
-    std::fs::copy("/sbin/ldconfig", &bin).expect("copy the static ldconfig");
-    // A fork-like child of another test thread, cloned while the copy was open for writing,
-    // holds that fd until it exits, and exec says ETXTBSY meanwhile: try again, a bounded time.
-    let mut tries = 0;
-    let out = loop {
-        match Spawn::new(Kind::Mnt)
-            .root(dir.path())
-            .output("/only-in-the-new-root", ["--version"])
-        {
-            Err(e) if e.errno() == Some(Errno::ETXTBSY) && tries < 100 => {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            r => break r.expect("run the copy in the new root"),
-        }
-    };
+    common::copy_static_program(dir.path(), "only-in-the-new-root");
+    let out = common::output_of_fresh_copy(
+        || Spawn::new(Kind::Mnt).root(dir.path()),
+        "/only-in-the-new-root",
+        &["--version"],
+    );
     assert!(out.status.success(), "{}", out.status);
     let out = String::from_utf8(out.stdout).unwrap();
     assert!(out.starts_with("ldconfig"), "{out}");

@@ -68,6 +68,28 @@ pub fn assert_in_child_user_namespace() {
     );
 }
 
+/// `/sbin/ldconfig` (statically linked: it runs in a root that holds nothing else) copied into
+/// `dir` as `name`.
+pub fn copy_static_program(dir: &std::path::Path, name: &str) {
+    std::fs::copy("/sbin/ldconfig", dir.join(name)).expect("copy the static ldconfig");
+}
+
+/// `spawn().output(program, args)` for a program just copied (see [`copy_static_program`]): a
+/// fork-like child of another test thread, cloned while the copy was open for writing, holds
+/// that fd until it exits, and exec says `ETXTBSY` meanwhile; so try again, a bounded time.
+pub fn output_of_fresh_copy(spawn: impl Fn() -> Spawn, program: &str, args: &[&str]) -> nscore::Output {
+    let mut tries = 0;
+    loop {
+        match spawn().output(program, args) {
+            Err(e) if e.errno() == Some(nscore::Errno::ETXTBSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            r => break r.expect("run the copy in the new root"),
+        }
+    }
+}
+
 // ---- children for the API tests (inspect, kernel, error_paths)
 
 /// A child in new namespaces of `kinds` that sleeps until killed (dropping it kills it).
