@@ -42,6 +42,8 @@ pub enum Op {
     Mount,
     /// `umount2(2)`.
     Umount,
+    /// `open_tree(2)`: a detached copy of a mount tree (the root of an empty mount namespace).
+    OpenTree,
     /// Writing `/proc/[pid]/uid_map` or `gid_map`.
     WriteIdMap,
     /// Writing `/proc/[pid]/setgroups`.
@@ -86,6 +88,7 @@ impl fmt::Display for Op {
             Op::PidfdOpen => "pidfd_open(2)",
             Op::Mount => "mount(2)",
             Op::Umount => "umount2(2)",
+            Op::OpenTree => "open_tree(2)",
             Op::WriteIdMap => "writing uid_map/gid_map",
             Op::WriteSetgroups => "writing /proc/[pid]/setgroups",
             Op::WriteTimeOffsets => "writing /proc/[pid]/timens_offsets",
@@ -118,6 +121,8 @@ pub struct Error {
     path: Option<PathBuf>,
     detail: Option<String>,
     hint: Option<String>,
+    /// Made by [`Error::unsupported`]: the kernel lacks the feature, whatever the errno.
+    unsupported: bool,
 }
 
 impl Error {
@@ -136,6 +141,7 @@ impl Error {
             path: None,
             detail: None,
             hint: None,
+            unsupported: false,
         };
         e.hint = default_hint(op, kinds, errno);
         e
@@ -150,14 +156,19 @@ impl Error {
             path: None,
             detail: Some(detail.into()),
             hint: None,
+            unsupported: false,
         }
     }
 
-    /// The kernel lacks a feature (`ENOSYS`, `ENOTTY` for an nsfs ioctl it does not know).
+    /// The kernel lacks a feature (`ENOSYS`, `ENOTTY` for an nsfs ioctl it does not know, or
+    /// the errno it gives for a flag it predates, such as `EINVAL` from `clone3(2)` for
+    /// `CLONE_EMPTY_MNTNS`): [`Error::is_unsupported`] is true whatever the errno.
     pub fn unsupported(op: Op, kinds: KindSet, errno: Errno, since: &str) -> Error {
-        Error::sys(op, kinds, errno).with_hint(format!(
+        let mut e = Error::sys(op, kinds, errno).with_hint(format!(
             "this kernel does not support it (needs Linux {since} or newer)"
-        ))
+        ));
+        e.unsupported = true;
+        e
     }
 
     /// Adds the path involved.
@@ -214,9 +225,11 @@ impl Error {
         self.hint.as_deref()
     }
 
-    /// Whether the kernel does not have the feature (`ENOSYS`, or `ENOTTY` from an nsfs ioctl).
+    /// Whether the kernel does not have the feature (`ENOSYS`, `ENOTTY` from an nsfs ioctl, or
+    /// an error made by [`Error::unsupported`] after a probe found the feature missing).
     pub fn is_unsupported(&self) -> bool {
-        matches!(self.errno, Some(Errno::ENOSYS))
+        self.unsupported
+            || matches!(self.errno, Some(Errno::ENOSYS))
             || (matches!(self.op, Op::Ioctl(_) | Op::Listns) && self.errno == Some(Errno::ENOTTY))
     }
 
@@ -291,6 +304,10 @@ fn default_hint(op: Op, kinds: KindSet, errno: Errno) -> Option<String> {
         (Op::Unshare | Op::Clone3 | Op::Setns | Op::Mount | Op::Umount, Errno::EPERM) => {
             "needs CAP_SYS_ADMIN in the owning user namespace: run as root, or create a user \
              namespace in the same call (rootless)"
+        }
+        (Op::OpenTree, Errno::EPERM) => {
+            "cloning a mount tree needs CAP_SYS_ADMIN over the caller's own mount namespace: run \
+             as root (a user namespace made by the same spawn does not give it)"
         }
         (Op::SetHostname | Op::SetDomainname, Errno::EPERM) => {
             "needs CAP_SYS_ADMIN over the UTS namespace: create it with Kind::Uts (and Kind::User \

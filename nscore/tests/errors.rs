@@ -34,6 +34,26 @@ fn unsupported_is_enosys_or_enotty_of_an_ioctl() {
     assert!(!sys(Op::Ioctl("NS_GET_ID"), Errno::EINVAL).is_unsupported());
     assert!(!sys(Op::Unshare, Errno::EPERM).is_unsupported());
     assert!(!Error::invalid(Op::Validate, "no errno").is_unsupported());
+    // A flag the kernel predates is EINVAL: unsupported only when a probe made it so.
+    assert!(!sys(Op::Clone3, Errno::EINVAL).is_unsupported());
+    assert!(Error::unsupported(Op::Clone3, Kind::Mnt.into(), Errno::EINVAL, "7.1").is_unsupported());
+}
+
+/// Cloning a mount tree without `CAP_SYS_ADMIN` over the caller's own mount namespace
+/// (`Spawn::root` with `Spawn::empty_mntns`) names the call and says that a user namespace made
+/// by the same spawn does not help.
+#[test]
+fn open_tree_eperm_says_root_is_needed_here() {
+    let e = Error::sys(Op::OpenTree, Kind::Mnt.into(), Errno::EPERM);
+    assert!(
+        e.to_string().starts_with("open_tree(2) [CLONE_NEWNS] failed: EPERM"),
+        "{e}"
+    );
+    let hint = e.hint().unwrap_or_default();
+    assert!(
+        hint.contains("CAP_SYS_ADMIN") && hint.contains("does not give it"),
+        "{e}"
+    );
 }
 
 /// `EPERM` and `EACCES` are a lack of privilege; nothing else is.
