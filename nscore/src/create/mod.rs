@@ -40,13 +40,14 @@ mod spawn;
 mod stdio;
 
 use crate::error::{Error, Op, Result};
-use crate::kinds::KindSet;
+use crate::kinds::{Kind, KindSet};
 use crate::sys;
 
 pub use self::child::{Child, Output};
 pub use self::spawn::{CloneMode, Propagation, Spawn};
 pub use self::stdio::Redirect;
 use crate::sys::child::Step;
+use nix::errno::Errno;
 
 /// Moves the calling *thread* into new namespaces of the given kinds (`unshare(2)`).
 ///
@@ -61,4 +62,34 @@ use crate::sys::child::Step;
 /// PID unshare before a child), `ENOSPC` at a limit or nesting depth, `ENOMEM`.
 pub fn unshare(kinds: KindSet) -> Result<()> {
     sys::unshare(kinds.clone_flags()).map_err(|e| Error::sys(Op::Unshare, kinds, e))
+}
+
+/// Whether this kernel can make an empty mount namespace (`CLONE_EMPTY_MNTNS`, Linux 7.1; see
+/// [`Spawn::empty_mntns`]): a child is cloned with that flag alone and exits at once (where the
+/// kernel has the flag and the caller may, that child had a new empty mount namespace).
+///
+/// `Ok` when the kernel knows the flag, also when it refused the clone for want of
+/// `CAP_SYS_ADMIN` (`EPERM` comes after the flags were accepted). Otherwise the error that
+/// [`Spawn::empty_mntns`] gives: `clone3(2)` with `EINVAL` (or `ENOSYS`), for which
+/// [`Error::is_unsupported`] is true and whose hint says "needs Linux 7.1 or newer:
+/// CLONE_EMPTY_MNTNS".
+pub fn probe_empty_mntns() -> Result<()> {
+    let _lock = sys::child::spawn_lock();
+    empty_mntns_known()
+}
+
+/// [`probe_empty_mntns`] for a caller that holds the spawn lock already.
+fn empty_mntns_known() -> Result<()> {
+    match sys::child::clone_exit(sys::CLONE_EMPTY_MNTNS, None) {
+        Ok(pid) => {
+            let _ = sys::raw::reap(pid);
+            Ok(())
+        }
+        Err(e @ (Errno::EINVAL | Errno::ENOSYS)) => Err(Error::unsupported(Op::Clone3, Kind::Mnt.into(), e, "7.1")
+            .with_detail("the kernel refused CLONE_EMPTY_MNTNS (an empty mount namespace, Spawn::empty_mntns)")
+            .with_hint(
+                "needs Linux 7.1 or newer: CLONE_EMPTY_MNTNS; without Spawn::empty_mntns the child gets a copy of the parent's mount namespace",
+            )),
+        Err(_) => Ok(()),
+    }
 }

@@ -44,6 +44,10 @@ impl Spawn {
         need("mounting /proc", Kind::Mnt, self.mount_proc)?;
         need("mounting /proc", Kind::Pid, self.mount_proc)?;
         need("bringing lo up", Kind::Net, self.loopback_up)?;
+        need("an empty mount namespace", Kind::Mnt, self.empty_mntns)?;
+        if self.empty_mntns {
+            self.validate_empty_mntns(exec)?;
+        }
         if self.mode == CloneMode::Vfork && (!exec || self.needs_parent() || self.time_offsets.is_some()) {
             return Err(Error::invalid(
                 Op::Validate,
@@ -61,6 +65,33 @@ impl Spawn {
         Ok(())
     }
 
+    /// What an empty mount namespace ([`Spawn::empty_mntns`]) cannot go with: a command or
+    /// `/proc` without a root (its root is an empty directory), time offsets (written through
+    /// `/proc`, which the child does not have), a mount namespace to join.
+    fn validate_empty_mntns(&self, exec: bool) -> Result<()> {
+        let refuse = |why: &str| {
+            Err(Error::invalid(
+                Op::Validate,
+                format!("an empty mount namespace (Spawn::empty_mntns) {why}"),
+            ))
+        };
+        if exec && self.root.is_none() {
+            return refuse(
+                "has no file to execute: give the command a root with Spawn::root(dir), whose mount tree becomes the child's /",
+            );
+        }
+        if self.mount_proc && self.root.is_none() {
+            return refuse("has no /proc to mount on: give a root with Spawn::root(dir)");
+        }
+        if self.time_offsets.is_some() {
+            return refuse("cannot take time offsets: the child writes them through /proc, which it does not have");
+        }
+        if self.joins.iter().any(|h| h.kind() == Kind::Mnt) {
+            return refuse("cannot be combined with joining a mount namespace (Spawn::join)");
+        }
+        Ok(())
+    }
+
     /// Whether the parent must write the child's maps while it waits (a fork-like clone).
     pub(super) fn needs_parent(&self) -> bool {
         (!self.uid_map.is_empty() || !self.gid_map.is_empty() || self.setgroups.is_some()) && !self.child_writes_maps()
@@ -70,12 +101,14 @@ impl Spawn {
     /// caller's own effective id (the one mapping a process may write for itself without
     /// `CAP_SETUID` in the parent namespace), and a gid map comes with `setgroups deny`:
     /// what `unshare --map-root-user` does. Then no parent step is needed and the spawn of a
-    /// command stays `CLONE_VM|CLONE_VFORK`, flat in the parent's memory size.
+    /// command stays `CLONE_VM|CLONE_VFORK`, flat in the parent's memory size. Not in an empty
+    /// mount namespace, which has no `/proc` to write them to.
     pub(super) fn child_writes_maps(&self) -> bool {
         let own = |maps: &[IdMap], id: u32| {
             maps.is_empty() || (maps.len() == 1 && maps[0].count == 1 && maps[0].outside == id)
         };
-        self.kinds.contains(Kind::User)
+        !self.empty_mntns
+            && self.kinds.contains(Kind::User)
             && own(&self.uid_map, nix::unistd::geteuid().as_raw())
             && own(&self.gid_map, nix::unistd::getegid().as_raw())
             && match self.setgroups {
@@ -153,6 +186,12 @@ impl Spawn {
             .as_ref()
             .map(|d| cstring(d.as_os_str().as_bytes()))
             .transpose()?;
+        // In an empty mount namespace the root is a copy of the tree at `root`, attached by the
+        // child, instead of a chroot by path (a path of the parent's means nothing there).
+        let (root, root_tree) = match (self.empty_mntns, root) {
+            (true, Some(dir)) => (None, Some(self.clone_root_tree(&dir)?)),
+            (_, root) => (root, None),
+        };
 
         let mut plan = child::Plan {
             report_fd: report_w.as_raw_fd(),
@@ -171,6 +210,7 @@ impl Spawn {
             loopback_up: self.loopback_up,
             chdir,
             root,
+            root_tree: root_tree.as_ref().map_or(-1, |f| f.as_raw_fd()),
             ids: (self.gid.map_or(-1, i64::from), self.uid.map_or(-1, i64::from)),
             new_user: self.kinds.contains(Kind::User),
             stdio: [raw(&stdin_child), raw(&stdout_child), raw(&stderr_child)],
@@ -200,13 +240,17 @@ impl Spawn {
             args.flags |= sys::CLONE_INTO_CGROUP;
             args.cgroup = cg.as_raw_fd() as u64;
         }
+        if self.empty_mntns {
+            args.flags |= sys::CLONE_EMPTY_MNTNS;
+        }
 
         let res = match &pool {
             Some(pool) => pool.launch(&mut plan, !exec),
-            None => child::clone_child(&mut args, &mut plan, stack.as_ref())
-                .map_err(|e| Error::sys(Op::Clone3, self.kinds, e)),
+            None => child::clone_child(&mut args, &mut plan, stack.as_ref()).map_err(|e| self.clone_error(e)),
         };
         drop(stack);
+        // The child has its own copy of the tree's fd (and attached the tree, if it got so far).
+        drop(root_tree);
         let (pid, pidfd) = res?;
         drop(report_w);
         drop((stdin_child, stdout_child, stderr_child));
@@ -244,6 +288,27 @@ impl Spawn {
         }
     }
 
+    /// The detached copy of the mount tree at `dir` that the child attaches as the root of its
+    /// empty mount namespace (see [`sys::mount::clone_tree`]).
+    fn clone_root_tree(&self, dir: &CString) -> Result<OwnedFd> {
+        sys::mount::clone_tree(dir).map_err(|e| {
+            Error::sys(Op::OpenTree, Kind::Mnt.into(), e)
+                .with_path(OsStr::from_bytes(dir.as_bytes()))
+                .with_detail("cloning the mount tree (OPEN_TREE_CLONE|AT_RECURSIVE) to be the root of the child's empty mount namespace")
+        })
+    }
+
+    /// The error for a failed `clone3`. With an empty mount namespace an `EINVAL` may mean a
+    /// kernel that predates `CLONE_EMPTY_MNTNS`: the probe says, and the error says so.
+    fn clone_error(&self, e: Errno) -> Error {
+        if self.empty_mntns && e == Errno::EINVAL {
+            if let Err(unsupported) = super::empty_mntns_known() {
+                return unsupported;
+            }
+        }
+        Error::sys(Op::Clone3, self.kinds, e)
+    }
+
     pub(super) fn write_maps(&self, pid: Pid) -> Result<()> {
         if let Some(sg) = self.setgroups {
             idmap::write_setgroups(pid, sg)?;
@@ -275,6 +340,7 @@ fn step_error(step: u32, errno: Errno, kinds: KindSet) -> Error {
         Step::Hostname => (Op::SetHostname, Kind::Uts.into()),
         Step::Domainname => (Op::SetDomainname, Kind::Uts.into()),
         Step::LoopbackUp => (Op::LoopbackUp, Kind::Net.into()),
+        Step::EmptyRoot => (Op::Mount, Kind::Mnt.into()),
         Step::Stdio | Step::DeathSignal | Step::Signals | Step::Chdir | Step::Root | Step::Ids => {
             (Op::Prepare, KindSet::EMPTY)
         }

@@ -48,6 +48,9 @@ impl Spawn {
         if self.cgroup.is_some() {
             return refuse("start in a cgroup (CLONE_INTO_CGROUP)");
         }
+        if self.empty_mntns {
+            return refuse("have an empty mount namespace (a set's mount namespace is made with the set)");
+        }
         if self.mode == CloneMode::Fork && exec {
             return refuse(
                 "start a command with CloneMode::Fork (a command is cloned CLONE_VM from the set's launcher)",

@@ -82,6 +82,7 @@ pub struct Spawn {
     pub(super) cgroup: Option<OwnedFd>,
     pub(super) chdir: Option<PathBuf>,
     pub(super) root: Option<PathBuf>,
+    pub(super) empty_mntns: bool,
     pub(super) uid: Option<u32>,
     pub(super) gid: Option<u32>,
     pub(super) stdin: Redirect,
@@ -134,7 +135,8 @@ impl Spawn {
 
     /// Root inside is the caller outside, for uid and gid, and `setgroups` is denied: what
     /// `unshare --map-root-user` does. Adds `Kind::User`. The child writes these maps itself,
-    /// so spawning a command stays vfork-like (flat in the parent's memory size).
+    /// so spawning a command stays vfork-like (flat in the parent's memory size); not with
+    /// [`Spawn::empty_mntns`], where the parent writes them.
     pub fn map_root(mut self) -> Spawn {
         self.kinds.insert(Kind::User);
         self.uid_map = vec![IdMap::root_to_current_uid()];
@@ -209,6 +211,47 @@ impl Spawn {
     /// namespace).
     pub fn root(mut self, dir: impl AsRef<Path>) -> Spawn {
         self.root = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Gives the child an *empty* mount namespace instead of a copy of the parent's
+    /// (`CLONE_EMPTY_MNTNS`, Linux 7.1; needs `Kind::Mnt`). Off by default.
+    ///
+    /// A new mount namespace is a copy of every mount of the parent's (`mount_namespaces(7)`),
+    /// which costs in proportion to their number. An empty one holds a single mount: a clone of
+    /// the root mount of the parent's namespace alone, none of the mounts on it (on Linux 7.x
+    /// that root is `nullfs`, an immutable empty directory), and the child's root and working
+    /// directory are that mount's root: Linux commit 9d4e752a24f7, "namespace: allow creating
+    /// empty mount namespaces" (the kernel's selftests in
+    /// `tools/testing/selftests/filesystems/empty_mntns/`; no man page describes the flag yet).
+    ///
+    /// Nothing can be executed from an empty root, so a command needs [`Spawn::root`]: this
+    /// process clones the mount tree at that directory (the directory and the mounts below
+    /// it; `open_tree(2)` with `OPEN_TREE_CLONE|AT_RECURSIVE`) before the clone, and the child
+    /// makes its empty root private, attaches the tree over it (`move_mount(2)`) and enters it
+    /// (`chroot`), so its mount table is that tree and nothing else of the parent's. Then, as
+    /// for any new mount namespace, [`Spawn::propagation`] applies to its `/` and
+    /// [`Spawn::mount_proc`] mounts a fresh `/proc` in it (the root needs a `/proc`
+    /// directory). A program without `/` is looked up in this process's `PATH`, so name it by
+    /// its path inside the root. A function ([`Spawn::run`]) may go without a root: it runs in
+    /// the empty directory.
+    ///
+    /// The child has no `/proc` of its own before it has a root, so id maps are written by this
+    /// process (the clone is then fork-like), and time offsets cannot be set.
+    ///
+    /// Errors: `Op::Validate` without `Kind::Mnt`, for a command or `mount_proc` without a
+    /// root, with time offsets, with a mount namespace to [`Spawn::join`], or from a pool. On a
+    /// kernel without the flag `clone3` fails with `EINVAL` and nothing is made; nscore then
+    /// checks that the flag was the cause (a child cloned with it alone, which exits at once:
+    /// see [`probe_empty_mntns`](crate::create::probe_empty_mntns)) and returns an error for
+    /// which [`Error::is_unsupported`] is true, with the hint "needs Linux 7.1 or newer:
+    /// CLONE_EMPTY_MNTNS". `EPERM` without `CAP_SYS_ADMIN`, as for any new mount namespace;
+    /// cloning the root's tree (`Op::OpenTree`) needs it over this process's own mount
+    /// namespace, which a user namespace made by the same spawn does not give (rootless, a
+    /// root cannot be given). A failing step of the child's (`EmptyRoot`: `Op::Mount`) is
+    /// reported like any other.
+    pub fn empty_mntns(mut self, yes: bool) -> Spawn {
+        self.empty_mntns = yes;
         self
     }
 

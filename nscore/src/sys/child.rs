@@ -54,6 +54,9 @@ pub(crate) enum Step {
     Root = 17,
     /// `setgroups`, `setresgid`, `setresuid` (`Spawn::gid`, `Spawn::uid`).
     Ids = 18,
+    /// Attaching the root's mount tree over the empty mount namespace's root and entering it
+    /// (`Spawn::empty_mntns` with `Spawn::root`).
+    EmptyRoot = 19,
 }
 
 impl Step {
@@ -78,6 +81,7 @@ impl Step {
             SelfMaps,
             Root,
             Ids,
+            EmptyRoot,
         ]
         .into_iter()
         .find(|s| *s as u32 == v)
@@ -104,6 +108,10 @@ impl Step {
             Step::SelfMaps => "writing its own /proc/self/setgroups, uid_map or gid_map",
             Step::Root => "changing the root directory (chdir, chroot)",
             Step::Ids => "changing to the given gid and uid (setgroups, setresgid, setresuid)",
+            Step::EmptyRoot => {
+                "attaching the root's mount tree over the empty mount namespace's root and entering it \
+                 (mount MS_PRIVATE, move_mount, fchdir, chroot)"
+            }
         }
     }
 }
@@ -147,6 +155,9 @@ pub(crate) struct Plan<'a> {
     pub chdir: Option<CString>,
     /// The new root directory, NUL-terminated.
     pub root: Option<CString>,
+    /// A detached mount tree to attach over the root of the child's new empty mount namespace
+    /// and enter (`Spawn::empty_mntns` with `Spawn::root`), or -1.
+    pub root_tree: RawFd,
     /// (gid, uid) to change to before the exec; -1 leaves one as it is.
     pub ids: (i64, i64),
     /// The child has a new user namespace (setgroups may be denied there).
@@ -273,6 +284,14 @@ fn run(plan: &mut Plan<'_>) -> ! {
             fail(plan, Step::TimeEnter, e);
         }
         raw::close(fd);
+    }
+    if plan.root_tree >= 0 {
+        // Before the propagation below, which then applies to the attached tree.
+        // SAFETY: the parent opened `root_tree` before the clone, so it is open in this child's
+        // own copy of the fd table, and nothing here uses it after this.
+        if let Err(e) = unsafe { super::mount::enter_tree(plan.root_tree) } {
+            fail(plan, Step::EmptyRoot, e);
+        }
     }
     if plan.propagation != 0 {
         // SAFETY: mount(2) with NULL source/fstype/data and a static NUL-terminated target.

@@ -29,6 +29,10 @@ pub(crate) struct CloneArgs {
 pub(crate) const CLONE_PIDFD: u64 = 0x1000;
 /// `CLONE_INTO_CGROUP` (Linux 5.7, clone3 only).
 pub(crate) const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+/// `CLONE_EMPTY_MNTNS` (Linux 7.1, clone3 only; uapi `linux/sched.h`): a new mount namespace
+/// holding only a clone of the parent namespace's root mount; implies `CLONE_NEWNS`. Bit 37:
+/// the patch series first proposed bit 34, which `CLONE_AUTOREAP` took when both were merged.
+pub(crate) const CLONE_EMPTY_MNTNS: u64 = 1 << 37;
 
 /// The function a cloned child starts in. It must never return.
 pub(crate) type ChildEntry = extern "C" fn(*mut c_void) -> !;

@@ -7,6 +7,8 @@
 //! - [`raw`]: async-signal-safe reads, writes, opens and waits for the child side.
 //! - [`child`]: the code that runs between `clone3` and `execve`.
 //! - [`launcher`]: the pool's launcher processes, which start a command in pre-made namespaces.
+//! - [`mount`]: a detached copy of a mount tree, and the child's entry into it as the root of
+//!   an empty mount namespace.
 //!
 //! `unshare(2)` and `setns(2)` are here as plain system calls on raw flags and a raw fd, because
 //! the child side calls them, where only raw, allocation-free calls may run.
@@ -14,6 +16,7 @@
 pub(crate) mod child;
 pub(crate) mod clone3;
 pub(crate) mod launcher;
+pub(crate) mod mount;
 pub(crate) mod nsfs;
 pub(crate) mod process;
 pub(crate) mod raw;
@@ -23,7 +26,7 @@ use std::os::fd::RawFd;
 use nix::errno::Errno;
 
 pub use clone3::Stack;
-pub(crate) use clone3::{clone3, CloneArgs, CLONE_INTO_CGROUP, CLONE_PIDFD};
+pub(crate) use clone3::{clone3, CloneArgs, CLONE_EMPTY_MNTNS, CLONE_INTO_CGROUP, CLONE_PIDFD};
 pub(crate) use process::{block_all_signals, own_fd, pidfd_open, pidfd_send_signal, restore_signals};
 
 fn cvt(ret: libc::c_long) -> Result<libc::c_long, Errno> {
