@@ -192,6 +192,13 @@ pub fn probe() -> Vec<Feature> {
     // SAFETY: listmount(2) with a null request fails at once (EFAULT, EINVAL) when present.
     let rc = unsafe { libc::syscall(458, std::ptr::null::<u8>(), std::ptr::null::<u64>(), 0usize, 0u32) };
     out.push(feature("listmount", "6.8", judge(rc, &[libc::ENOSYS])));
+    out.push(feature(
+        "CLONE_EMPTY_MNTNS",
+        "7.1",
+        nscore::create::probe_empty_mntns()
+            .map(|()| "ok".to_owned())
+            .map_err(|e| e.to_string()),
+    ));
     let ids = nscore::inspect::list::listns(KindSet::default());
     out.push(feature(
         "listns",
