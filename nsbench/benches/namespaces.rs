@@ -345,6 +345,19 @@ fn fast_benches(c: &mut Criterion) {
             Err(e) => println!("SKIPPED fast/empty_mntns: {e}"),
         }
     }
+    if wanted("fast/clone_empty_mntns") || wanted("fast/clone_copy_mntns") {
+        match nscore::create::probe_empty_mntns() {
+            Ok(()) => {
+                bench(&mut g, "fast/clone_empty_mntns", |n| {
+                    measure::clone_mntns_spawns(true, n)
+                });
+                bench(&mut g, "fast/clone_copy_mntns", |n| {
+                    measure::clone_mntns_spawns(false, n)
+                });
+            }
+            Err(e) => println!("SKIPPED fast/clone_empty_mntns: {e}"),
+        }
+    }
     if wanted("fast/into_cgroup") || wanted("fast/cgroup_procs") {
         match measure::ScratchCgroup::new() {
             Ok(cg) => {

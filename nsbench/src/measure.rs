@@ -31,7 +31,7 @@ use nscore::Errno;
 
 pub use clone::{clone_loop, clone_pair_loop, verify_clone};
 pub use cold::{cold_unshare, COLD_SETTLE};
-pub use fastpath::{cgroup_spawns, mntns_loop, probe_empty_mntns, ScratchCgroup};
+pub use fastpath::{cgroup_spawns, clone_mntns_spawns, mntns_loop, probe_empty_mntns, ScratchCgroup};
 pub use holder::Holder;
 pub use memory::{kernel_memory, open_files_limit, settle, KernelMemory};
 pub use scaling::{concurrent_unshare, mnt_scaling_loop};

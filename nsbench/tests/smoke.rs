@@ -207,3 +207,41 @@ fn holder_keeps_many_and_memory_reads() {
     assert!(measure::kernel_memory(Kind::Uts, 0, 1).is_err());
     assert_eq!(measure::touched_memory(8192).len(), 8192);
 }
+
+/// The fast paths' primitives: each runs where the kernel has it (or the scratch cgroup can be
+/// made), and otherwise says why (the reason the bench prints).
+#[test]
+fn fast_paths_run_where_the_kernel_has_them() {
+    match measure::probe_empty_mntns() {
+        Ok(()) => {
+            for empty in [true, false] {
+                let r = measure::mntns_loop(empty, 2);
+                assert!(r.is_ok(), "mntns_loop({empty}): {r:?}");
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED fast_paths_run_where_the_kernel_has_them (open_tree): {e}"
+            );
+        }
+    }
+    match nscore::create::probe_empty_mntns() {
+        Ok(()) => {
+            for empty in [true, false] {
+                let r = measure::clone_mntns_spawns(empty, 2);
+                if !allowed("fast_paths_run_where_the_kernel_has_them", &r) {
+                    return;
+                }
+                assert!(r.is_ok(), "clone_mntns_spawns({empty}): {r:?}");
+            }
+        }
+        Err(e) => {
+            assert!(e.is_unsupported(), "{e}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED fast_paths_run_where_the_kernel_has_them (clone3): {e}"
+            );
+        }
+    }
+}

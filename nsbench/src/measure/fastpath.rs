@@ -4,6 +4,10 @@
 //! - `fast/empty_mntns` against `fast/copy_mntns`: a mount namespace holding only the tree of
 //!   one path (`open_tree(OPEN_TREE_NAMESPACE)`, Linux 7.x) instead of a copy of every mount
 //!   of the parent's (`unshare(CLONE_NEWNS)`).
+//! - `fast/clone_empty_mntns` against `fast/clone_copy_mntns`: nscore's
+//!   `Spawn::empty_mntns` (`clone3(CLONE_NEWNS|CLONE_EMPTY_MNTNS)`, Linux 7.1) against a plain
+//!   `Spawn` of `Kind::Mnt` (a copy of every mount): a child that runs a function and exits,
+//!   start to reaped.
 //! - `fast/into_cgroup` against `fast/cgroup_procs`: a spawn that starts in its cgroup
 //!   (`CLONE_INTO_CGROUP`, Linux 5.7) against one moved there after the clone (the parent
 //!   writes its pid to `cgroup.procs`).
@@ -68,6 +72,25 @@ pub fn mntns_loop(empty: bool, iters: u64) -> Result<Duration> {
         Ok(())
     })?;
     Ok(ns_of(out[0]))
+}
+
+/// `iters` children in a new mount namespace, each running a function that returns at once:
+/// an empty one (`Spawn::empty_mntns`, `empty`) or a copy of the parent's (the classic path).
+/// Start to reaped, summed. Probe first with [`nscore::create::probe_empty_mntns`].
+pub fn clone_mntns_spawns(empty: bool, iters: u64) -> Result<Duration> {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let sp = Spawn::new(nscore::Kind::Mnt).empty_mntns(empty);
+        let t = Instant::now();
+        // SAFETY: the function only returns a constant (no allocation, no lock).
+        let mut child = unsafe { sp.run(|| 0) }?;
+        let st = child.wait()?;
+        total += t.elapsed();
+        if !st.success() {
+            return Err(MeasureError::Other(format!("mount namespace child: {st}")));
+        }
+    }
+    Ok(total)
 }
 
 /// A scratch cgroup below this process's own (cgroup v2), removed on drop.
