@@ -102,6 +102,66 @@ pub unsafe fn nsfork(mode: Mode, kinds: KindSet) -> Result<libc::pid_t, Errno> {
     }
 }
 
+/// Makes a process as [`nsfork`] does (in new namespaces of `kinds` as `mode` says) that runs
+/// `inside` and exits with what it returns. Returns its pid in the caller, without waiting;
+/// when the fork fails, reports `fork_errno=<errno>` and returns `None`.
+///
+/// # Safety
+/// As for [`nsfork`]: when the caller is multithreaded, `inside` must only do async-signal-safe
+/// work (system calls on memory made before the fork; no allocation, no lock, no panic), and
+/// it must close only fds the new process owns.
+pub unsafe fn nsfork_with(p: &Probe, mode: Mode, kinds: KindSet, inside: impl FnOnce() -> i32) -> Option<libc::pid_t> {
+    // SAFETY: the new process runs only `inside`, async-signal-safe by this function's
+    // contract, and exits.
+    match unsafe { nsfork(mode, kinds) } {
+        Ok(0) => raw::exit(inside()),
+        Ok(pid) => Some(pid),
+        Err(e) => {
+            p.line_num(b"fork_errno", e as i64);
+            None
+        }
+    }
+}
+
+/// [`nsfork_with`] with a pipe from the new process to the caller: `inside` gets the write
+/// end (the process's copy of the read end is closed first), the caller gets the pid and the
+/// read end (its copy of the write end is closed), on which [`get_i64`] reads what `inside`
+/// wrote with [`put_i64`] until end of file. `None` when the pipe or the fork fails (the fork's
+/// errno reported as `fork_errno`).
+///
+/// # Safety
+/// As for [`nsfork_with`].
+pub unsafe fn nsfork_reporting(
+    p: &Probe,
+    mode: Mode,
+    kinds: KindSet,
+    inside: impl FnOnce(RawFd) -> i32,
+) -> Option<(libc::pid_t, RawFd)> {
+    let [rd, wr] = pipe();
+    if rd < 0 {
+        return None;
+    }
+    let inside = || {
+        // SAFETY: the new process owns its copy of `rd`, made just above, and does not use it.
+        unsafe { close(rd) };
+        inside(wr)
+    };
+    // SAFETY: `inside` is async-signal-safe by this function's contract; the wrapper adds one
+    // close(2) of the process's own copy of a pipe end.
+    let pid = unsafe { nsfork_with(p, mode, kinds, inside) };
+    // SAFETY: the caller owns its copy of `wr`, made above, and does not use it again (the
+    // new process has its own).
+    unsafe { close(wr) };
+    match pid {
+        Some(pid) => Some((pid, rd)),
+        None => {
+            // SAFETY: as above, for `rd`: nobody reads from it now.
+            unsafe { close(rd) };
+            None
+        }
+    }
+}
+
 /// The namespaces of a grandchild made by [`fork_with`] in `mode`: `kinds` in `Clone` mode
 /// (the clone makes them; in `Unshare` mode the grandchild calls [`enter`] instead), plus
 /// `always` in every mode.

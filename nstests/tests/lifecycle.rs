@@ -11,7 +11,7 @@ use nscore::{join, limits, raw, Errno, Error, Kind, KindSet, NsHandle, Op, Spawn
 use nstests::child::*;
 use nstests::helper::{is_helper, Helper};
 use nstests::live::*;
-use nstests::{cstr, is_root, require_root, run_spawn, Probe};
+use nstests::{cstr, is_root, require_root, run_spawn, Mode, Probe};
 use rstest::rstest;
 
 /// Tries to create a namespace of `kind` (a clone that exits at once) until it works or
@@ -81,24 +81,19 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
         if r < 0 || go_r < 0 {
             return 1;
         }
-        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
-        // before the fork.
-        let first = match unsafe { fork() } {
-            Ok(0) => {
-                if let Err(e) = raw::unshare(Kind::Ipc.into()) {
-                    put_i64(w, -(e as i64));
-                    raw::exit(1);
-                }
-                put_i64(w, shmget(key, libc::IPC_CREAT | 0o600));
-                put_i64(w, readlink_num(c"/proc/self"));
-                wait(go_r);
-                raw::exit(0)
-            }
-            Ok(pid) => pid,
-            Err(e) => {
-                p.line_num(b"fork_errno", e as i64);
+        let first = || {
+            if let Err(e) = raw::unshare(Kind::Ipc.into()) {
+                put_i64(w, -(e as i64));
                 return 1;
             }
+            put_i64(w, shmget(key, libc::IPC_CREAT | 0o600));
+            put_i64(w, readlink_num(c"/proc/self"));
+            wait(go_r);
+            0
+        };
+        // SAFETY: `first` makes only raw system calls on memory made before the fork.
+        let Some(first) = (unsafe { nsfork_with(p, Mode::None, KindSet::EMPTY, first) }) else {
+            return 1;
         };
         let shm = get_i64(r).unwrap_or(-1);
         let pid = get_i64(r).unwrap_or(-1);
@@ -125,24 +120,20 @@ fn l1_namespace_lives_while_held(#[case] holder: Holder) {
         }
         // still alive: the limit is taken, and the segment is found by joining
         p.line_num(b"create_while_held", err_of(raw::clone_exit(Kind::Ipc.into(), None)));
-        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
-        // before the fork.
-        match unsafe { fork() } {
-            Ok(0) => {
-                let jfd = if fd >= 0 { fd } else { raw::open(&target).unwrap_or(-1) };
-                if let Err(e) = raw::setns(jfd, Kind::Ipc.into()) {
-                    put_i64(w, -(e as i64));
-                    raw::exit(1);
-                }
-                put_i64(w, shmget(key, 0));
-                raw::exit(0)
+        let join = || {
+            let jfd = if fd >= 0 { fd } else { raw::open(&target).unwrap_or(-1) };
+            if let Err(e) = raw::setns(jfd, Kind::Ipc.into()) {
+                put_i64(w, -(e as i64));
+                return 1;
             }
-            Ok(c) => {
-                let found = get_i64(r).unwrap_or(-1);
-                let _ = raw::reap(c);
-                p.line_num(b"found_after_join", (found == shm) as i64);
-            }
-            Err(e) => p.line_num(b"fork_errno", e as i64),
+            put_i64(w, shmget(key, 0));
+            0
+        };
+        // SAFETY: `join` makes only raw system calls on memory made before the fork.
+        if let Some(c) = unsafe { nsfork_with(p, Mode::None, KindSet::EMPTY, join) } {
+            let found = get_i64(r).unwrap_or(-1);
+            let _ = raw::reap(c);
+            p.line_num(b"found_after_join", (found == shm) as i64);
         }
         // release the last holder: then it ends
         if fd >= 0 {

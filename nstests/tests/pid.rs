@@ -155,76 +155,67 @@ fn p3(mode: Mode, killed: bool) {
     let child_body = |p: &Probe| {
         // the control's orphans come here, to be killed and reaped
         become_subreaper();
-        let ([b_r, b_w], [go_r, go_w]) = (pipe(), pipe());
-        if b_r < 0 || go_r < 0 {
+        let [go_r, go_w] = pipe();
+        if go_r < 0 {
             return 1;
         }
-        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
-        // before the fork.
-        let first = match unsafe { nsfork(mode, Kind::Pid.into()) } {
-            Ok(0) => {
-                // "init" (or the control's first process)
-                // SAFETY: this process owns its copies of `go_w`, `b_r` and `p.fd()` (pipe ends or
-                // fds made for this test) and does not use them again.
-                unsafe {
-                    nstests::child::close(go_w);
-                    nstests::child::close(b_r);
-                    nstests::child::close(p.fd());
-                }
-                put_i64(b_w, readlink_num(c"/proc/self"));
-                // a process that makes the two orphans and exits
-                // SAFETY: until it exits, the forked process makes only raw system calls on memory
-                // made before the fork.
-                match unsafe { fork() } {
-                    Ok(0) => {
-                        // SAFETY: this process owns its copy of `go_r` (a pipe end or fd made for
-                        // this test) and does not use it again.
-                        unsafe { nstests::child::close(go_r) };
-                        // SAFETY: until it exits, the forked process makes only raw system calls on
-                        // memory made before the fork.
+        let init = |b_w| {
+            // "init" (or the control's first process)
+            // SAFETY: this process owns its copies of `go_w` and `p.fd()` (pipe ends made for this
+            // test) and does not use them again.
+            unsafe {
+                nstests::child::close(go_w);
+                nstests::child::close(p.fd());
+            }
+            put_i64(b_w, readlink_num(c"/proc/self"));
+            // a process that makes the two orphans and exits
+            // SAFETY: until it exits, the forked process makes only raw system calls on memory
+            // made before the fork.
+            match unsafe { fork() } {
+                Ok(0) => {
+                    // SAFETY: this process owns its copy of `go_r` (a pipe end or fd made for
+                    // this test) and does not use it again.
+                    unsafe { nstests::child::close(go_r) };
+                    // SAFETY: until it exits, the forked process makes only raw system calls on
+                    // memory made before the fork.
+                    if let Ok(0) = unsafe { fork() } {
+                        put_i64(b_w, readlink_num(c"/proc/self"));
+                        // SAFETY: in a fork-like child, which never runs past this call.
+                        unsafe { pause_forever() };
+                    }
+                    // SAFETY: a child body: only async-signal-safe code runs in the new process.
+                    if let Ok(0) = unsafe { raw::fork(Kind::Pid.into()) } {
+                        // SAFETY: until it exits, the forked process makes only raw system calls
+                        // on memory made before the fork.
                         if let Ok(0) = unsafe { fork() } {
                             put_i64(b_w, readlink_num(c"/proc/self"));
                             // SAFETY: in a fork-like child, which never runs past this call.
                             unsafe { pause_forever() };
                         }
-                        // SAFETY: a child body: only async-signal-safe code runs in the new process.
-                        if let Ok(0) = unsafe { raw::fork(Kind::Pid.into()) } {
-                            // SAFETY: until it exits, the forked process makes only raw system calls
-                            // on memory made before the fork.
-                            if let Ok(0) = unsafe { fork() } {
-                                put_i64(b_w, readlink_num(c"/proc/self"));
-                                // SAFETY: in a fork-like child, which never runs past this call.
-                                unsafe { pause_forever() };
-                            }
-                            put_i64(b_w, readlink_num(c"/proc/self"));
-                            // SAFETY: in a fork-like child, which never runs past this call.
-                            unsafe { pause_forever() };
-                        }
-                        raw::exit(0)
+                        put_i64(b_w, readlink_num(c"/proc/self"));
+                        // SAFETY: in a fork-like child, which never runs past this call.
+                        unsafe { pause_forever() };
                     }
-                    Ok(m) => {
-                        let _ = raw::reap(m);
-                    }
-                    Err(_) => raw::exit(3),
+                    raw::exit(0)
                 }
-                // SAFETY: this process owns its copy of `b_w` (a pipe end or fd made for this test)
-                // and does not use it again.
-                unsafe { nstests::child::close(b_w) };
-                wait(go_r);
-                raw::exit(0)
+                Ok(m) => {
+                    let _ = raw::reap(m);
+                }
+                Err(_) => return 3,
             }
-            Ok(pid) => pid,
-            Err(e) => {
-                p.line_num(b"fork_errno", e as i64);
-                return 1;
-            }
+            // SAFETY: this process owns its copy of `b_w` (a pipe end or fd made for this test)
+            // and does not use it again.
+            unsafe { nstests::child::close(b_w) };
+            wait(go_r);
+            0
         };
-        // SAFETY: this process owns its copies of `b_w` and `go_r` (pipe ends or fds made for this
-        // test) and does not use them again.
-        unsafe {
-            nstests::child::close(b_w);
-            nstests::child::close(go_r);
-        }
+        // SAFETY: `init` makes only raw system calls on memory made before the fork.
+        let Some((first, b_r)) = (unsafe { nsfork_reporting(p, mode, Kind::Pid.into(), init) }) else {
+            return 1;
+        };
+        // SAFETY: this process owns its copy of `go_r` (a pipe end made for this test) and does not
+        // use it again.
+        unsafe { nstests::child::close(go_r) };
         let Some(init) = get_i64(b_r) else {
             p.put(b"no pid from init\n");
             return 2;

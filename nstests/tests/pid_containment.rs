@@ -50,33 +50,28 @@ fn p6_kill_stays_inside_the_namespace(#[case] mode: Mode) {
             Err(_) => return 2,
         };
         p.line_num(b"sentinel_pid", sentinel);
-        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
-        // before the fork.
-        let inside = match unsafe { nsfork(mode, Kind::Pid.into()) } {
-            Ok(0) => {
-                p.line_num(b"inside_pid", getpid());
-                p.line_num(b"kill0_sentinel_errno", err_of(kill(sentinel, 0)));
-                let mut members = [0; 2];
-                for m in &mut members {
-                    // SAFETY: until it exits, the forked process makes only raw system calls on
-                    // memory made before the fork.
-                    *m = match unsafe { fork() } {
-                        // SAFETY: in a fork-like child, which never runs past this call.
-                        Ok(0) => unsafe { pause_forever() },
-                        Ok(pid) => pid,
-                        Err(_) => raw::exit(3),
-                    };
-                }
-                p.line_num(b"kill_all_errno", err_of(kill(-1, libc::SIGTERM)));
-                p.line_num(b"member1", raw::reap(members[0]).unwrap_or(-1) as i64);
-                p.line_num(b"member2", raw::reap(members[1]).unwrap_or(-1) as i64);
-                raw::exit(0)
+        let inside = || {
+            p.line_num(b"inside_pid", getpid());
+            p.line_num(b"kill0_sentinel_errno", err_of(kill(sentinel, 0)));
+            let mut members = [0; 2];
+            for m in &mut members {
+                // SAFETY: until it exits, the forked process makes only raw system calls on
+                // memory made before the fork.
+                *m = match unsafe { fork() } {
+                    // SAFETY: in a fork-like child, which never runs past this call.
+                    Ok(0) => unsafe { pause_forever() },
+                    Ok(pid) => pid,
+                    Err(_) => return 3,
+                };
             }
-            Ok(pid) => pid,
-            Err(e) => {
-                p.line_num(b"fork_errno", e as i64);
-                return 4;
-            }
+            p.line_num(b"kill_all_errno", err_of(kill(-1, libc::SIGTERM)));
+            p.line_num(b"member1", raw::reap(members[0]).unwrap_or(-1) as i64);
+            p.line_num(b"member2", raw::reap(members[1]).unwrap_or(-1) as i64);
+            0
+        };
+        // SAFETY: `inside` makes only raw system calls on memory made before the fork.
+        let Some(inside) = (unsafe { nsfork_with(p, mode, Kind::Pid.into(), inside) }) else {
+            return 4;
         };
         p.line_num(b"inside_exit", raw::reap(inside).unwrap_or(-1) as i64);
         // a sentinel still alive is ended now; its status says which signal came first (a
@@ -126,44 +121,29 @@ fn p6_kill_stays_inside_the_namespace(#[case] mode: Mode) {
 fn p7_init_ignores_signals_from_inside_not_from_parent(#[case] mode: Mode) {
     let child_body = |p: &Probe| {
         become_subreaper();
-        let [rd, wr] = pipe();
-        if rd < 0 {
-            return 1;
-        }
-        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
-        // before the fork.
-        let first = match unsafe { nsfork(mode, Kind::Pid.into()) } {
-            Ok(0) => {
-                // SAFETY: this process owns its copy of `rd` (a pipe end or fd made for this test)
-                // and does not use it again.
-                unsafe { nstests::child::close(rd) };
-                // SAFETY: until it exits, the forked process makes only raw system calls on memory
-                // made before the fork.
-                match unsafe { fork() } {
-                    Ok(0) => {
-                        let parent = getppid();
-                        let _ = kill(parent, libc::SIGTERM);
-                        raw::exit(0)
-                    }
-                    Ok(m) => p.line_num(b"member", raw::reap(m).unwrap_or(-1) as i64),
-                    Err(_) => raw::exit(3),
+        let init = |wr| {
+            // SAFETY: until it exits, the forked process makes only raw system calls on memory
+            // made before the fork.
+            match unsafe { fork() } {
+                Ok(0) => {
+                    let parent = getppid();
+                    let _ = kill(parent, libc::SIGTERM);
+                    raw::exit(0)
                 }
-                p.line_num(b"after_sigterm", getpid());
-                p.line_num(b"self_sigkill_errno", err_of(kill(getpid(), libc::SIGKILL)));
-                p.line_num(b"after_sigkill", getpid());
-                put_i64(wr, readlink_num(c"/proc/self"));
-                // SAFETY: in a fork-like child, which never runs past this call.
-                unsafe { pause_forever() }
+                Ok(m) => p.line_num(b"member", raw::reap(m).unwrap_or(-1) as i64),
+                Err(_) => return 3,
             }
-            Ok(pid) => pid,
-            Err(e) => {
-                p.line_num(b"fork_errno", e as i64);
-                return 2;
-            }
+            p.line_num(b"after_sigterm", getpid());
+            p.line_num(b"self_sigkill_errno", err_of(kill(getpid(), libc::SIGKILL)));
+            p.line_num(b"after_sigkill", getpid());
+            put_i64(wr, readlink_num(c"/proc/self"));
+            // SAFETY: in a fork-like child, which never runs past this call.
+            unsafe { pause_forever() }
         };
-        // SAFETY: this process owns its copy of `wr` (a pipe end or fd made for this test) and does
-        // not use it again.
-        unsafe { nstests::child::close(wr) };
+        // SAFETY: `init` makes only raw system calls on memory made before the fork.
+        let Some((first, rd)) = (unsafe { nsfork_reporting(p, mode, Kind::Pid.into(), init) }) else {
+            return 2;
+        };
         if let Some(outer) = get_i64(rd) {
             match pidfd_open(outer) {
                 // SAFETY: `fd` was just opened and is still open.
@@ -237,46 +217,31 @@ fn block_usr() {
 #[case::unshare(Mode::Unshare)]
 fn p8_sender_outside_shows_as_pid_0(#[case] mode: Mode) {
     let child_body = |p: &Probe| {
-        let [rd, wr] = pipe();
-        if rd < 0 {
-            return 1;
-        }
         p.line_num(b"parent_pid", getpid());
         block_usr();
-        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
-        // before the fork.
-        let first = match unsafe { nsfork(mode, Kind::Pid.into()) } {
-            Ok(0) => {
-                // SAFETY: this process owns its copy of `rd` (a pipe end or fd made for this test)
-                // and does not use it again.
-                unsafe { nstests::child::close(rd) };
-                put_i64(wr, readlink_num(c"/proc/self"));
-                p.line_num(b"from_parent", wait_signal(Signal::SIGUSR1));
-                // SAFETY: until it exits, the forked process makes only raw system calls on memory
-                // made before the fork.
-                match unsafe { fork() } {
-                    Ok(0) => {
-                        let _ = kill(getppid(), libc::SIGUSR2);
-                        raw::exit(0)
-                    }
-                    Ok(m) => {
-                        p.line_num(b"member_pid", m as i64);
-                        p.line_num(b"from_member", wait_signal(Signal::SIGUSR2));
-                        let _ = raw::reap(m);
-                    }
-                    Err(_) => raw::exit(3),
+        let init = |wr| {
+            put_i64(wr, readlink_num(c"/proc/self"));
+            p.line_num(b"from_parent", wait_signal(Signal::SIGUSR1));
+            // SAFETY: until it exits, the forked process makes only raw system calls on memory
+            // made before the fork.
+            match unsafe { fork() } {
+                Ok(0) => {
+                    let _ = kill(getppid(), libc::SIGUSR2);
+                    raw::exit(0)
                 }
-                raw::exit(0)
+                Ok(m) => {
+                    p.line_num(b"member_pid", m as i64);
+                    p.line_num(b"from_member", wait_signal(Signal::SIGUSR2));
+                    let _ = raw::reap(m);
+                }
+                Err(_) => return 3,
             }
-            Ok(pid) => pid,
-            Err(e) => {
-                p.line_num(b"fork_errno", e as i64);
-                return 2;
-            }
+            0
         };
-        // SAFETY: this process owns its copy of `wr` (a pipe end or fd made for this test) and does
-        // not use it again.
-        unsafe { nstests::child::close(wr) };
+        // SAFETY: `init` makes only raw system calls on memory made before the fork.
+        let Some((first, rd)) = (unsafe { nsfork_reporting(p, mode, Kind::Pid.into(), init) }) else {
+            return 2;
+        };
         match get_i64(rd) {
             Some(outer) => p.line_num(b"kill_errno", err_of(kill(outer, libc::SIGUSR1))),
             None => p.put(b"no pid from inside\n"),
@@ -352,31 +317,16 @@ fn p9_outermost_init_death_ends_every_level(#[case] mode: Mode) {
     let child_body = |p: &Probe| {
         // the control's orphans come here, to be killed and reaped
         become_subreaper();
-        let [rd, wr] = pipe();
-        if rd < 0 {
-            return 1;
-        }
-        // SAFETY: until it exits, the forked process makes only raw system calls on memory made
-        // before the fork.
-        let first = match unsafe { nsfork(mode, Kind::Pid.into()) } {
-            Ok(0) => {
-                // SAFETY: this process owns its copies of `rd` and `p.fd()` (pipe ends or fds made
-                // for this test) and does not use them again.
-                unsafe {
-                    nstests::child::close(rd);
-                    nstests::child::close(p.fd());
-                }
-                p9_level(mode, 0, wr)
-            }
-            Ok(pid) => pid,
-            Err(e) => {
-                p.line_num(b"fork_errno", e as i64);
-                return 2;
-            }
+        let top = |wr| {
+            // SAFETY: this process owns its copy of `p.fd()` (a pipe end made for this test) and
+            // does not use it again.
+            unsafe { nstests::child::close(p.fd()) };
+            p9_level(mode, 0, wr)
         };
-        // SAFETY: this process owns its copy of `wr` (a pipe end or fd made for this test) and does
-        // not use it again.
-        unsafe { nstests::child::close(wr) };
+        // SAFETY: `top` makes only raw system calls on memory made before the fork.
+        let Some((first, rd)) = (unsafe { nsfork_reporting(p, mode, Kind::Pid.into(), top) }) else {
+            return 2;
+        };
         let n = 2 * P9_LEVELS as usize;
         let mut pidfds = [-1; 10];
         for _ in 0..n {
