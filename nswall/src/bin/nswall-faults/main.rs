@@ -10,7 +10,8 @@
 //! - `clone3:ENOSYS`: every `clone3(2)` fails (a filter cannot see its flags). Every `clone`
 //!   case (`…::case_N_clone`) must fail.
 //!
-//! and `lifecycle` without a fault, under every kind's lie at once and under `clone3:ENOSYS`.
+//! and `lifecycle` and `lifecycle_errors` without a fault, under every kind's lie at once and
+//! under `clone3:ENOSYS`.
 //! Every other test may pass or fail (cleanly). Every run must: have the fault installed
 //! (the wall says so on stderr), end before the timeout, stay under `--max-tasks` tasks at
 //! once (the wall's cgroup bounds them anyway), leave no process behind, and leave the host
@@ -37,9 +38,9 @@ use std::time::Duration;
 
 use run::Verdict;
 
-/// The kinds, in the order their files are run, and the binary with tests of all kinds.
+/// The kinds, in the order their files are run, and the binaries with tests of all kinds.
 const KINDS: [&str; 8] = ["uts", "ipc", "net", "pid", "mnt", "user", "time", "cgroup"];
-const LIFECYCLE: &str = "lifecycle";
+const LIFECYCLE: [&str; 2] = ["lifecycle", "lifecycle_errors"];
 /// The second-round files of a kind's depth items, run under that kind's faults too.
 const MORE: [(&str, &[&str]); 5] = [
     ("ipc", &["ipc_lifetime"]),
@@ -110,7 +111,7 @@ fn main_with(opts: &Options) -> Result<bool, String> {
     let procs_before = host::process_count();
     println!("host before:\n{host_before}  processes: {procs_before}");
     println!(
-        "\n{:<10} {:<22} {:>6} {:>7} {:>6} {:>15} {:>6} {:>7}  result",
+        "\n{:<16} {:<22} {:>6} {:>7} {:>6} {:>15} {:>6} {:>7}  result",
         "binary", "fault", "must", "failed", "PASSED", "others ok/fail", "tasks", "time"
     );
     let mut baselines: BTreeMap<String, BTreeMap<String, Verdict>> = BTreeMap::new();
@@ -137,7 +138,7 @@ fn main_with(opts: &Options) -> Result<bool, String> {
             }
         };
         println!(
-            "{:<10} {:<22} {:>6} {:>7} {:>6} {:>15} {:>6} {:>6.1}s  {}",
+            "{:<16} {:<22} {:>6} {:>7} {:>6} {:>15} {:>6} {:>6.1}s  {}",
             p.file,
             if p.label.is_empty() { "none" } else { &p.label },
             must(j.must),
@@ -195,7 +196,8 @@ fn main_with(opts: &Options) -> Result<bool, String> {
     Ok(bad == 0)
 }
 
-/// The runs: per kind, none, lie, errno and clone3; `lifecycle` with all lies and clone3.
+/// The runs: per kind, none, lie, errno and clone3; the `lifecycle` files with all lies and
+/// clone3.
 fn plan(opts: &Options, bins: &BTreeMap<String, PathBuf>) -> Result<Vec<Plan>, String> {
     let mut plans = Vec::new();
     for kind in &opts.kinds {
@@ -217,15 +219,15 @@ fn plan(opts: &Options, bins: &BTreeMap<String, PathBuf>) -> Result<Vec<Plan>, S
             plans.push(p("clone3:ENOSYS".to_owned(), Some("clone")));
         }
     }
-    if bins.contains_key(LIFECYCLE) {
-        let all_lies: Vec<String> = opts.kinds.iter().map(|k| format!("{k}:lie")).collect();
+    let all_lies: Vec<String> = opts.kinds.iter().map(|k| format!("{k}:lie")).collect();
+    for file in LIFECYCLE.iter().filter(|f| bins.contains_key(**f)) {
         for (fault, label) in [
             (String::new(), ""),
             (all_lies.join(","), "every kind:lie"),
             ("clone3:ENOSYS".to_owned(), "clone3:ENOSYS"),
         ] {
             plans.push(Plan {
-                file: LIFECYCLE.to_owned(),
+                file: (*file).to_owned(),
                 fault,
                 label: label.to_owned(),
                 must_fail: None,
