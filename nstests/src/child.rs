@@ -162,6 +162,87 @@ pub unsafe fn nsfork_reporting(
     }
 }
 
+/// A grandchild in a new namespace of its own, made by [`Peer::start`], that waits for the
+/// caller's [`Peer::go`] before it runs its body; and the caller's fd on that namespace, to
+/// hand to the kernel (a veth peer's `IFLA_NET_NS_FD`, `setns`).
+#[derive(Debug)]
+pub struct Peer {
+    /// The grandchild's pid (the caller reaps it).
+    pub pid: libc::pid_t,
+    /// The caller's fd on the grandchild's namespace, -1 if it could not be opened; the
+    /// caller owns it (and closes it with [`close`]).
+    pub ns: RawFd,
+    /// The write end of the go pipe, -1 once used.
+    go: RawFd,
+}
+
+impl Peer {
+    /// Forks a grandchild in a new namespace of `kind` ([`fork_with`]) and returns once it
+    /// runs there, with an fd on that namespace. The grandchild then waits for [`Peer::go`]
+    /// and runs `body`, exiting with what it returns (with 3, without running it, when the
+    /// caller goes away first). `None` when the fork fails or the grandchild ends before.
+    ///
+    /// # Safety
+    /// As for [`fork_with`]: when the caller is multithreaded, `body` must be async-signal-safe
+    /// and close only fds the grandchild owns.
+    pub unsafe fn start(kind: Kind, body: impl FnOnce() -> i32) -> Option<Peer> {
+        let (mut ready, go) = (pipe(), pipe());
+        let peer = || {
+            signal(ready[1]);
+            // SAFETY: the grandchild owns its copy of `go[1]` (made above) and does not use it:
+            // the caller's copy alone says go, and end of file when it is gone.
+            unsafe { close(go[1]) };
+            if !wait(go[0]) {
+                return 3;
+            }
+            body()
+        };
+        // SAFETY: `peer` adds pipe writes, a read and a close of its own copy of a pipe end
+        // to `body`, which is async-signal-safe by this function's contract.
+        let pid = unsafe { fork_with(kind.into(), peer) };
+        // SAFETY: the caller owns its copies of `ready`'s ends and of `go[0]` (made above) and
+        // uses none of them again: `wait_ready` closes the write end (and sets it to -1), the
+        // rest is closed here.
+        let there = pid > 0 && unsafe { wait_ready(&mut ready) };
+        // SAFETY: as above.
+        unsafe {
+            close(ready[0]);
+            if ready[1] >= 0 {
+                close(ready[1]);
+            }
+            close(go[0]);
+        }
+        if !there {
+            // SAFETY: as above, for the write end of the go pipe, which nobody writes now.
+            unsafe { close(go[1]) };
+            return None;
+        }
+        let mut path = [0u8; 64];
+        let mut digits = [0u8; 24];
+        let ns = path_in(
+            &mut path,
+            &[
+                b"/proc/",
+                decimal(pid as i64, &mut digits),
+                b"/ns/",
+                kind.name().as_bytes(),
+            ],
+        );
+        let ns = raw::open(ns).unwrap_or(-1);
+        Some(Peer { pid, ns, go: go[1] })
+    }
+
+    /// Lets the grandchild run its body (once).
+    pub fn go(&mut self) {
+        if self.go >= 0 {
+            signal(self.go);
+            // SAFETY: `go` is this value's own copy of the pipe end, used no more (set to -1).
+            unsafe { close(self.go) };
+            self.go = -1;
+        }
+    }
+}
+
 /// The namespaces of a grandchild made by [`fork_with`] in `mode`: `kinds` in `Clone` mode
 /// (the clone makes them; in `Unshare` mode the grandchild calls [`enter`] instead), plus
 /// `always` in every mode.

@@ -467,6 +467,12 @@ pub fn cstr(s: &str) -> std::ffi::CString {
     std::ffi::CString::new(s).expect("no NUL in test strings")
 }
 
+/// A NUL-terminated copy of path `p`, made before a spawn for use in the child.
+pub fn cpath(p: &std::path::Path) -> std::ffi::CString {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(p.as_os_str().as_bytes()).expect("no NUL in a path")
+}
+
 /// Reads a small file into `buf` in the child (async-signal-safe); returns the bytes read,
 /// trailing newline trimmed, or an empty slice on error.
 pub fn read_small<'a>(path: &CStr, buf: &'a mut [u8]) -> &'a [u8] {

@@ -3,7 +3,8 @@
 
 use std::os::fd::OwnedFd;
 
-use crate::so::timeouts;
+use crate::so::{self, timeouts};
+use crate::Probe;
 
 /// A request.
 pub const NLM_F_REQUEST: u16 = 1;
@@ -293,4 +294,51 @@ pub fn add_addr(index: u32, addr: &[u8], prefix: u8) -> i64 {
             .attr(IFA_ADDRESS, addr);
     }
     request(&mut m)
+}
+
+/// Gives link `name` addresses `v4` (/24) and `v6` (/64, no duplicate address detection) and
+/// brings it up: 0 or the first errno.
+pub fn configure(name: &[u8], v4: [u8; 4], v6: [u8; 16]) -> i64 {
+    let index = so::ifindex(name);
+    if index < 0 {
+        return -index;
+    }
+    let r = add_addr(index as u32, &v4, 24);
+    if r != 0 {
+        return r;
+    }
+    let r = add_addr(index as u32, &v6, 64);
+    if r != 0 {
+        return r;
+    }
+    link_up(name)
+}
+
+/// Lists every link by a dump as `key=name` lines on `p`; returns how many, or -1.
+pub fn report_links(p: &Probe, key: &[u8]) -> i64 {
+    let mut count = 0;
+    let r = dump(RTM_GETLINK, |ty, payload| {
+        if ty == RTM_NEWLINK && payload.len() >= 16 {
+            if let Some(name) = find_attr(&payload[16..], IFLA_IFNAME) {
+                let n = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+                p.line(key, &name[..n]);
+                count += 1;
+            }
+        }
+    });
+    if r != 0 {
+        -1
+    } else {
+        count
+    }
+}
+
+/// Counts the replies of type `reply` in a dump of `ty`, or -1.
+pub fn count(ty: u16, reply: u16) -> i64 {
+    let mut count = 0;
+    if dump(ty, |t, _| count += (t == reply) as i64) != 0 {
+        -1
+    } else {
+        count
+    }
 }

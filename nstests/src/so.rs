@@ -177,6 +177,18 @@ pub fn ifname(index: i32, out: &mut [u8; 16]) -> Option<&[u8]> {
     Some(&out[..n])
 }
 
+/// Waits (bounded: 10 s, no timing asserted) until interface `name` is gone from the caller's
+/// network namespace; returns whether it went.
+pub fn wait_gone(name: &[u8]) -> bool {
+    for _ in 0..1000 {
+        if ifindex(name) < 0 {
+            return true;
+        }
+        crate::child::sleep_ms(10);
+    }
+    false
+}
+
 /// Sets 5 s send and receive timeouts on socket `fd`, so no step waits forever.
 pub fn timeouts(fd: impl AsFd) {
     use rustix::net::sockopt::{set_socket_timeout, Timeout};

@@ -238,7 +238,11 @@ fn i4_mqueue_mount_lists_own_queues_and_keeps_ns_alive(#[case] mode: Mode) {
     let d1 = tempfile::tempdir().expect("tempdir");
     let d2 = tempfile::tempdir().expect("tempdir");
     let d3 = tempfile::tempdir().expect("tempdir");
-    let (c1, c2, c3) = (path_c(d1.path()), path_c(d2.path()), path_c(d3.path()));
+    let (c1, c2, c3) = (
+        nstests::cpath(d1.path()),
+        nstests::cpath(d2.path()),
+        nstests::cpath(d3.path()),
+    );
     let mqfs = cstr("mqueue");
     let (qp, qc, qk) = (cstr("i4parent"), cstr("i4child"), cstr("i4keep"));
     let child_body = |p: &Probe| {
@@ -333,11 +337,6 @@ fn i4_mqueue_mount_lists_own_queues_and_keeps_ns_alive(#[case] mode: Mode) {
         assert_eq!(seen("parent_sees"), ["i4child", "i4parent"], "control\n{t}");
     }
     assert_eq!(seen("kept_by_mount"), ["i4keep"], "{t}");
-}
-
-fn path_c(p: &std::path::Path) -> std::ffi::CString {
-    use std::os::unix::ffi::OsStrExt;
-    std::ffi::CString::new(p.as_os_str().as_bytes()).expect("path")
 }
 
 /// I5: per-namespace IPC sysctls (`kernel.shmmax`, `kernel.msgmni`,

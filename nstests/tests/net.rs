@@ -14,48 +14,12 @@ nswall::enter!();
 
 use std::os::fd::OwnedFd;
 
-use std::ffi::CString;
-
 use nscore::{raw, Kind, KindSet};
 use nstests::child::*;
 use nstests::live::{Gate, Live};
 use nstests::{cstr, effective_kinds, nl, run_spawn, so, spawn_for, Mode, Probe};
 use rstest::rstest;
 use rustix::net::{RecvFlags, SendFlags, SocketType};
-
-/// Lists every link by an rtnetlink dump as `key=name` lines; returns the count or -1.
-fn report_links(p: &Probe, key: &[u8]) -> i64 {
-    let mut count = 0;
-    let r = nl::dump(nl::RTM_GETLINK, |ty, payload| {
-        if ty == nl::RTM_NEWLINK && payload.len() >= 16 {
-            if let Some(name) = nl::find_attr(&payload[16..], nl::IFLA_IFNAME) {
-                let n = name.iter().position(|&c| c == 0).unwrap_or(name.len());
-                p.line(key, &name[..n]);
-                count += 1;
-            }
-        }
-    });
-    if r != 0 {
-        -1
-    } else {
-        count
-    }
-}
-
-/// Counts the replies of an rtnetlink dump of `ty` of kind `reply`, or -1.
-fn count_dump(ty: u16, reply: u16) -> i64 {
-    let mut count = 0;
-    if nl::dump(ty, |t, _| count += (t == reply) as i64) != 0 {
-        -1
-    } else {
-        count
-    }
-}
-
-fn path_c(p: &std::path::Path) -> CString {
-    use std::os::unix::ffi::OsStrExt;
-    CString::new(p.as_os_str().as_bytes()).expect("path")
-}
 
 /// N1: a new network namespace has exactly one interface, `lo`, DOWN, with no addresses and
 /// no routes; none of its parent's interfaces are visible: not by an rtnetlink dump, not in
@@ -71,21 +35,21 @@ fn path_c(p: &std::path::Path) -> CString {
 #[case::unshare(Mode::Unshare)]
 fn n1_new_netns_has_only_lo_down_no_addresses_no_routes(#[case] mode: Mode) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let target = path_c(dir.path());
+    let target = nstests::cpath(dir.path());
     let sysfs = cstr("sysfs");
     let child_body = |p: &Probe| {
         // the parent's network: lo, a veth pair, addresses (and so routes) on one end
         p.line_num(b"add_veth", nl::add_veth(b"n1a", b"n1b", -1));
-        p.line_num(b"config", configure(b"n1a", IP_A, IP6_A));
-        p.line_num(b"parent_links", report_links(p, b"parent_link"));
+        p.line_num(b"config", nl::configure(b"n1a", IP_A, IP6_A));
+        p.line_num(b"parent_links", nl::report_links(p, b"parent_link"));
         let child_body = || {
             if !enter(mode, Kind::Net.into(), p) {
                 return 90;
             }
-            p.line_num(b"links", report_links(p, b"link"));
+            p.line_num(b"links", nl::report_links(p, b"link"));
             p.line_num(b"lo_flags", so::ifflags(b"lo"));
-            p.line_num(b"addrs", count_dump(nl::RTM_GETADDR, nl::RTM_NEWADDR));
-            p.line_num(b"routes", count_dump(nl::RTM_GETROUTE, nl::RTM_NEWROUTE));
+            p.line_num(b"addrs", nl::count(nl::RTM_GETADDR, nl::RTM_NEWADDR));
+            p.line_num(b"routes", nl::count(nl::RTM_GETROUTE, nl::RTM_NEWROUTE));
             let mut name = [0u8; 16];
             for index in 1..256 {
                 if let Some(n) = so::ifname(index, &mut name) {
@@ -257,41 +221,18 @@ const IP_B: [u8; 4] = [10, 231, 0, 2];
 const IP6_A: [u8; 16] = [0xfd, 0, 0x0e, 0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 const IP6_B: [u8; 16] = [0xfd, 0, 0x0e, 0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
 
-/// Gives link `name` the test addresses `v4`/`v6` and brings it up; 0 or the first errno.
-fn configure(name: &[u8], v4: [u8; 4], v6: [u8; 16]) -> i64 {
-    let index = so::ifindex(name);
-    if index < 0 {
-        return -index;
-    }
-    let r = nl::add_addr(index as u32, &v4, 24);
-    if r != 0 {
-        return r;
-    }
-    let r = nl::add_addr(index as u32, &v6, 64);
-    if r != 0 {
-        return r;
-    }
-    nl::link_up(name)
-}
-
 /// N3: two namespaces joined by a veth pair (made inside the first, the peer created straight
 /// into the second with `IFLA_NET_NS_FD`) exchange TCP and UDP over IPv4 and IPv6; a third
 /// namespace sees neither end (control: the first sees its own end, the second the peer).
 #[test]
 fn n3_veth_between_two_namespaces() {
     let child_body = |p: &Probe| {
-        let mut b_ready = pipe();
-        let b_go = pipe();
         let mut b_serving = pipe();
         // B: the second namespace: configures its end and serves four echoes.
         let b_body = || {
-            signal(b_ready[1]);
-            if !wait(b_go[0]) {
-                return 3;
-            }
             p.line_num(b"b_sees_peer", (so::ifindex(b"n3b") > 0) as i64);
             p.line_num(b"b_sees_a_end", (so::ifindex(b"n3a") > 0) as i64);
-            let r = configure(b"n3b", IP_B, IP6_B);
+            let r = nl::configure(b"n3b", IP_B, IP6_B);
             p.line_num(b"b_config", r);
             let t4 = so::bound(&so::Sa::v4(IP_B, 7000), SocketType::STREAM);
             let t6 = so::bound(&so::Sa::v6(IP6_B, 7000), SocketType::STREAM);
@@ -314,22 +255,17 @@ fn n3_veth_between_two_namespaces() {
         };
         // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
         // and closes only its own pipe ends.
-        let b = unsafe { fork_with(Kind::Net.into(), b_body) };
-        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
-        // does not use it again.
-        if b < 0 || !unsafe { wait_ready(&mut b_ready) } {
+        let Some(mut b) = (unsafe { Peer::start(Kind::Net, b_body) }) else {
             return 2;
-        }
-        let mut path = [0u8; 64];
-        let bfd = raw::open(proc_path(&mut path, b as i64, b"/ns/net")).unwrap_or(-1);
-        p.line_num(b"add_veth", nl::add_veth(b"n3a", b"n3b", bfd));
-        // SAFETY: this process owns its copy of `bfd` (a pipe end or fd made for this test) and does
-        // not use it again.
-        unsafe { nstests::child::close(bfd) };
+        };
+        p.line_num(b"add_veth", nl::add_veth(b"n3a", b"n3b", b.ns));
+        // SAFETY: this process owns its copy of `b.ns` (an fd made for this test) and does not use
+        // it again.
+        unsafe { nstests::child::close(b.ns) };
         p.line_num(b"a_sees_own", (so::ifindex(b"n3a") > 0) as i64);
         p.line_num(b"a_sees_peer", (so::ifindex(b"n3b") > 0) as i64);
-        p.line_num(b"a_config", configure(b"n3a", IP_A, IP6_A));
-        signal(b_go[1]);
+        p.line_num(b"a_config", nl::configure(b"n3a", IP_A, IP6_A));
+        b.go();
         // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
         // does not use it again.
         if !unsafe { wait_ready(&mut b_serving) } {
@@ -337,7 +273,7 @@ fn n3_veth_between_two_namespaces() {
         }
         // C: a third namespace sees neither end.
         let c_body = || {
-            p.line_num(b"c_links", report_links(p, b"c_link"));
+            p.line_num(b"c_links", nl::report_links(p, b"c_link"));
             p.line_num(b"c_a", so::ifindex(b"n3a"));
             p.line_num(b"c_b", so::ifindex(b"n3b"));
             0
@@ -351,7 +287,7 @@ fn n3_veth_between_two_namespaces() {
         p.line_num(b"tcp6", so::echo(so::connected(&so::Sa::v6(IP6_B, 7000), st), b"t6"));
         p.line_num(b"udp4", so::echo(so::connected(&so::Sa::v4(IP_B, 7001), dg), b"u4"));
         p.line_num(b"udp6", so::echo(so::connected(&so::Sa::v6(IP6_B, 7001), dg), b"u6"));
-        p.line_num(b"b_exit", raw::reap(b).unwrap_or(-1) as i64);
+        p.line_num(b"b_exit", raw::reap(b.pid).unwrap_or(-1) as i64);
         0
     };
     // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
@@ -453,18 +389,6 @@ fn n5_abstract_unix_sockets_per_namespace_pathname_not(#[case] mode: Mode) {
     assert_eq!(out.num("abstract"), want, "mode {mode}\n{t}");
 }
 
-/// Waits (bounded, no timing asserted) until link `name` is gone from the caller's network
-/// namespace; returns whether it went.
-fn wait_gone(name: &[u8]) -> bool {
-    for _ in 0..1000 {
-        if so::ifindex(name) < 0 {
-            return true;
-        }
-        sleep_ms(10);
-    }
-    false
-}
-
 /// N6: lifetime seen from outside, by the veth end that stays in the observer's namespace:
 /// when the peer's namespace ends, both ends die; while an nsfd or a socket made in that
 /// namespace is held, it lives on (the end survives the last process) until released.
@@ -485,23 +409,11 @@ fn n6_veth_end_shows_namespace_lifetime() {
                 key[2..2 + what.len()].copy_from_slice(what);
                 p.line_num(&key[..2 + what.len()], v);
             };
-            let mut ready = pipe();
-            let go = pipe();
-            let b_body = || {
-                signal(ready[1]);
-                wait(go[0]);
-                0
-            };
-            // SAFETY: the grandchild's body makes only raw system calls on memory made before the
-            // fork and closes only its own pipe ends.
-            let b = unsafe { fork_with(Kind::Net.into(), b_body) };
-            // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
-            // does not use it again.
-            if b < 0 || !unsafe { wait_ready(&mut ready) } {
+            // SAFETY: the grandchild's body does nothing.
+            let Some(mut b) = (unsafe { Peer::start(Kind::Net, || 0) }) else {
                 return 2;
-            }
-            let mut path = [0u8; 64];
-            let bfd = raw::open(proc_path(&mut path, b as i64, b"/ns/net")).unwrap_or(-1);
+            };
+            let bfd = b.ns;
             put(b"add", nl::add_veth(name, peer, bfd));
             let mut sock = None;
             if round == b's' {
@@ -517,10 +429,10 @@ fn n6_veth_end_shows_namespace_lifetime() {
                 // and does not use it again.
                 unsafe { nstests::child::close(bfd) };
             }
-            signal(go[1]);
-            put(b"exit", raw::reap(b).unwrap_or(-1) as i64);
+            b.go();
+            put(b"exit", raw::reap(b.pid).unwrap_or(-1) as i64);
             if round == b'n' {
-                put(b"gone", wait_gone(name) as i64);
+                put(b"gone", so::wait_gone(name) as i64);
             } else {
                 sleep_ms(200);
                 put(b"survives", (so::ifindex(name) > 0) as i64);
@@ -531,7 +443,7 @@ fn n6_veth_end_shows_namespace_lifetime() {
                 } else {
                     drop(sock);
                 }
-                put(b"gone_after_release", wait_gone(name) as i64);
+                put(b"gone_after_release", so::wait_gone(name) as i64);
             }
         }
         0
@@ -564,14 +476,8 @@ fn n7_move_device_in_and_back_address_only_where_it_is() {
         p.line_num(b"add", nl::add_veth(b"n7a", b"n7b", -1));
         let index = so::ifindex(b"n7a");
         p.line_num(b"index_pos", (index > 0) as i64);
-        let mut ready = pipe();
         let mut moved = pipe();
-        let go = pipe();
         let b_body = || {
-            signal(ready[1]);
-            if !wait(go[0]) {
-                return 3;
-            }
             p.line_num(b"b_sees", (so::ifindex(b"n7a") > 0) as i64);
             p.line_num(b"b_move_back", nl::move_link(b"n7a", own_fd));
             p.line_num(b"b_sees_after", so::ifindex(b"n7a"));
@@ -580,26 +486,21 @@ fn n7_move_device_in_and_back_address_only_where_it_is() {
         };
         // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
         // and closes only its own pipe ends.
-        let b = unsafe { fork_with(Kind::Net.into(), b_body) };
-        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
-        // does not use it again.
-        if b < 0 || !unsafe { wait_ready(&mut ready) } {
+        let Some(mut b) = (unsafe { Peer::start(Kind::Net, b_body) }) else {
             return 2;
-        }
-        let mut path = [0u8; 64];
-        let bfd = raw::open(proc_path(&mut path, b as i64, b"/ns/net")).unwrap_or(-1);
-        p.line_num(b"move", nl::move_link(b"n7a", bfd));
-        // SAFETY: this process owns its copy of `bfd` (a pipe end or fd made for this test) and does
-        // not use it again.
-        unsafe { nstests::child::close(bfd) };
+        };
+        p.line_num(b"move", nl::move_link(b"n7a", b.ns));
+        // SAFETY: this process owns its copy of `b.ns` (an fd made for this test) and does not use
+        // it again.
+        unsafe { nstests::child::close(b.ns) };
         p.line_num(b"a_sees_away", so::ifindex(b"n7a"));
         let addr = [10, 231, 7, 1];
         p.line_num(b"addr_away", nl::add_addr(index as u32, &addr, 24));
-        signal(go[1]);
+        b.go();
         // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
         // does not use it again.
         unsafe { wait_ready(&mut moved) };
-        p.line_num(b"b_exit", raw::reap(b).unwrap_or(-1) as i64);
+        p.line_num(b"b_exit", raw::reap(b.pid).unwrap_or(-1) as i64);
         let back = so::ifindex(b"n7a");
         p.line_num(b"a_sees_back", (back > 0) as i64);
         p.line_num(b"addr_back", nl::add_addr(back as u32, &addr, 24));

@@ -86,12 +86,8 @@ fn n7_ioctl_address_only_where_the_device_is() {
         let own_fd = raw::open(&own).unwrap_or(-1);
         p.line_num(b"add", nl::add_veth(b"n7c", b"n7d", -1));
         p.line_num(b"addr_before", so::set_addr_ioctl(b"n7c", [10, 231, 8, 1]));
-        let (mut ready, mut moved, go) = (pipe(), pipe(), pipe());
+        let mut moved = pipe();
         let b_body = || {
-            signal(ready[1]);
-            if !wait(go[0]) {
-                return 3;
-            }
             p.line_num(b"addr_there", so::set_addr_ioctl(b"n7c", [10, 231, 8, 2]));
             p.line_num(b"move_back", nl::move_link(b"n7c", own_fd));
             signal(moved[1]);
@@ -99,24 +95,19 @@ fn n7_ioctl_address_only_where_the_device_is() {
         };
         // SAFETY: the grandchild's body makes only raw system calls on memory made before the fork
         // and closes only its own pipe ends.
-        let b = unsafe { fork_with(Kind::Net.into(), b_body) };
-        // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
-        // does not use it again.
-        if b < 0 || !unsafe { wait_ready(&mut ready) } {
+        let Some(mut b) = (unsafe { Peer::start(Kind::Net, b_body) }) else {
             return 2;
-        }
-        let mut path = [0u8; 64];
-        let bfd = raw::open(proc_path(&mut path, b as i64, b"/ns/net")).unwrap_or(-1);
-        p.line_num(b"move", nl::move_link(b"n7c", bfd));
-        // SAFETY: this process owns its copy of `bfd` (a pipe end or fd made for this test) and does
-        // not use it again.
-        unsafe { nstests::child::close(bfd) };
+        };
+        p.line_num(b"move", nl::move_link(b"n7c", b.ns));
+        // SAFETY: this process owns its copy of `b.ns` (an fd made for this test) and does not use
+        // it again.
+        unsafe { nstests::child::close(b.ns) };
         p.line_num(b"addr_away", so::set_addr_ioctl(b"n7c", [10, 231, 8, 3]));
-        signal(go[1]);
+        b.go();
         // SAFETY: this process owns its copy of the write end (made by `pipe` for this test) and
         // does not use it again.
         unsafe { wait_ready(&mut moved) };
-        p.line_num(b"b_exit", raw::reap(b).unwrap_or(-1) as i64);
+        p.line_num(b"b_exit", raw::reap(b.pid).unwrap_or(-1) as i64);
         p.line_num(b"addr_back", so::set_addr_ioctl(b"n7c", [10, 231, 8, 4]));
         0
     };
