@@ -5,7 +5,7 @@
 //! namespace, need a single-threaded caller (the kernel says `EINVAL` otherwise); never call
 //! these from a test harness thread: join in a child with [`crate::Spawn::join`].
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -31,7 +31,7 @@ pub fn setns(ns: &NsHandle) -> Result<()> {
 /// Errors: `EBADF` (not an open fd), `EINVAL` (not a namespace or pidfd, or another kind than
 /// `kinds`), `EPERM`.
 pub fn setns_fd(fd: BorrowedFd<'_>, kinds: KindSet) -> Result<()> {
-    sys::setns(fd.as_raw_fd(), kinds.clone_flags()).map_err(|e| Error::sys(Op::Setns, kinds, e))
+    sys::setns(fd, kinds.clone_flags()).map_err(|e| Error::sys(Op::Setns, kinds, e))
 }
 
 /// Opens `path` (`/proc/[pid]/ns/<kind>`, `/run/netns/NAME`, ...) and joins it, checking that

@@ -20,8 +20,10 @@
 //!   with [`Spawn`], whose child side is async-signal-safe.
 //! - Only a single-threaded caller can create or join a user namespace.
 //! - `unshare(CLONE_NEWPID)` and `unshare(CLONE_NEWTIME)` act on the caller's *children*.
-//! - The only `unsafe` code is in one small private module wrapping the system calls that
-//!   `nix`/`libc` lack (`clone3`, the nsfs ioctls, `listns`).
+//! - The `unsafe` code is in one small private module, the system-call layer: rustix's and
+//!   nix's calls on raw fds and memory, and by hand what no crate has (`clone3`, the nsfs
+//!   ioctls, `listns`). The public `unsafe fn`s ([`Spawn::run`], [`raw::fork`],
+//!   [`raw::close`]) only pass their callers' contracts on to it.
 
 pub mod create;
 pub mod error;

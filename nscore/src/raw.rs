@@ -3,8 +3,11 @@
 //!
 //! Nothing here allocates, takes a lock or formats: each function is one or a few system
 //! calls, and errors are plain [`Errno`] values.
+//!
+//! Fds are raw numbers here, as the system calls take them and as a child body has them
+//! (pipe ends made before the clone): a number that is not open gives `EBADF`.
 
-use std::os::fd::RawFd;
+use std::os::fd::{IntoRawFd, RawFd};
 
 use nix::errno::Errno;
 
@@ -15,17 +18,17 @@ pub use crate::sys::Stack;
 
 /// `unshare(2)` with the flags of `kinds`.
 pub fn unshare(kinds: KindSet) -> Result<(), Errno> {
-    sys::unshare(kinds.clone_flags())
+    sys::unshare(kinds)
 }
 
 /// `setns(2)` on a raw fd; `kinds` empty accepts any kind.
 pub fn setns(fd: RawFd, kinds: KindSet) -> Result<(), Errno> {
-    sys::setns(fd, kinds.clone_flags())
+    sys::raw::on_number(fd, |fd| sys::setns(fd, kinds.clone_flags()))
 }
 
 /// Opens a NUL-terminated path read-only, close-on-exec.
 pub fn open(path: &std::ffi::CStr) -> Result<RawFd, Errno> {
-    sys::raw::open(path, libc::O_RDONLY)
+    sys::raw::open(path, rustix::fs::OFlags::RDONLY).map(IntoRawFd::into_raw_fd)
 }
 
 /// Closes a raw fd (`close(2)`).
@@ -35,7 +38,8 @@ pub fn open(path: &std::ffi::CStr) -> Result<RawFd, Errno> {
 /// or another part of the program still holds makes that owner later use or close an fd that
 /// by then may be someone else's (as `rustix::io::close` and `OwnedFd::from_raw_fd` say).
 pub unsafe fn close(fd: RawFd) {
-    sys::raw::close(fd)
+    // SAFETY: the caller owns `fd` and does not use it again (this function's contract).
+    unsafe { sys::raw::close(fd) }
 }
 
 /// Writes `data` to the existing file `path` in one `write(2)` and closes it: how `/proc`
@@ -46,12 +50,12 @@ pub fn write_file(path: &std::ffi::CStr, data: &[u8]) -> Result<(), Errno> {
 
 /// Writes all of `buf` to `fd`.
 pub fn write_all(fd: RawFd, buf: &[u8]) -> Result<(), Errno> {
-    sys::raw::write_all(fd, buf)
+    sys::raw::on_number(fd, |fd| sys::raw::write_all(fd, buf))
 }
 
 /// Reads until `buf` is full or end of file; returns how many bytes were read.
 pub fn read_full(fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
-    sys::raw::read_full(fd, buf)
+    sys::raw::on_number(fd, |fd| sys::raw::read_full(fd, buf))
 }
 
 /// Ends the process with `code` at once (`_exit(2)`).
@@ -100,7 +104,9 @@ pub fn loopback_up() -> Result<(), Errno> {
 /// the allocator's or any other lock at the time of the clone, and would never release it in
 /// the child.
 pub unsafe fn fork(kinds: KindSet) -> Result<libc::pid_t, Errno> {
-    sys::child::fork(kinds.clone_flags() as u64)
+    // SAFETY: what the child runs is the caller's to keep async-signal-safe (this function's
+    // contract).
+    unsafe { sys::child::fork(kinds.clone_flags() as u64) }
 }
 
 /// Asks for `signal` when the parent thread exits (`prctl(PR_SET_PDEATHSIG)`), so that a

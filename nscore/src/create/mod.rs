@@ -61,7 +61,7 @@ use nix::errno::Errno;
 /// Errors: `EPERM` without `CAP_SYS_ADMIN`, `EINVAL` (multithreaded caller for user; a second
 /// PID unshare before a child), `ENOSPC` at a limit or nesting depth, `ENOMEM`.
 pub fn unshare(kinds: KindSet) -> Result<()> {
-    sys::unshare(kinds.clone_flags()).map_err(|e| Error::sys(Op::Unshare, kinds, e))
+    sys::unshare(kinds).map_err(|e| Error::sys(Op::Unshare, kinds, e))
 }
 
 /// Whether this kernel can make an empty mount namespace (`CLONE_EMPTY_MNTNS`, Linux 7.1; see

@@ -4,7 +4,7 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
@@ -268,11 +268,11 @@ impl Spawn {
         if let Some((go_r, go_w)) = go {
             drop(go_r);
             self.write_maps(child.pid)?;
-            sys::raw::write_all(go_w.as_raw_fd(), b"g").map_err(|e| Error::sys(Op::ChildReport, self.kinds, e))?;
+            sys::raw::write_all(go_w.as_fd(), b"g").map_err(|e| Error::sys(Op::ChildReport, self.kinds, e))?;
         }
         let mut msg = [0u8; 8];
-        let n = sys::raw::read_full(report_r.as_raw_fd(), &mut msg)
-            .map_err(|e| Error::sys(Op::ChildReport, self.kinds, e))?;
+        let n =
+            sys::raw::read_full(report_r.as_fd(), &mut msg).map_err(|e| Error::sys(Op::ChildReport, self.kinds, e))?;
         match n {
             0 => Ok(child),
             8 => {

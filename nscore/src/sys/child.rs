@@ -5,13 +5,25 @@
 //! clone, no allocation, no locks, no formatting. A failing step is reported to the parent
 //! as 8 bytes (step, errno) on a close-on-exec pipe, then the child `_exit`s with 127; on
 //! success the pipe closes (by `execve`, or explicitly before a function runs).
+//!
+//! The calls go through rustix (see [`super::raw`]). By hand, each with its reason: the clone
+//! itself, the death signal, the signal dispositions and mask, and `execve`.
+//!
+//! The plan's fds are raw numbers the parent held open at the clone: the child has its own
+//! copy of them (a fork-like child copies the fd table, and so does a vfork-like one, which
+//! shares only memory), so they stay open in it until it closes them, execs or exits.
 
 use std::ffi::{c_char, c_void, CString};
-use std::os::fd::{OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
+use rustix::fs::OFlags;
+use rustix::io::FdFlags;
+use rustix::mount::{MountFlags, MountPropagationFlags};
+use rustix::process::{Gid, Uid};
 
 use super::{raw, CloneArgs, Stack, CLONE_PIDFD};
+use crate::kinds::{Kind, CLONE_NEWTIME};
 
 /// One step of the child's set-up; reported to the parent when it fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,18 +217,29 @@ pub(crate) fn clone_child(
     Ok((pid, unsafe { super::own_fd(pidfd) }))
 }
 
+/// One of the plan's fds, borrowed in the child.
+///
+/// # Safety
+/// `fd` is one of the plan's fds (see the module's documentation), not closed by the child.
+unsafe fn plan_fd<'a>(fd: RawFd) -> Result<BorrowedFd<'a>, Errno> {
+    // SAFETY: the child's copy of a plan fd is open until the child closes it (contract above).
+    unsafe { raw::borrow(fd) }
+}
+
 fn fail(plan: &Plan<'_>, step: Step, errno: Errno) -> ! {
     let mut msg = [0u8; 8];
     msg[..4].copy_from_slice(&(step as u32).to_ne_bytes());
     msg[4..].copy_from_slice(&(errno as i32).to_ne_bytes());
-    let _ = raw::write_all(plan.report_fd, &msg);
+    // SAFETY: the report pipe's write end, closed by the child only once it has succeeded.
+    if let Ok(report) = unsafe { plan_fd(plan.report_fd) } {
+        let _ = raw::write_all(report, &msg);
+    }
     raw::exit(127)
 }
 
-fn check(plan: &Plan<'_>, step: Step, ret: libc::c_int) {
-    if ret < 0 {
-        fail(plan, step, Errno::last());
-    }
+/// Reports `step` as failed when `r` is an error.
+fn check<T>(plan: &Plan<'_>, step: Step, r: rustix::io::Result<T>) -> T {
+    r.unwrap_or_else(|e| fail(plan, step, raw::errno(e)))
 }
 
 /// The child's entry point: `arg` is a `*const Plan`.
@@ -229,28 +252,26 @@ pub(crate) extern "C" fn entry(arg: *mut c_void) -> ! {
 }
 
 fn run(plan: &mut Plan<'_>) -> ! {
-    // Every `unsafe` block in this function is a direct system call or a
-    // libc wrapper documented as async-signal-safe, given pointers to NUL-terminated strings
-    // and plain structs that the parent prepared before the clone and that outlive this call.
     if plan.death_signal != 0 {
-        // SAFETY: prctl with plain integer arguments.
-        check(plan, Step::DeathSignal, unsafe {
-            libc::prctl(libc::PR_SET_PDEATHSIG, plan.death_signal as libc::c_ulong, 0, 0, 0)
-        });
-        // SAFETY: getppid has no arguments and cannot fail.
-        if plan.parent_pid != 0 && unsafe { libc::getppid() } != plan.parent_pid {
+        if let Err(e) = set_death_signal(plan.death_signal) {
+            fail(plan, Step::DeathSignal, e);
+        }
+        if plan.parent_pid != 0 && rustix::process::Pid::as_raw(rustix::process::getppid()) != plan.parent_pid {
             fail(plan, Step::DeathSignal, Errno::ESRCH);
         }
     }
     if plan.go_fd >= 0 {
         let mut b = [0u8; 1];
-        match raw::read_full(plan.go_fd, &mut b) {
+        // SAFETY: the go pipe's read end, closed just below.
+        let go = unsafe { plan_fd(plan.go_fd) };
+        match go.and_then(|go| raw::read_full(go, &mut b)) {
             Ok(1) => {}
             // The parent closed the pipe without saying go: it gave up (its map writes failed).
             Ok(_) => raw::exit(126),
             Err(e) => fail(plan, Step::WaitParent, e),
         }
-        raw::close(plan.go_fd);
+        // SAFETY: the child's own copy of the go pipe's read end, not used again.
+        unsafe { raw::close(plan.go_fd) };
     }
     if let Some(maps) = &plan.self_maps {
         let files = [c"/proc/self/setgroups", c"/proc/self/uid_map", c"/proc/self/gid_map"];
@@ -265,25 +286,25 @@ fn run(plan: &mut Plan<'_>) -> ! {
     }
     for i in 0..plan.joins.len() {
         let (fd, nstype) = plan.joins[i];
-        if let Err(e) = super::setns(fd, nstype) {
+        // SAFETY: a namespace fd of the plan, which the child does not close.
+        if let Err(e) = unsafe { plan_fd(fd) }.and_then(|fd| super::setns(fd, nstype)) {
             fail(plan, Step::Join, e);
         }
     }
     if let Some(offsets) = &plan.time_offsets {
-        if let Err(e) = super::unshare(crate::kinds::CLONE_NEWTIME) {
+        if let Err(e) = super::unshare(Kind::Time.into()) {
             fail(plan, Step::TimeUnshare, e);
         }
         if let Err(e) = raw::write_file(c"/proc/self/timens_offsets", offsets) {
             fail(plan, Step::TimeOffsets, e);
         }
-        let fd = match raw::open(c"/proc/self/ns/time_for_children", libc::O_RDONLY) {
+        let fd = match raw::open(c"/proc/self/ns/time_for_children", OFlags::RDONLY) {
             Ok(fd) => fd,
             Err(e) => fail(plan, Step::TimeEnter, e),
         };
-        if let Err(e) = super::setns(fd, crate::kinds::CLONE_NEWTIME) {
+        if let Err(e) = super::setns(fd.as_fd(), CLONE_NEWTIME) {
             fail(plan, Step::TimeEnter, e);
         }
-        raw::close(fd);
     }
     if plan.root_tree >= 0 {
         // Before the propagation below, which then applies to the attached tree.
@@ -294,51 +315,30 @@ fn run(plan: &mut Plan<'_>) -> ! {
         }
     }
     if plan.propagation != 0 {
-        // SAFETY: mount(2) with NULL source/fstype/data and a static NUL-terminated target.
-        check(plan, Step::Propagation, unsafe {
-            libc::mount(
-                std::ptr::null(),
-                c"/".as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | plan.propagation,
-                std::ptr::null(),
-            )
-        });
+        let flags = MountPropagationFlags::REC | MountPropagationFlags::from_bits_retain(plan.propagation as u32);
+        check(plan, Step::Propagation, rustix::mount::mount_change(c"/", flags));
     }
     if let Some(name) = &plan.hostname {
-        // SAFETY: `name` is a buffer the parent prepared; pointer and length match.
-        check(plan, Step::Hostname, unsafe {
-            libc::sethostname(name.as_ptr().cast(), name.len())
-        });
+        check(plan, Step::Hostname, rustix::system::sethostname(name));
     }
     if let Some(name) = &plan.domainname {
-        // SAFETY: `name` is a buffer the parent prepared; pointer and length match.
-        check(plan, Step::Domainname, unsafe {
-            libc::setdomainname(name.as_ptr().cast(), name.len())
-        });
+        check(plan, Step::Domainname, rustix::system::setdomainname(name));
     }
     if let Some(dir) = &plan.root {
         // As util-linux: chdir into the new root, chroot("."), so no old directory stays open.
-        // SAFETY: `dir` is a NUL-terminated CString prepared by the parent.
-        check(plan, Step::Root, unsafe { libc::chdir(dir.as_ptr()) });
-        // SAFETY: a static NUL-terminated path.
-        check(plan, Step::Root, unsafe { libc::chroot(c".".as_ptr()) });
+        check(plan, Step::Root, rustix::process::chdir(dir.as_c_str()));
+        check(plan, Step::Root, rustix::process::chroot(c"."));
         if plan.chdir.is_none() {
-            // SAFETY: as above.
-            check(plan, Step::Root, unsafe { libc::chdir(c"/".as_ptr()) });
+            check(plan, Step::Root, rustix::process::chdir(c"/"));
         }
     }
     if plan.mount_proc {
-        // SAFETY: mount(2) of proc with static NUL-terminated strings.
-        check(plan, Step::MountProc, unsafe {
-            libc::mount(
-                c"proc".as_ptr(),
-                c"/proc".as_ptr(),
-                c"proc".as_ptr(),
-                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-                std::ptr::null(),
-            )
-        });
+        let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+        check(
+            plan,
+            Step::MountProc,
+            rustix::mount::mount(c"proc", c"/proc", c"proc", flags, None),
+        );
     }
     if plan.loopback_up {
         if let Err(e) = loopback_up() {
@@ -346,56 +346,65 @@ fn run(plan: &mut Plan<'_>) -> ! {
         }
     }
     if let Some(dir) = &plan.chdir {
-        // SAFETY: `dir` is a NUL-terminated CString prepared by the parent.
-        check(plan, Step::Chdir, unsafe { libc::chdir(dir.as_ptr()) });
+        check(plan, Step::Chdir, rustix::process::chdir(dir.as_c_str()));
     }
     let (gid, uid) = plan.ids;
     if gid >= 0 {
-        // SAFETY: setgroups(0, NULL) reads no memory.
-        if unsafe { libc::setgroups(0, std::ptr::null()) } != 0 {
-            let e = Errno::last();
+        // One thread's ids, as the child is one thread (glibc's calls would signal the threads
+        // of the parent's that it copied).
+        if let Err(e) = rustix::thread::set_thread_groups(&[]) {
             // denied in a user namespace with setgroups "deny": the groups stay (util-linux)
-            if !(plan.new_user && e == Errno::EPERM) {
-                fail(plan, Step::Ids, e);
+            if !(plan.new_user && e == rustix::io::Errno::PERM) {
+                fail(plan, Step::Ids, raw::errno(e));
             }
         }
-        let g = gid as libc::gid_t;
-        // SAFETY: plain integer arguments.
-        check(plan, Step::Ids, unsafe { libc::setresgid(g, g, g) });
+        let g = Gid::from_raw(gid as u32);
+        check(plan, Step::Ids, rustix::thread::set_thread_res_gid(g, g, g));
     }
     if uid >= 0 {
-        let u = uid as libc::uid_t;
-        // SAFETY: plain integer arguments.
-        check(plan, Step::Ids, unsafe { libc::setresuid(u, u, u) });
+        let u = Uid::from_raw(uid as u32);
+        check(plan, Step::Ids, rustix::thread::set_thread_res_uid(u, u, u));
     }
     for (target, &fd) in plan.stdio.iter().enumerate() {
         if fd >= 0 {
-            if fd == target as RawFd {
+            // SAFETY: a stdio fd of the plan, which the child does not close.
+            let from = unsafe { plan_fd(fd) }.unwrap_or_else(|e| fail(plan, Step::Stdio, e));
+            let r = match target {
                 // dup2 onto itself keeps FD_CLOEXEC; clear it instead.
-                // SAFETY: fcntl on an fd this child holds; plain integer arguments.
-                check(plan, Step::Stdio, unsafe { libc::fcntl(fd, libc::F_SETFD, 0) });
-            } else {
-                // SAFETY: dup2 on fds this child holds.
-                check(plan, Step::Stdio, unsafe { libc::dup2(fd, target as RawFd) });
-            }
+                _ if fd == target as RawFd => rustix::io::fcntl_setfd(from, FdFlags::empty()),
+                0 => rustix::stdio::dup2_stdin(from),
+                1 => rustix::stdio::dup2_stdout(from),
+                _ => rustix::stdio::dup2_stderr(from),
+            };
+            check(plan, Step::Stdio, r);
         }
     }
     reset_signals(plan);
     match &mut plan.action {
         Action::Exec { path, argv, envp, .. } => {
-            // SAFETY: path, argv and envp are NUL-terminated (arrays NULL-terminated) and prepared by the parent; execve only returns on failure.
+            // libc's execve: rustix has it only in its experimental `runtime` module (meant for
+            // programs without a libc), nix's allocates the pointer arrays.
+            // SAFETY: path, argv and envp are NUL-terminated (arrays NULL-terminated) and
+            // prepared by the parent; execve only returns on failure.
             unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
             fail(plan, Step::Exec, Errno::last())
         }
         Action::Run(f) => {
             // Closing the report pipe tells the parent the set-up succeeded.
-            raw::close(plan.report_fd);
+            // SAFETY: the child's own copy of the report pipe's write end, not used again.
+            unsafe { raw::close(plan.report_fd) };
             let code = f();
             raw::exit(code)
         }
     }
 }
 
+/// Resets the handled signals to their default (all of them when `reset_all_handlers`, else
+/// `SIGPIPE`) and empties the signal mask, as `execve` and the command expect.
+///
+/// libc's calls, by hand: rustix has signal dispositions and masks only in its experimental
+/// `runtime` module (meant for programs without a libc), and nix's `sigaction` neither reads a
+/// disposition without replacing it nor names the realtime signals.
 fn reset_signals(plan: &Plan<'_>) {
     // SAFETY: sigaction/sigprocmask on plain structs owned by this frame.
     unsafe {
@@ -428,30 +437,28 @@ fn reset_signals(plan: &Plan<'_>) {
 /// Brings `lo` up with `SIOCGIFFLAGS`/`SIOCSIFFLAGS` on a throw-away socket.
 ///
 /// Why ioctl and not netlink: this runs in the child before exec, where building a netlink
-/// message with a crate would allocate; the ifreq lives on the stack.
+/// message with a crate would allocate; the ifreq lives on the stack. The two requests by
+/// hand, through rustix's `ioctl`: no crate has them (rustix's `netdevice` has only name to
+/// index).
 pub(crate) fn loopback_up() -> Result<(), Errno> {
-    // SAFETY: socket/ioctl/close on a local fd and a zeroed ifreq owned by this frame.
-    unsafe {
-        let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        if s < 0 {
-            return Err(Errno::last());
-        }
-        let mut req: libc::ifreq = std::mem::zeroed();
-        req.ifr_name[0] = b'l' as c_char;
-        req.ifr_name[1] = b'o' as c_char;
-        let mut r = libc::ioctl(s, libc::SIOCGIFFLAGS, &mut req);
-        if r == 0 {
-            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-            r = libc::ioctl(s, libc::SIOCSIFFLAGS, &req);
-        }
-        let e = Errno::last();
-        libc::close(s);
-        if r < 0 {
-            Err(e)
-        } else {
-            Ok(())
-        }
-    }
+    use rustix::ioctl::{ioctl, Opcode, Updater};
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    let s = rustix::net::socket_with(AddressFamily::INET, SocketType::DGRAM, SocketFlags::CLOEXEC, None)
+        .map_err(raw::errno)?;
+    // SAFETY: all-zero is a valid `struct ifreq` (plain integers and arrays in a union).
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    req.ifr_name[0] = b'l' as c_char;
+    req.ifr_name[1] = b'o' as c_char;
+    // SAFETY: SIOCGIFFLAGS takes a `struct ifreq`, reads its name and writes its flags.
+    let get = unsafe { Updater::<{ libc::SIOCGIFFLAGS as Opcode }, libc::ifreq>::new(&mut req) };
+    // SAFETY: `get` points to `req`, which outlives the call.
+    unsafe { ioctl(&s, get) }.map_err(raw::errno)?;
+    // SAFETY: `ifru_flags` is the member SIOCGIFFLAGS just wrote.
+    unsafe { req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short };
+    // SAFETY: SIOCSIFFLAGS takes a `struct ifreq` and reads its name and flags.
+    let set = unsafe { Updater::<{ libc::SIOCSIFFLAGS as Opcode }, libc::ifreq>::new(&mut req) };
+    // SAFETY: as above.
+    unsafe { ioctl(&s, set) }.map_err(raw::errno)
 }
 
 extern "C" fn exit_at_once(_: *mut c_void) -> ! {
@@ -491,8 +498,13 @@ pub(crate) fn spawn_lock() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// A fork-like `clone3(2)` into new namespaces of `flags` that returns in both processes: 0 in
-/// the child, the child's pid in the parent (see [`crate::raw::fork`]).
-pub(crate) fn fork(flags: u64) -> Result<libc::pid_t, Errno> {
+/// the child, the child's pid in the parent (see [`crate::raw::fork`]). By hand: no crate has
+/// `clone3` (nix and rustix stop at `fork`, which cannot make namespaces).
+///
+/// # Safety
+/// As for [`crate::raw::fork`]: when the caller is multithreaded, the child must run only
+/// async-signal-safe code until it calls [`raw::exit`] or `execve`.
+pub(crate) unsafe fn fork(flags: u64) -> Result<libc::pid_t, Errno> {
     let args = CloneArgs {
         flags,
         exit_signal: libc::SIGCHLD as u64,
@@ -516,7 +528,8 @@ pub(crate) fn fork(flags: u64) -> Result<libc::pid_t, Errno> {
     }
 }
 
-/// `prctl(PR_SET_PDEATHSIG, signal)`.
+/// `prctl(PR_SET_PDEATHSIG, signal)`. By hand: rustix's takes a `Signal`, which names no
+/// realtime signal, and this takes any signal number the kernel does.
 pub(crate) fn set_death_signal(signal: libc::c_int) -> Result<(), Errno> {
     // SAFETY: prctl with plain integer arguments.
     let ret = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong, 0, 0, 0) };

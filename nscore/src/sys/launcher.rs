@@ -25,19 +25,22 @@
 //! around the clone), so no handler of the owner can run on the shared memory. It shares the
 //! owner's thread pointer as a `CLONE_VM` child does: only a failing libc call writes there
 //! (`errno`), which can at worst garble the errno of a concurrent failure in the thread that
-//! made it.
+//! made it; its calls go through rustix, which leaves `errno` alone, but for the death signal
+//! (`prctl`, by hand: see [`child::set_death_signal`]).
 
 use std::ffi::c_void;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::wait::{waitid, Id, WaitPidFlag};
+use rustix::mount::MountPropagationFlags;
 
 use super::child::{self, Plan};
 use super::{raw, CloneArgs, Stack, CLONE_PIDFD};
+use crate::kinds::{Kind, KindSet};
 
 /// What a launcher was doing when it failed to get ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +84,8 @@ pub(crate) enum Failure {
 /// The memory a launcher and its owner share. Boxed, so its address is stable.
 struct Shared {
     owner_pid: libc::pid_t,
-    /// `CLONE_NEWPID` when the set has a PID namespace (the launcher unshares it itself).
-    unshare_flags: libc::c_int,
+    /// Pid when the set has a PID namespace (the launcher unshares it itself).
+    unshare: KindSet,
     /// `MS_PRIVATE`/`MS_SLAVE`/`MS_SHARED` for `/`, or 0.
     propagation: libc::c_ulong,
     loopback_up: bool,
@@ -155,7 +158,11 @@ impl Launcher {
         let pid_flag = config.flags & libc::CLONE_NEWPID;
         let mut shared = Box::new(Shared {
             owner_pid: nix::unistd::getpid().as_raw(),
-            unshare_flags: pid_flag,
+            unshare: if pid_flag != 0 {
+                Kind::Pid.into()
+            } else {
+                KindSet::EMPTY
+            },
             propagation: config.propagation,
             loopback_up: config.loopback_up,
             go_fd: go_r.as_raw_fd(),
@@ -243,7 +250,7 @@ impl Launcher {
                 // there, whether or not the launcher has ended since.
                 let mut again = [PollFd::new(self.done_r.as_fd(), PollFlags::POLLIN)];
                 if data || matches!(poll(&mut again, PollTimeout::ZERO), Ok(n) if n > 0) {
-                    let n = raw::read_full(self.done_r.as_raw_fd(), &mut msg).map_err(Failure::Owner)?;
+                    let n = raw::read_full(self.done_r.as_fd(), &mut msg).map_err(Failure::Owner)?;
                     return Ok((n == 8).then_some(msg));
                 }
                 return Ok(None);
@@ -275,7 +282,7 @@ impl Launcher {
             .store((plan as *mut Plan<'_>).cast(), Ordering::Release);
         // The read end stays open in the shared table, so a dead launcher shows only in
         // `report`; an error here is this process's own.
-        raw::write_all(go_w.as_raw_fd(), b"g").map_err(Failure::Owner)?;
+        raw::write_all(go_w.as_fd(), b"g").map_err(Failure::Owner)?;
         drop(go_w);
         let Some(msg) = self.report()? else {
             return Err(Failure::Died);
@@ -344,15 +351,26 @@ fn decode(msg: &[u8; 8]) -> (i32, i32) {
     (a, b)
 }
 
-fn report(fd: RawFd, a: i32, b: i32) {
+/// One of the fds the owner holds for the launcher (`go_fd`, `done_fd`), borrowed in it.
+///
+/// # Safety
+/// `fd` is `go_fd` or `done_fd` of the launcher's `Shared`: the owner keeps both open in the
+/// fd table they share (`_go_r`, `_done_w`) until the launcher is reaped.
+unsafe fn shared_fd<'a>(fd: RawFd) -> BorrowedFd<'a> {
+    // SAFETY: open while the launcher runs (contract above), so not negative either.
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
+fn report(s: &Shared, a: i32, b: i32) {
     let mut msg = [0u8; 8];
     msg[..4].copy_from_slice(&a.to_ne_bytes());
     msg[4..].copy_from_slice(&b.to_ne_bytes());
-    let _ = raw::write_all(fd, &msg);
+    // SAFETY: the launcher's done pipe.
+    let _ = raw::write_all(unsafe { shared_fd(s.done_fd) }, &msg);
 }
 
 fn fail(s: &Shared, stage: Stage, errno: Errno) -> ! {
-    report(s.done_fd, stage as i32, errno as i32);
+    report(s, stage as i32, errno as i32);
     raw::exit(127)
 }
 
@@ -364,28 +382,18 @@ extern "C" fn launcher_main(arg: *mut c_void) -> ! {
     if let Err(e) = child::set_death_signal(libc::SIGKILL) {
         fail(s, Stage::DeathSignal, e);
     }
-    // SAFETY: getppid has no arguments and cannot fail.
-    if unsafe { libc::getppid() } != s.owner_pid {
+    if rustix::process::Pid::as_raw(rustix::process::getppid()) != s.owner_pid {
         fail(s, Stage::DeathSignal, Errno::ESRCH);
     }
-    if s.unshare_flags != 0 {
-        if let Err(e) = super::unshare(s.unshare_flags) {
+    if !s.unshare.is_empty() {
+        if let Err(e) = super::unshare(s.unshare) {
             fail(s, Stage::UnsharePid, e);
         }
     }
     if s.propagation != 0 {
-        // SAFETY: mount(2) with NULL source/fstype/data and a static NUL-terminated target.
-        let r = unsafe {
-            libc::mount(
-                std::ptr::null(),
-                c"/".as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | s.propagation,
-                std::ptr::null(),
-            )
-        };
-        if r < 0 {
-            fail(s, Stage::Propagation, Errno::last());
+        let flags = MountPropagationFlags::REC | MountPropagationFlags::from_bits_retain(s.propagation as u32);
+        if let Err(e) = rustix::mount::mount_change(c"/", flags) {
+            fail(s, Stage::Propagation, raw::errno(e));
         }
     }
     if s.loopback_up {
@@ -393,9 +401,10 @@ extern "C" fn launcher_main(arg: *mut c_void) -> ! {
             fail(s, Stage::LoopbackUp, e);
         }
     }
-    report(s.done_fd, 0, 0);
+    report(s, 0, 0);
     let mut b = [0u8; 1];
-    match raw::read_full(s.go_fd, &mut b) {
+    // SAFETY: the launcher's go pipe.
+    match raw::read_full(unsafe { shared_fd(s.go_fd) }, &mut b) {
         Ok(1) => {}
         // End of file: the set was dropped unused.
         _ => raw::exit(0),
@@ -423,7 +432,7 @@ extern "C" fn launcher_main(arg: *mut c_void) -> ! {
     let pid = match unsafe { super::clone3(&args, child::entry, plan) } {
         Ok(pid) => pid,
         Err(e) => {
-            report(s.done_fd, 0, e as i32);
+            report(s, 0, e as i32);
             raw::exit(0)
         }
     };
@@ -431,19 +440,21 @@ extern "C" fn launcher_main(arg: *mut c_void) -> ! {
     // mount tree, the PID namespace, a network namespace's exit work) happens when this
     // launcher exits, in the background, and not on the child's exit path, which its parent
     // waits for.
-    // SAFETY: fcntl(F_DUPFD_CLOEXEC) on the pidfd the kernel just stored; plain integers.
-    let watch = unsafe { libc::fcntl(s.pidfd.load(Ordering::Acquire), libc::F_DUPFD_CLOEXEC, 0) };
+    // SAFETY: the pidfd the kernel just stored in the shared fd table: the owner takes it only
+    // after the report below, so it is open here.
+    let pidfd = unsafe { BorrowedFd::borrow_raw(s.pidfd.load(Ordering::Acquire)) };
+    let watch = rustix::io::fcntl_dupfd_cloexec(pidfd, 0).map_or(-1, IntoRawFd::into_raw_fd);
     s.watch_fd.store(watch, Ordering::Release);
-    report(s.done_fd, pid, 0);
+    report(s, pid, 0);
     if watch >= 0 {
-        let mut pfd = libc::pollfd {
-            fd: watch,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: poll(2) on one pollfd owned by this frame; a pidfd is readable once its
-        // process has exited.
-        while unsafe { libc::poll(&mut pfd, 1, -1) } < 0 {}
+        // SAFETY: the launcher's dup, which only the owner closes, once the launcher is reaped.
+        let watch = unsafe { BorrowedFd::borrow_raw(watch) };
+        let mut fds = [rustix::event::PollFd::from_borrowed_fd(
+            watch,
+            rustix::event::PollFlags::IN,
+        )];
+        // a pidfd is readable once its process has exited
+        while rustix::event::poll(&mut fds, None).is_err() {}
     }
     raw::exit(0)
 }

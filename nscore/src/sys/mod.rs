@@ -10,8 +10,15 @@
 //! - [`mount`]: a detached copy of a mount tree, and the child's entry into it as the root of
 //!   an empty mount namespace.
 //!
-//! `unshare(2)` and `setns(2)` are here as plain system calls on raw flags and a raw fd, because
-//! the child side calls them, where only raw, allocation-free calls may run.
+//! The system calls go through rustix (allocation-free and async-signal-safe, so fit for the
+//! child side) or nix wherever one of them has the call. What is by hand here has a comment
+//! that says why: `clone3(2)` (no crate has it), the nsfs requests and `listns(2)` (no crate
+//! has them), `pidfd_send_signal(2)` with signal 0 and `prctl(PR_SET_PDEATHSIG)` with any signal
+//! (rustix's `Signal` names neither 0 nor the realtime signals), and in the child `_exit(2)`,
+//! the signal dispositions, `execve(2)` and a vDSO clock read.
+//!
+//! `unshare(2)` and `setns(2)` are here as plain system calls on a set of kinds and a raw
+//! nstype, because the child side calls them, where only raw, allocation-free calls may run.
 
 pub(crate) mod child;
 pub(crate) mod clone3;
@@ -21,9 +28,12 @@ pub(crate) mod nsfs;
 pub(crate) mod process;
 pub(crate) mod raw;
 
-use std::os::fd::RawFd;
+use std::os::fd::BorrowedFd;
 
 use nix::errno::Errno;
+use rustix::thread::{ThreadNameSpaceType, UnshareFlags};
+
+use crate::kinds::KindSet;
 
 pub use clone3::Stack;
 pub(crate) use clone3::{clone3, CloneArgs, CLONE_EMPTY_MNTNS, CLONE_INTO_CGROUP, CLONE_PIDFD};
@@ -37,14 +47,19 @@ fn cvt(ret: libc::c_long) -> Result<libc::c_long, Errno> {
     }
 }
 
-/// `unshare(2)` with raw flags. Async-signal-safe.
-pub(crate) fn unshare(flags: libc::c_int) -> Result<(), Errno> {
-    // SAFETY: plain syscall with an integer argument.
-    cvt(unsafe { libc::syscall(libc::SYS_unshare, flags as libc::c_long) }).map(drop)
+/// `unshare(2)` of new namespaces of `kinds`. Async-signal-safe.
+pub(crate) fn unshare(kinds: KindSet) -> Result<(), Errno> {
+    let flags = UnshareFlags::from_bits_retain(kinds.clone_flags() as u32);
+    // SAFETY: rustix's `unshare` is unsafe for `CLONE_FILES` alone (other threads' fds would
+    // vanish from this thread's table); a `KindSet` holds namespace flags only.
+    unsafe { rustix::thread::unshare_unsafe(flags) }.map_err(raw::errno)
 }
 
-/// `setns(2)` with a raw fd and flags. Async-signal-safe.
-pub(crate) fn setns(fd: RawFd, nstype: libc::c_int) -> Result<(), Errno> {
-    // SAFETY: plain syscall with integer arguments; a bad fd gives EBADF.
-    cvt(unsafe { libc::syscall(libc::SYS_setns, fd as libc::c_long, nstype as libc::c_long) }).map(drop)
+/// `setns(2)` with a raw nstype: 0 or one `CLONE_NEW*` flag for a namespace fd, any of them
+/// for a pidfd. rustix names the two forms apart (`move_into_link_name_space`,
+/// `move_into_thread_name_spaces`); both are this one system call, which the second makes with
+/// the flags as given. Async-signal-safe.
+pub(crate) fn setns(fd: BorrowedFd<'_>, nstype: libc::c_int) -> Result<(), Errno> {
+    let flags = ThreadNameSpaceType::from_bits_retain(nstype as u32);
+    rustix::thread::move_into_thread_name_spaces(fd, flags).map_err(raw::errno)
 }

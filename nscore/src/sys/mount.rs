@@ -10,9 +10,7 @@ use nix::errno::Errno;
 use rustix::fs::CWD;
 use rustix::mount::{mount_change, move_mount, open_tree, MountPropagationFlags, MoveMountFlags, OpenTreeFlags};
 
-fn errno(e: rustix::io::Errno) -> Errno {
-    Errno::from_raw(e.raw_os_error())
-}
+use super::raw::errno;
 
 /// A detached copy of the mount tree at `path`: the mount there and every mount below it
 /// (`open_tree(2)` with `OPEN_TREE_CLONE|AT_RECURSIVE`, close-on-exec). Unmounted when the last
@@ -43,6 +41,7 @@ pub(crate) unsafe fn enter_tree(tree: RawFd) -> Result<(), Errno> {
     move_mount(fd, c"", CWD, c"/", MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH).map_err(errno)?;
     rustix::process::fchdir(fd).map_err(errno)?;
     rustix::process::chroot(c".").map_err(errno)?;
-    super::raw::close(tree);
+    // SAFETY: the caller's fd, used by nothing else afterwards (this function's contract).
+    unsafe { super::raw::close(tree) };
     Ok(())
 }
