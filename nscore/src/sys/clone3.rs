@@ -2,11 +2,15 @@
 //!
 //! No crate wraps `clone3` with a child stack: after the call the child runs on the new stack,
 //! so it cannot return from a function call made on the parent's, and the child's side has to
-//! be a few lines of assembly (as glibc's `clone()` and `posix_spawn()` are).
+//! be a few lines of assembly (as glibc's `clone()` and `posix_spawn()` are). The stack's
+//! mapping is rustix's.
 
 use std::ffi::c_void;
 
 use nix::errno::Errno;
+use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
+
+use super::raw;
 
 /// `struct clone_args` of `clone3(2)` (Linux 5.3+; `cgroup` since 5.7).
 #[repr(C)]
@@ -132,32 +136,18 @@ impl Stack {
     ///
     /// Errors: `ENOMEM`.
     pub fn new(len: usize) -> Result<Stack, Errno> {
-        // SAFETY: sysconf has no memory arguments.
-        let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
-            n if n > 0 => n as usize,
-            _ => 4096,
-        };
+        let page = rustix::param::page_size();
         let len = len.div_ceil(page) * page;
-        // SAFETY: anonymous mapping, no address hint, no fd; the result is checked.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len + page,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(Errno::last());
-        }
+        let prot = ProtFlags::READ | ProtFlags::WRITE;
+        let flags = MapFlags::PRIVATE | MapFlags::STACK | MapFlags::NORESERVE;
+        // SAFETY: a new anonymous mapping, with no address hint: it replaces nothing.
+        let base =
+            unsafe { rustix::mm::mmap_anonymous(std::ptr::null_mut(), len + page, prot, flags) }.map_err(raw::errno)?;
         let stack = Stack { base, len, guard: page };
         // The stack grows down: the guard is the lowest page.
-        // SAFETY: `base` is the start of the mapping just made, at least one page long.
-        if unsafe { libc::mprotect(base, page, libc::PROT_NONE) } != 0 {
-            return Err(Errno::last());
-        }
+        // SAFETY: `base` is the start of the mapping just made, at least one page long, which
+        // nothing uses yet.
+        unsafe { rustix::mm::mprotect(base, page, MprotectFlags::empty()) }.map_err(raw::errno)?;
         Ok(stack)
     }
 
@@ -171,9 +161,7 @@ impl Drop for Stack {
     fn drop(&mut self) {
         // SAFETY: unmaps exactly the region mapped in `new` (guard included); no child uses it
         // any more (the owner keeps it alive until the vfork child has exec'd or exited).
-        unsafe {
-            libc::munmap(self.base, self.len + self.guard);
-        }
+        let _ = unsafe { rustix::mm::munmap(self.base, self.len + self.guard) };
     }
 }
 
