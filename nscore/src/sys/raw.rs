@@ -17,8 +17,8 @@ pub(crate) fn errno(e: rustix::io::Errno) -> Errno {
     Errno::from_raw(e.raw_os_error())
 }
 
-/// Borrows raw fd `fd` for the calls the borrow is used in; EBADF (as the kernel says for any
-/// negative fd) for a negative number, which a `BorrowedFd` cannot be.
+/// Borrows raw fd `fd` for the calls the borrow is used in; EBADF for a negative number, as the
+/// kernel says for any (and a `BorrowedFd` cannot hold -1).
 ///
 /// # Safety
 /// As for [`BorrowedFd::borrow_raw`]: `fd` is open while the borrow is used.
@@ -26,14 +26,14 @@ pub(crate) unsafe fn borrow<'a>(fd: RawFd) -> Result<BorrowedFd<'a>, Errno> {
     if fd < 0 {
         return Err(Errno::EBADF);
     }
-    // SAFETY: `fd` is not negative, and open while the borrow is used (this function's
-    // contract).
+    // SAFETY: `fd` is not negative (so not -1), and open while the borrow is used (this
+    // function's contract).
     Ok(unsafe { BorrowedFd::borrow_raw(fd) })
 }
 
 /// Runs `call` on raw fd `fd` borrowed for it: how nscore's public `raw` functions, which take
 /// fds as numbers (as the system calls do, and as a child body has them), reach rustix.
-/// EBADF for a negative number, as the kernel says for it (a `BorrowedFd` cannot be negative).
+/// EBADF for a negative number, as [`borrow`] says.
 ///
 /// Not an `unsafe fn`, as those functions are not: the borrow is no wider than the raw
 /// system call it stands for, which the kernel resolves when it runs.
