@@ -140,7 +140,7 @@ for line in open(sys.argv[1]):
         # to root in the initial PID namespace, which the wall (a PID namespace of its own)
         # never is. In a guest (a throwaway VM) these binaries run a second time without the
         # wall, in the guest's initial PID namespace; never on the host (run_host skips them).
-        if label in ("nstests.active", "nscore.inspect"):
+        if label in ("nstests.active", "nstests.active_handles", "nscore.inspect"):
             print(label + "@init-pidns", d, m["executable"], "NSWALL=off")
 PY
     if [ -n "$only" ]; then

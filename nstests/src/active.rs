@@ -1,8 +1,8 @@
 //! The calls of the active-namespace tests (checklist A1–A3) that no crate has yet:
 //! `listns(2)` (Linux 6.19) and the nsfs file handles (`name_to_handle_at` /
-//! `open_by_handle_at` on nsfs, Linux 6.18). [`listns`], [`handle_of`] and [`open_handle`] are
-//! raw system calls on caller buffers, so a forked child may use them; [`list_paged`] and
-//! [`kernel_at_least`] allocate (test thread only).
+//! `open_by_handle_at` on nsfs, Linux 6.18), and the children both test files start. [`listns`],
+//! [`handle_of`] and [`open_handle`] are raw system calls on caller buffers, so a forked child may
+//! use them; the rest allocate (test thread only).
 //!
 //! What the kernel shows: since Linux 7.0 (and 6.19.y; "nstree: tighten permission checks for
 //! listing" and "nsfs: tighten permission checks for handle opening", Feb. 2026) `listns` and
@@ -12,7 +12,11 @@
 
 use std::os::fd::{AsFd, AsRawFd};
 
-use nscore::Errno;
+use nscore::{Errno, Kind, KindSet, Spawn};
+
+use crate::is_root;
+use crate::live::{Gate, Live};
+use crate::Probe;
 
 /// `struct ns_id_req` of `listns(2)`.
 #[repr(C)]
@@ -136,4 +140,44 @@ pub fn kernel_at_least(major: u32, minor: u32) -> bool {
         .split(|c: char| !c.is_ascii_digit())
         .filter_map(|n| n.parse::<u32>().ok());
     (it.next().unwrap_or(0), it.next().unwrap_or(0)) >= (major, minor)
+}
+
+/// Why a test that looks at a child's namespaces from outside them cannot run here.
+pub const NEEDS_INITIAL_PID_NS: &str = "since Linux 7.0 the kernel shows a caller outside the initial PID namespace \
+     only its own namespaces (\"tighten permission checks\", Feb. 2026); the kernel matrix runs this \
+     binary again in the guest's initial PID namespace (nstests.active@init-pidns, nstests.active_handles@init-pidns)";
+
+/// A child in new namespaces of `kinds` (with a user namespace mapped to root when not root)
+/// that waits at its gate.
+pub fn holder(kinds: KindSet) -> Live {
+    waiting(if is_root() {
+        Spawn::new(kinds)
+    } else {
+        Spawn::new(kinds | Kind::User).map_root()
+    })
+}
+
+/// A child of `spawn` that says it is ready and waits at its gate.
+pub fn waiting(spawn: Spawn) -> Live {
+    let child_body = |p: &Probe, gate: Gate| {
+        p.put(b"ready\n");
+        gate.wait();
+        0
+    };
+    // SAFETY: the body makes only raw system calls on memory made before the spawn (no allocation,
+    // no lock, no panic) and closes only pipe ends it made.
+    let mut live = unsafe { Live::start(spawn, child_body) }.unwrap();
+    live.until("ready");
+    live
+}
+
+/// New PID, UTS, network and IPC namespaces for a child (with a user namespace mapped to root
+/// when not root): a container, outside the initial PID namespace whatever the test's place.
+pub fn container() -> Spawn {
+    let kinds = Kind::Pid | Kind::Uts | Kind::Net | Kind::Ipc;
+    if is_root() {
+        Spawn::new(kinds)
+    } else {
+        Spawn::new(kinds | Kind::User).map_root()
+    }
 }
