@@ -26,6 +26,8 @@ pub struct KernelMemory {
     pub percpu_per_ns: f64,
 }
 
+// By hand, not `procfs::Meminfo`, which fails when any of the ~20 fields it requires is missing
+// (this reads only the three it needs).
 fn meminfo_kb(field: &str) -> Result<i64> {
     let text =
         std::fs::read_to_string("/proc/meminfo").map_err(|e| MeasureError::Other(format!("/proc/meminfo: {e}")))?;

@@ -62,6 +62,10 @@ fn host_engine() -> String {
 
 impl Provenance {
     /// Reads provenance of the running machine. Missing sources give `unknown`, never an error.
+    // Read by hand, not with the `procfs` crate (tried): it gives the kernel release only as a
+    // parsed version (the suffix that tells two builds apart is lost), its `CpuInfo` panics on
+    // an empty file, and mountinfo is only counted here; three small readers cost less than
+    // three more crates in the build.
     pub fn collect(criterion: CriterionSettings) -> Provenance {
         let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
             .map(|s| s.trim().to_string())
