@@ -146,15 +146,8 @@ pub fn setns_process(pid: Pid) -> Result<KindSet> {
 }
 
 /// Whether the running kernel takes a pidfd in `setns(2)` (Linux 5.8): from `uname -r`, since
-/// the call itself answers `EINVAL` for other reasons too.
+/// the call itself answers `EINVAL` for other reasons too (an unreadable release counts as yes).
 fn pidfd_setns_supported() -> bool {
-    let Ok(u) = nix::sys::utsname::uname() else { return true };
-    let release = u.release().to_string_lossy();
-    let mut it = release
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|n| n.parse::<u32>().ok());
-    match (it.next(), it.next()) {
-        (Some(major), Some(minor)) => (major, minor) >= (5, 8),
-        _ => true,
-    }
+    let v = crate::inspect::kernel_version();
+    v == (0, 0) || v >= (5, 8)
 }

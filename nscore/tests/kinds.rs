@@ -58,27 +58,17 @@ fn man_pages_and_what_each_kind_isolates() {
     }
 }
 
-/// The kernel's (major, minor) version from `uname(2)`.
-fn kernel_version() -> (u32, u32) {
-    let uts = nix::sys::utsname::uname().unwrap();
-    let release = uts.release().to_string_lossy().into_owned();
-    let mut parts = release
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|p| p.parse().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
-}
-
 /// Since Linux 5.6 (time, the last kind added) every kind is there; on an older kernel, a
 /// kind is supported exactly when this process can open its namespace.
 fn every_kind_is_supported_by_this_kernel() {
-    let modern = kernel_version() >= (5, 6);
+    let modern = nscore::inspect::kernel_version() >= (5, 6);
     for kind in Kind::ALL {
         let openable = nscore::NsHandle::current(kind).is_ok();
         assert_eq!(
             kind.is_supported(),
             modern || openable,
             "{kind} on {:?}",
-            kernel_version()
+            nscore::inspect::kernel_version()
         );
     }
 }

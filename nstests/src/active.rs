@@ -132,16 +132,6 @@ pub fn open_handle(h: &Handle) -> Result<libc::c_int, Errno> {
     }
 }
 
-/// Whether the running kernel's release (`uname -r`) is at least `major.minor`.
-pub fn kernel_at_least(major: u32, minor: u32) -> bool {
-    let u = nix::sys::utsname::uname().expect("uname");
-    let release = u.release().to_string_lossy();
-    let mut it = release
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|n| n.parse::<u32>().ok());
-    (it.next().unwrap_or(0), it.next().unwrap_or(0)) >= (major, minor)
-}
-
 /// Why a test that looks at a child's namespaces from outside them cannot run here.
 pub const NEEDS_INITIAL_PID_NS: &str = "since Linux 7.0 the kernel shows a caller outside the initial PID namespace \
      only its own namespaces (\"tighten permission checks\", Feb. 2026); the kernel matrix runs this \

@@ -14,10 +14,7 @@ use std::os::unix::fs::MetadataExt as _;
 
 use nscore::Kind;
 
-/// `PROC_PID_INIT_INO`: the inode number of the initial PID namespace.
-pub const INIT_PID_INO: u64 = 0xEFFF_FFFC;
-/// `PROC_USER_INIT_INO`: the inode number of the initial user namespace.
-pub const INIT_USER_INO: u64 = 0xEFFF_FFFD;
+pub use nscore::inspect::{INIT_PID_INO, INIT_USER_INO};
 
 /// A level in a namespace tree (0: the initial namespace).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -299,7 +299,7 @@ fn a1_listns_outside_the_initial_pid_namespace_shows_only_own() {
     assert_eq!(ids(&out, "paged"), listed, "pages of one: {t}");
     let mut own_sorted = own.clone();
     own_sorted.sort_unstable();
-    if kernel_at_least(7, 0) {
+    if nscore::inspect::kernel_version() >= (7, 0) {
         assert_eq!(listed, own_sorted, "only its own: {t}");
         assert!(!listed.contains(&sibling_uts), "not the sibling's: {t}");
     } else if listed.contains(&sibling_uts) {

@@ -205,7 +205,7 @@ fn a3_nsfs_handle_outside_the_initial_pid_namespace_opens_only_own() {
     assert_eq!(out.num("own_open_errno"), 0, "its own namespace opens: {t}");
     assert_eq!(out.num("same"), 1, "the same namespace comes back: {t}");
     let theirs = out.num("theirs_open_errno");
-    if kernel_at_least(7, 0) {
+    if nscore::inspect::kernel_version() >= (7, 0) {
         assert_eq!(theirs, libc::ESTALE as i64, "not the sibling's: {t}");
     } else if theirs == 0 {
         skip(

@@ -329,7 +329,7 @@ fn t5_vfork_exec_runs_in_the_unshared_time_namespace(#[case] mode: Mode) {
     let t = out.text();
     // Before Linux 6.3 (commit 133e2d3e81de, "fs/exec: allow to unshare a time namespace on
     // vfork+exec") a CLONE_VM child of a process whose time_for_children is new is refused.
-    if mode.isolates() && kernel_before(6, 3) {
+    if mode.isolates() && nscore::inspect::kernel_version() < (6, 3) {
         assert_eq!(out.get("spawn_errno").as_deref(), Some("22"), "EINVAL before 6.3: {t}");
         nstests::skip(
             "t5_vfork_exec_runs_in_the_unshared_time_namespace::unshare",
@@ -355,14 +355,4 @@ fn t5_vfork_exec_runs_in_the_unshared_time_namespace(#[case] mode: Mode) {
         (want..want + 60.0).contains(&shift),
         "mode {mode}: uptime {up} vs the parent's {host_up}: {t}"
     );
-}
-
-/// Whether the running kernel is older than `major.minor` (`uname -r`).
-fn kernel_before(major: u32, minor: u32) -> bool {
-    let u = rustix::system::uname();
-    let release = u.release().to_string_lossy();
-    let mut it = release
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|n| n.parse::<u32>().ok());
-    matches!((it.next(), it.next()), (Some(a), Some(b)) if (a, b) < (major, minor))
 }

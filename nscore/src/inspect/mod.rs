@@ -314,6 +314,20 @@ pub(crate) fn pidfd_pid(pidfd: BorrowedFd<'_>) -> Result<Pid> {
     Ok(Pid::from_raw(pid))
 }
 
+/// The running kernel's `(major, minor)` version, from `uname(2)`'s release (`7.2.13+deb14-…`
+/// gives `(7, 2)`); `(0, 0)` when it cannot be read. For what no call can probe (a rule, not a
+/// request: who may see what); probe a feature by calling it where that is possible.
+pub fn kernel_version() -> (u32, u32) {
+    let Ok(u) = nix::sys::utsname::uname() else {
+        return (0, 0);
+    };
+    let release = u.release().to_string_lossy();
+    let mut it = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    (it.next().unwrap_or(0), it.next().unwrap_or(0))
+}
+
 /// `PROC_PID_INIT_INO` (`include/linux/proc_ns.h`): the inode number of the initial PID
 /// namespace, fixed since Linux 3.8.
 pub const INIT_PID_INO: u64 = 0xEFFF_FFFC;
